@@ -1,0 +1,34 @@
+"""keras-approxeq: approximate equivariance for Keras 3 by projection.
+
+Penalise the non-equivariant part `T - P(T)` of every layer, exactly:
+
+```python
+import keras
+from keras_approxeq import ProjectionRegularizer
+
+reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
+layer = keras.layers.Conv2D(32, 3, padding="same", kernel_regularizer=reg)
+```
+"""
+
+from keras_approxeq import groups
+from keras_approxeq import layouts
+from keras_approxeq import norms
+from keras_approxeq import representations
+from keras_approxeq.diagnostics import equivariance_error
+from keras_approxeq.projectors import project
+from keras_approxeq.regularizer import ProjectionRegularizer
+from keras_approxeq.transforms import transform
+from keras_approxeq.version import __version__
+
+__all__ = [
+    "ProjectionRegularizer",
+    "__version__",
+    "equivariance_error",
+    "groups",
+    "layouts",
+    "norms",
+    "project",
+    "representations",
+    "transform",
+]

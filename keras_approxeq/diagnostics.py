@@ -1,0 +1,62 @@
+"""Measuring how equivariant a function is."""
+
+import numpy as np
+from keras import ops
+
+from keras_approxeq import groups
+from keras_approxeq.transforms import transform
+
+__all__ = ["equivariance_error"]
+
+
+def equivariance_error(
+    fn, x, group, in_rep="trivial", out_rep="trivial", data_format=None
+):
+    """The relative equivariance error of `fn` on a batch, over the group.
+
+        max_g max |fn(g x) - g fn(x)| / max |fn(x)|
+
+    with `g` acting as in `keras_approxeq.transform`. It is 0 for an exactly
+    equivariant `fn` (up to rounding), and about 1 or more for a function
+    that ignores the symmetry. An invariant function has
+    `out_rep="trivial"` and outputs without spatial axes.
+
+    Args:
+        fn: A callable from a batch to a batch, e.g. a layer or a model.
+        x: A batch of inputs, `(batch, spatial..., channels)` (or channels
+            first) or `(batch, channels)`.
+        group: A group name or `Group`.
+        in_rep: The representation of `x`'s channels.
+        out_rep: The representation of `fn(x)`'s channels.
+        data_format: `"channels_last"` or `"channels_first"`; defaults to
+            `keras.config.image_data_format()`.
+
+    Returns:
+        A Python float.
+
+    Example:
+
+    ```python
+    layer = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)
+    layer.build((None, 9, 9, 4))
+    kernel = project(layer.kernel, "C4", "regular", "regular")
+    layer.kernel.assign(kernel)
+    x = np.random.normal(size=(2, 9, 9, 4)).astype("float32")
+    equivariance_error(layer, x, "C4", "regular", "regular")  # ~1e-7
+    ```
+    """
+    x = ops.convert_to_tensor(x)
+    y = fn(x)
+    ndim = len(x.shape) - 2
+    group = groups.get(group, ndim=ndim or None)
+    scale = _max_abs(y)
+    worst = 0.0
+    for g in group.elements:
+        gx = transform(x, group, g, in_rep, data_format)
+        gy = transform(y, group, g, out_rep, data_format)
+        worst = max(worst, _max_abs(fn(gx) - gy))
+    return worst / scale if scale > 0 else worst
+
+
+def _max_abs(t):
+    return float(np.max(np.abs(ops.convert_to_numpy(t))))

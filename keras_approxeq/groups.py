@@ -1,0 +1,265 @@
+"""Finite point groups that act exactly on square and cubic grids.
+
+A group here is a finite set of orthogonal matrices acting on the
+coordinates of a `ndim`-dimensional grid, closed under multiplication.
+Coordinates are array-index coordinates, measured from the grid's centre:
+on a 2D grid a point is `(row, col)` with row 0 at the top, on a 3D grid
+`(depth, row, col)`, on a 1D grid `(col,)`. Element `g` moves the value at
+point `p` to point `g p`, so an image transforms as
+`(g f)(p) = rho(g) f(g^-1 p)`.
+
+Conventions (all groups):
+
+* Element `0` is the identity; elements are indices `0 .. order - 1`.
+* `C<N>` (2D): element `k` is the rotation by `2 pi k / N`, counter-clockwise
+  as an image is displayed (row 0 at the top). Its matrix in `(row, col)`
+  coordinates is `[[cos t, -sin t], [sin t, cos t]]`, so element 1 of `C4`
+  rotates an image exactly like `np.rot90(image, k=1, axes=(0, 1))`.
+* `D<N>` (2D): elements `k < N` are the rotations of `C<N>`; element
+  `N + k` is the mirror followed by rotation `k`. The mirror reverses the
+  column axis (a left-right flip, `image[:, ::-1]`), so `D1` is the group of
+  that one mirror.
+* `D1` on a 1D grid is the flip `x -> -x`.
+* `O` (3D): the 24 rotations of the cube, signed permutation matrices of
+  determinant +1 in `(depth, row, col)` coordinates; `Oh` adds the point
+  inversion `-I`: its elements `24 + k` are `-1` times element `k` of `O`.
+* `C1` is the trivial group, on grids of 1, 2 or 3 dimensions.
+
+Example:
+
+>>> from keras_approxeq import groups
+>>> c4 = groups.get("C4")
+>>> c4.order, c4.ndim
+(4, 2)
+>>> c4.matrices[1].astype(int).tolist()
+[[0, -1], [1, 0]]
+>>> int(c4.multiply(1, 3))
+0
+"""
+
+import functools
+import itertools
+
+import numpy as np
+
+__all__ = ["Group", "get", "names"]
+
+
+class Group:
+    """A finite group of orthogonal matrices acting on a grid.
+
+    Args:
+        name: Name of the group, e.g. `"C4"`.
+        matrices: Array of shape `(order, ndim, ndim)`; `matrices[0]` must be
+            the identity.
+
+    Attributes:
+        name: The group's name.
+        ndim: Dimension of the grid it acts on.
+        order: Number of elements.
+        matrices: `(order, ndim, ndim)` float64 array, element `g`'s action
+            on grid coordinates.
+        cayley: `(order, order)` int array, `cayley[a, b]` is the index of
+            the product `a b` (first `b`, then `a`).
+        inverses: `(order,)` int array, the index of each element's inverse.
+
+    Example:
+
+    >>> g = get("D4")
+    >>> g.order, g.inverses.tolist()
+    (8, [0, 3, 2, 1, 4, 5, 6, 7])
+    """
+
+    def __init__(self, name, matrices):
+        matrices = np.asarray(matrices, dtype=np.float64)
+        if not np.allclose(matrices[0], np.eye(matrices.shape[-1])):
+            raise ValueError(f"Element 0 of group {name!r} must be identity.")
+        self.name = name
+        self.matrices = matrices
+        self.matrices.setflags(write=False)
+        self.order = matrices.shape[0]
+        self.ndim = matrices.shape[-1]
+        self.cayley = _cayley_table(name, matrices)
+        self.inverses = np.argmax(self.cayley == 0, axis=1)
+
+    @property
+    def elements(self):
+        """The element indices, `range(order)`."""
+        return range(self.order)
+
+    @property
+    def is_grid_exact(self):
+        """Whether every element permutes the points of a cubic grid."""
+        return bool(np.all(np.abs(self.matrices).sum(axis=1) == 1))
+
+    def grid_permutations(self, shape, what="grid"):
+        """How each element permutes the points of a grid of `shape`.
+
+        Points are measured from the grid's centre (half-integer offsets on
+        even sizes), so the grid maps onto itself whenever the axes that an
+        element exchanges have equal sizes.
+
+        Args:
+            shape: The grid's spatial shape, `ndim` ints.
+            what: What the grid is, for error messages.
+
+        Returns:
+            `(order, prod(shape))` int array; entry `[g, x]` is the flat
+            (C-order) index of point `g x`.
+
+        Example:
+
+        >>> get("C4").grid_permutations((2, 2))[1].tolist()
+        [2, 0, 3, 1]
+        """
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != self.ndim or not self.is_grid_exact:
+            raise ValueError(
+                f"Group {self.name} acts on {self.ndim}D grids by "
+                "permutations only if it is grid-exact; received a "
+                f"{what} of spatial shape {shape}."
+            )
+        for g, matrix in enumerate(self.matrices):
+            moved = tuple(shape[a] for a in np.argmax(np.abs(matrix), 1))
+            if moved != shape:
+                raise ValueError(
+                    f"Group {self.name} does not map a {what} of spatial "
+                    f"shape {shape} onto itself (element {g} turns it into "
+                    f"{moved}). Rotations need equal sizes along the axes "
+                    f"they exchange: use a square (2D) or cubic (3D) {what}, "
+                    "e.g. kernel_size 3 rather than (3, 5)."
+                )
+        sizes = np.array(shape)
+        centred = 2 * np.indices(shape).reshape(self.ndim, -1)
+        centred -= (sizes - 1)[:, None]  # twice the offset: integers
+        moved = np.einsum("gij,jx->gix", self.matrices, centred).round()
+        moved = (moved.astype(np.int64) + (sizes - 1)[:, None]) // 2
+        return np.ravel_multi_index(tuple(moved.transpose(1, 0, 2)), shape)
+
+    def multiply(self, a, b):
+        """Index of the product `a b` (apply `b`, then `a`)."""
+        return self.cayley[a, b]
+
+    def __repr__(self):
+        return f"<Group {self.name} of order {self.order} on {self.ndim}D>"
+
+
+def _cayley_table(name, matrices):
+    keys = {_key(m): i for i, m in enumerate(matrices)}
+    if len(keys) != len(matrices):
+        raise ValueError(f"Group {name!r} lists an element twice.")
+    table = np.empty((len(matrices),) * 2, dtype=np.int64)
+    for a, b in itertools.product(range(len(matrices)), repeat=2):
+        product = keys.get(_key(matrices[a] @ matrices[b]))
+        if product is None:
+            raise ValueError(f"Group {name!r} is not closed.")
+        table[a, b] = product
+    return table
+
+
+def _key(matrix):
+    return tuple(np.round(matrix, 9).ravel() + 0.0)
+
+
+def _rotation_2d(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+_MIRROR_2D = np.diag([1.0, -1.0])
+
+
+def _cyclic(n):
+    return [_rotation_2d(2 * np.pi * k / n).round(12) for k in range(n)]
+
+
+def _dihedral(n):
+    rotations = _cyclic(n)
+    return rotations + [r @ _MIRROR_2D for r in rotations]
+
+
+def _cube_rotations():
+    rotations = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            matrix = np.zeros((3, 3))
+            matrix[perm, range(3)] = signs
+            if np.linalg.det(matrix) > 0:
+                rotations.append(matrix)
+    return rotations
+
+
+# name -> {grid ndim: function returning the list of matrices}
+_REGISTRY = {
+    "C1": {d: (lambda d=d: [np.eye(d)]) for d in (1, 2, 3)},
+    "C2": {2: lambda: _cyclic(2)},
+    "C4": {2: lambda: _cyclic(4)},
+    "D1": {1: lambda: [np.eye(1), -np.eye(1)], 2: lambda: _dihedral(1)},
+    "D2": {2: lambda: _dihedral(2)},
+    "D4": {2: lambda: _dihedral(4)},
+    "O": {3: _cube_rotations},
+    "Oh": {3: lambda: _cube_rotations() + [-m for m in _cube_rotations()]},
+}
+_DEFAULT_NDIM = {"O": 3, "Oh": 3}
+_CANONICAL = {name.lower(): name for name in _REGISTRY}
+
+
+def names(ndim=None):
+    """The names of the known groups, optionally those on `ndim`-D grids."""
+    return sorted(n for n, dims in _REGISTRY.items() if ndim in (None, *dims))
+
+
+def get(identifier, ndim=None):
+    """Returns a group by name (or passes a `Group` through).
+
+    Args:
+        identifier: A group name such as `"C4"`, `"D4"`, `"O"`, `"Oh"`
+            (case-insensitive), or a `Group`.
+        ndim: Dimension of the grid the group must act on. `None` picks the
+            group's usual grid: 3D for `O`/`Oh`, 2D for the others.
+
+    Returns:
+        A `Group`.
+
+    Raises:
+        ValueError: for an unknown name, or a group that does not act on
+            `ndim`-dimensional grids.
+
+    Example:
+
+    >>> get("D1", ndim=1).matrices.ravel().tolist()
+    [1.0, -1.0]
+    """
+    if isinstance(identifier, Group):
+        if ndim is None or identifier.ndim == ndim:
+            return identifier
+        identifier = identifier.name
+    if not isinstance(identifier, str):
+        raise ValueError(
+            "Expected a group name (str) or a Group. Received: "
+            f"group={identifier!r} of type {type(identifier).__name__}. "
+            f"Known groups: {', '.join(names())}."
+        )
+    name = _CANONICAL.get(identifier.lower())
+    if name is None:
+        raise ValueError(
+            f"Unknown group {identifier!r}. Known groups: "
+            f"{', '.join(names())} (2D grids: {', '.join(names(2))}; "
+            f"3D grids: {', '.join(names(3))}; 1D grids: "
+            f"{', '.join(names(1))})."
+        )
+    if ndim is None:
+        ndim = _DEFAULT_NDIM.get(name, 2)
+    if ndim not in _REGISTRY[name]:
+        dims = " or ".join(f"{d}D" for d in sorted(_REGISTRY[name]))
+        raise ValueError(
+            f"Group {name!r} acts on {dims} grids, but the input has "
+            f"{ndim} spatial dimension(s). Groups that act on {ndim}D grids: "
+            f"{', '.join(names(ndim)) or 'none'}."
+        )
+    return _build(name, ndim)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(name, ndim):
+    return Group(name, _REGISTRY[name][ndim]())

@@ -1,0 +1,240 @@
+r"""The projection onto equivariant kernels, for signed-permutation actions.
+
+For a convolution kernel `K` of layout `(spatial..., in, out)` the
+projection of `../method.md` reads
+
+    P(K)[x] = 1/|G| sum_g rho_in(g)^T K[g x] rho_out(g).
+
+When the grid action and both representations are signed permutations (all
+groups and representations of `keras_approxeq.groups` and
+`keras_approxeq.representations`), each group element maps every kernel
+entry `n` to one entry `perm_g[n]` times a sign `sign_g[n]`:
+
+    P(K)[n] = 1/|G| sum_g sign_g[n] K[perm_g[n]].
+
+The entries then fall into orbits. In an orbit `O` whose stabiliser never
+flips a sign, `P` replaces each entry by the signed orbit mean; an orbit
+whose stabiliser flips a sign is projected to zero. Writing
+`w[n] = t[n] / sqrt(|O(n)|)` (with `t[n] = +-1` the sign relating entry `n`
+to its orbit's first entry, and `w[n] = 0` on the zero orbits), the columns
+`q_O = sum_{n in O} w[n] e_n` are an orthonormal basis `Q` of the
+equivariant kernels and
+
+    P(K) = Q Q^T K,      (Q^T K)[O] = sum_{n in O} w[n] K[n].
+
+Both steps are gathers with precomputed indices, so the projection costs a
+few passes over the kernel, with no scatter, and no matrix of size
+`N x N` is ever formed.
+"""
+
+import functools
+import math
+
+import numpy as np
+from keras import ops
+
+from keras_approxeq import groups
+from keras_approxeq.layouts import KernelLayout
+from keras_approxeq.representations import Representation
+
+__all__ = ["OrbitProjector", "get_projector", "project", "resolve_group"]
+
+
+def project(kernel, group, in_rep="trivial", out_rep="trivial", layout=None):
+    """Projects a kernel onto the equivariant kernels: returns `P(kernel)`.
+
+    Args:
+        kernel: A NumPy array or a backend tensor (e.g. `layer.kernel`).
+        group: A group name or `Group`.
+        in_rep: The input representation (see
+            `keras_approxeq.representations`).
+        out_rep: The output representation.
+        layout: The kernel's layout (see `keras_approxeq.layouts`);
+            `None` infers it from the rank.
+
+    Returns:
+        `P(kernel)`, of the same shape and type: a NumPy array (computed in
+        NumPy, exact in float64) for a NumPy input, else a backend tensor.
+
+    Example:
+
+    >>> import numpy as np
+    >>> k = np.random.default_rng(0).normal(size=(3, 3, 4, 8))
+    >>> pk = project(k, "C4", in_rep="regular", out_rep="regular")
+    >>> bool(np.allclose(project(pk, "C4", "regular", "regular"), pk))
+    True
+    """
+    shape = tuple(kernel.shape)
+    projector = get_projector(group, in_rep, out_rep, shape, layout)
+    if isinstance(kernel, (np.ndarray, np.generic)):
+        return projector.apply_numpy(kernel)
+    return projector.apply(kernel)
+
+
+class OrbitProjector:
+    """The orthogonal projection `P = Q Q^T` for one kernel signature.
+
+    Build it with `get_projector`. Its arrays are NumPy constants; `apply`
+    uses `keras.ops` only and runs inside `jax.jit`, `tf.function` and
+    `torch.compile`.
+
+    Attributes:
+        shape: The kernel shape it projects.
+        dim: Dimension of the equivariant subspace (the trace of `P`).
+        index: `(N,)` int32, the orbit of each flattened kernel entry.
+        weights: `(N,)` float64, the entries of `Q` (`w` in the module
+            docstring); zero on the entries that `P` sends to zero.
+        members: `(dim, m)` int32, the entries of each orbit, padded.
+        member_weights: `(dim, m)` float64, `weights[members]`, zero on the
+            padding.
+
+    Example:
+
+    >>> import numpy as np
+    >>> p = get_projector("C4", "trivial", "trivial", (3, 3, 1, 1))
+    >>> p.dim  # centre, edge midpoints, corners
+    3
+    >>> k = np.arange(9.0).reshape(3, 3, 1, 1)
+    >>> p.apply_numpy(k)[..., 0, 0]
+    array([[4., 4., 4.],
+           [4., 4., 4.],
+           [4., 4., 4.]])
+    """
+
+    def __init__(self, shape, index, weights, members, member_weights):
+        self.shape = tuple(shape)
+        self.index = index
+        self.weights = weights
+        self.members = members
+        self.member_weights = member_weights
+        self.dim = members.shape[0]
+        for array in (index, weights, members, member_weights):
+            array.setflags(write=False)
+
+    def coefficients(self, kernel):
+        """`Q^T K` with `keras.ops`: the kernel's `dim` coordinates."""
+        flat = ops.reshape(kernel, (-1,))
+        gathered = ops.take(flat, self.members, axis=0)
+        mw = ops.convert_to_tensor(self.member_weights, dtype=flat.dtype)
+        return ops.sum(gathered * mw, axis=1)
+
+    def apply(self, kernel):
+        """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
+        kernel = ops.convert_to_tensor(kernel)
+        if self.dim == 0:
+            return ops.zeros_like(kernel)
+        coefficients = self.coefficients(kernel)
+        w = ops.convert_to_tensor(self.weights, dtype=kernel.dtype)
+        projected = ops.take(coefficients, self.index, axis=0) * w
+        return ops.reshape(projected, self.shape)
+
+    def apply_numpy(self, kernel):
+        """`P(K)` in NumPy (exact in float64)."""
+        kernel = np.asarray(kernel)
+        if self.dim == 0:
+            return np.zeros_like(kernel)
+        flat = kernel.reshape(-1)
+        coefficients = np.sum(flat[self.members] * self.member_weights, 1)
+        projected = coefficients[self.index] * self.weights
+        return projected.reshape(kernel.shape).astype(kernel.dtype)
+
+
+def resolve_group(group, layout):
+    """The group acting on the spatial grid of a kernel with `layout`."""
+    ndim = len(layout.spatial_shape)
+    return groups.get(group, ndim=ndim or None)
+
+
+def get_projector(group, in_rep, out_rep, shape, layout=None):
+    """The (cached) projector for one kernel signature.
+
+    Args:
+        group: A group name or `Group`.
+        in_rep: The input representation (name or list of names).
+        out_rep: The output representation (name or list of names).
+        shape: The kernel's shape.
+        layout: The kernel's layout (see `keras_approxeq.layouts`), or
+            `None` to infer it from the rank.
+
+    Returns:
+        An `OrbitProjector`.
+
+    Raises:
+        ValueError: if the group does not act on the kernel's grid, the
+            spatial shape is not invariant (e.g. a non-square kernel under
+            rotations), or a channel count does not fit its representation.
+    """
+    layout = KernelLayout(shape, layout)
+    group = resolve_group(group, layout)
+    in_rep = Representation(group, in_rep).fields
+    out_rep = Representation(group, out_rep).fields
+    return _build(group, in_rep, out_rep, layout.shape, layout.name)
+
+
+@functools.lru_cache(maxsize=256)
+def _build(group, in_fields, out_fields, shape, layout_name):
+    layout = KernelLayout(shape, layout_name)
+    axes = []  # one (perm, sign) pair, each (order, n), per kernel axis
+    if layout.spatial_shape:
+        perm = group.grid_permutations(layout.spatial_shape, "kernel")
+        axes.append((perm, None))
+    channel_axes = [(layout.in_axis, in_fields, "input channels")]
+    channel_axes.append((layout.out_axis, out_fields, "output channels"))
+    channel_axes = sorted(a for a in channel_axes if a[0] is not None)
+    for axis, fields, what in channel_axes:
+        if layout.name == "depthwise" and axis == layout.out_axis:
+            # The multiplier axis: each copy carries its input channel's type.
+            n = shape[axis]
+            axes.append((np.tile(np.arange(n), (group.order, 1)), None))
+            continue
+        rep = Representation(group, fields)
+        perm, sign = rep.signed_permutation(shape[axis], what)
+        # Depthwise filters see the input rotated and rotate the output by
+        # the same sign, so the signs cancel.
+        axes.append((perm, None if layout.name == "depthwise" else sign))
+    return _orbit_projector(shape, axes, group.order)
+
+
+def _orbit_projector(shape, axes, order):
+    sizes = [perm.shape[1] for perm, _ in axes]
+    n = math.prod(sizes)
+    identity = np.arange(n)
+    first = identity.copy()  # smallest entry of each entry's orbit so far
+    first_sign = np.ones(n)
+    stabiliser = np.zeros(n, np.int64)
+    flips_sign = np.zeros(n, bool)
+    for g in range(order):
+        perm = np.ravel_multi_index(
+            np.ix_(*(p[g] for p, _ in axes)), sizes
+        ).reshape(-1)
+        sign = np.ones(())
+        for (_, s), size in zip(axes, sizes):
+            sign = np.multiply.outer(sign, np.ones(size) if s is None else s[g])
+        sign = sign.reshape(-1)
+        smaller = perm < first
+        first = np.where(smaller, perm, first)
+        first_sign = np.where(smaller, sign, first_sign)
+        fixed = perm == identity
+        stabiliser += fixed
+        flips_sign |= fixed & (sign < 0)
+
+    orbit_ids, orbit = np.unique(first, return_inverse=True)
+    zero_orbit = np.bincount(orbit, flips_sign, len(orbit_ids)) > 0
+    kept = np.cumsum(~zero_orbit) - 1  # new id of each non-zero orbit
+    index = np.where(zero_orbit[orbit], 0, kept[orbit]).astype(np.int32)
+    weights = np.where(
+        zero_orbit[orbit], 0.0, first_sign * np.sqrt(stabiliser / order)
+    )
+
+    live = np.flatnonzero(~zero_orbit[orbit])
+    live = live[np.argsort(index[live], kind="stable")]
+    dim = int(np.sum(~zero_orbit))
+    counts = np.bincount(index[live], minlength=dim)
+    width = int(counts.max()) if dim else 0
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(live.size) - starts[index[live]]
+    members = np.zeros((dim, width), np.int32)
+    member_weights = np.zeros((dim, width))
+    members[index[live], slot] = live
+    member_weights[index[live], slot] = weights[live]
+    return OrbitProjector(shape, index, weights, members, member_weights)

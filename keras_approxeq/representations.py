@@ -1,0 +1,162 @@
+"""Representations of a group on feature channels.
+
+A representation `rho` assigns each group element `g` an orthogonal matrix
+`rho(g)` acting on the channel vector of one pixel. The representations
+known here are all *signed permutations*: `rho(g)` moves channel `b` to
+channel `perm[g, b]` and multiplies it by `sign[g, b]` (+1 or -1), i.e.
+`rho(g)[perm[g, b], b] = sign[g, b]`.
+
+Field types:
+
+* `"trivial"`: one channel, left unchanged (`rho(g) = 1`), e.g. a
+  grey-scale image.
+* `"regular"`: `order` channels, one per group element; channel `h` of a
+  block holds the feature of element `h`. Element `g` moves the content of
+  channel `h` to channel `g h` (the left regular action,
+  `rho(g) e_h = e_{gh}`). For `C4` that is a cyclic shift of the block by
+  `g` channels.
+* `"standard"`: `ndim` channels holding a vector with one component per
+  spatial axis of the array (`(v_row, v_col)` in 2D, `(v_depth, v_row,
+  v_col)` in 3D), rotated with the grid: `rho(g) = group.matrices[g]`. Use
+  it for velocity-like fields.
+
+A representation can be a direct sum, given as a list such as
+`["trivial", "standard"]` (3 channels for a 2D group, in that order). A
+layer whose channel count is a multiple `m` of the representation's size
+carries `m` consecutive copies of it.
+
+Example:
+
+>>> from keras_approxeq import groups
+>>> rep = Representation(groups.get("C4"), "regular")
+>>> perm, sign = rep.signed_permutation(8)
+>>> perm[1].tolist()
+[1, 2, 3, 0, 5, 6, 7, 4]
+"""
+
+import numpy as np
+
+__all__ = ["FIELD_TYPES", "Representation", "normalize"]
+
+FIELD_TYPES = ("trivial", "regular", "standard")
+
+
+def normalize(identifier, argument="rep"):
+    """Validates a representation given by users; returns a tuple of names.
+
+    Args:
+        identifier: A field type name or a non-empty list of them.
+        argument: The argument's name, for error messages.
+
+    Returns:
+        A tuple of field type names.
+    """
+    fields = (identifier,) if isinstance(identifier, str) else identifier
+    try:
+        fields = tuple(fields)
+    except TypeError:
+        fields = ()
+    if not fields or not all(isinstance(f, str) for f in fields):
+        raise ValueError(
+            f"Expected `{argument}` to be one of {list(FIELD_TYPES)} or a "
+            f"non-empty list of them. Received: {argument}={identifier!r}."
+        )
+    for field in fields:
+        if field not in FIELD_TYPES:
+            raise ValueError(
+                f"Unknown representation {field!r} in {argument}="
+                f"{identifier!r}. Known representations: "
+                f"{', '.join(FIELD_TYPES)}; a direct sum is a list of these, "
+                "e.g. ['trivial', 'standard']."
+            )
+    return fields
+
+
+class Representation:
+    """A direct sum of field types of one group, repeated over channels.
+
+    Args:
+        group: A `Group`.
+        fields: A field type name or a list of them (see module docstring).
+
+    Attributes:
+        group: The group.
+        fields: Tuple of the field type names.
+        size: Number of channels of one copy of the direct sum.
+
+    Example:
+
+    >>> from keras_approxeq import groups
+    >>> rep = Representation(groups.get("C4"), ["trivial", "standard"])
+    >>> rep.size
+    3
+    >>> rep.matrices(3)[1].astype(int).tolist()
+    [[1, 0, 0], [0, 0, -1], [0, 1, 0]]
+    """
+
+    def __init__(self, group, fields):
+        self.group = group
+        self.fields = normalize(fields)
+        self._perm, self._sign = _direct_sum(
+            [_field(group, field) for field in self.fields]
+        )
+        self.size = self._perm.shape[1]
+
+    def copies(self, channels, argument="channels"):
+        """Number of copies of the direct sum in `channels` channels."""
+        if channels % self.size:
+            raise ValueError(
+                f"The representation {_describe(self.fields)} of group "
+                f"{self.group.name} has {self.size} channel(s) per copy, "
+                f"so the {argument} must be a multiple of {self.size}. "
+                f"Received: {channels} {argument}. Use a multiple of "
+                f"{self.size} channels or another representation."
+            )
+        return channels // self.size
+
+    def signed_permutation(self, channels, argument="channels"):
+        """`(perm, sign)`, each `(order, channels)`, for `channels` channels.
+
+        `rho(g)[perm[g, b], b] = sign[g, b]`, all other entries zero.
+        """
+        copies = self.copies(channels, argument)
+        offsets = np.repeat(np.arange(copies) * self.size, self.size)
+        perm = np.tile(self._perm, (1, copies)) + offsets
+        return perm, np.tile(self._sign, (1, copies))
+
+    def matrices(self, channels):
+        """The dense matrices `rho(g)`, shape `(order, channels, channels)`."""
+        perm, sign = self.signed_permutation(channels)
+        out = np.zeros((self.group.order, channels, channels))
+        g, b = np.indices(perm.shape)
+        out[g, perm, b] = sign
+        return out
+
+    def characters(self, channels):
+        """The traces `tr rho(g)`, shape `(order,)`."""
+        perm, sign = self.signed_permutation(channels)
+        return np.sum(np.where(perm == np.arange(channels), sign, 0.0), 1)
+
+
+def _describe(fields):
+    return repr(fields[0]) if len(fields) == 1 else repr(list(fields))
+
+
+def _field(group, field):
+    order = group.order
+    if field == "trivial":
+        return np.zeros((order, 1), np.int64), np.ones((order, 1))
+    if field == "regular":
+        return group.cayley.copy(), np.ones((order, order))
+    # "standard": the group's own matrices, which are signed permutations.
+    matrices = group.matrices
+    perm = np.argmax(np.abs(matrices), axis=1)
+    sign = np.take_along_axis(matrices, perm[:, None, :], axis=1)[:, 0]
+    return perm, sign
+
+
+def _direct_sum(parts):
+    offsets = np.cumsum([0] + [p.shape[1] for p, _ in parts])
+    perm = np.concatenate([p + o for (p, _), o in zip(parts, offsets)], 1)
+    sign = np.concatenate([s for _, s in parts], axis=1)
+    return perm, sign

@@ -1,0 +1,111 @@
+"""Applying one group element to a batch of feature maps."""
+
+import functools
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_approxeq import groups
+from keras_approxeq.representations import Representation
+
+__all__ = ["transform"]
+
+
+def transform(x, group, element, rep="trivial", data_format=None):
+    """Applies group element `element` to a batch of features.
+
+    The features transform as `(g f)(p) = rho(g) f(g^-1 p)`: the value at
+    grid point `p` moves to `g p` (see `keras_approxeq.groups` for the
+    rotation sense and the mirror axis) and its channels are mixed by
+    `rho(g)` (see `keras_approxeq.representations`). This is the action
+    under which a kernel projected by `keras_approxeq.project` is
+    equivariant: with an odd kernel, stride 1 and `padding="same"` on a
+    square (cubic) input, `layer(transform(x, g)) == transform(layer(x), g)`
+    exactly. Rotations by multiples of 90 degrees and flips permute pixels
+    exactly; nothing is interpolated.
+
+    Args:
+        x: Features of shape `(batch, spatial..., channels)`, or
+            `(batch, channels, spatial...)` with `"channels_first"`, or
+            `(batch, channels)` for Dense layers. A NumPy array or a backend
+            tensor.
+        group: A group name or `Group`; it must act on grids of `x`'s
+            spatial dimension.
+        element: The group element, an index in `range(group.order)`.
+        rep: The representation of the channels.
+        data_format: `"channels_last"` or `"channels_first"`; defaults to
+            `keras.config.image_data_format()`. Ignored for rank-2 `x`.
+
+    Returns:
+        A backend tensor of `x`'s shape and dtype.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.arange(4.0).reshape(1, 2, 2, 1)
+    >>> y = transform(x, "C4", 1, data_format="channels_last")
+    >>> np.asarray(y)[0, :, :, 0].tolist()  # like np.rot90
+    [[1.0, 3.0], [0.0, 2.0]]
+    """
+    x = ops.convert_to_tensor(x)
+    shape = tuple(x.shape)
+    if len(shape) < 2:
+        raise ValueError(
+            "Expected features of shape (batch, spatial..., channels) or "
+            f"(batch, channels). Received: shape {shape}."
+        )
+    data_format = _data_format(data_format, len(shape))
+    if data_format == "channels_first":
+        channels, spatial = shape[1], shape[2:]
+    else:
+        channels, spatial = shape[-1], shape[1:-1]
+    group = groups.get(group, ndim=len(spatial) or None)
+    valid = isinstance(element, (int, np.integer))
+    if not valid or not 0 <= element < group.order:
+        raise ValueError(
+            f"Expected `element` to be an integer in [0, {group.order}) for "
+            f"group {group.name}. Received: element={element!r}."
+        )
+    fields = Representation(group, rep).fields
+    source, channel_source, sign = _index_maps(
+        group, int(element), fields, channels, spatial
+    )
+    channel_axis = 1 if data_format == "channels_first" else -1
+    sign_shape = [1] * 3 if spatial else [1, 1]
+    sign_shape[channel_axis] = channels
+    y = x
+    if spatial:
+        flat_shape = (-1, channels, source.size)
+        spatial_axis = 2
+        if data_format == "channels_last":
+            flat_shape = (-1, source.size, channels)
+            spatial_axis = 1
+        y = ops.take(ops.reshape(y, flat_shape), source, axis=spatial_axis)
+    y = ops.take(y, channel_source, axis=channel_axis)
+    y = y * ops.convert_to_tensor(sign.reshape(sign_shape), dtype=x.dtype)
+    return ops.reshape(y, shape)
+
+
+def _data_format(data_format, rank):
+    if data_format is None:
+        data_format = keras.config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "Expected data_format 'channels_last' or 'channels_first'. "
+            f"Received: data_format={data_format!r}."
+        )
+    return "channels_last" if rank == 2 else data_format
+
+
+@functools.lru_cache(maxsize=256)
+def _index_maps(group, element, fields, channels, spatial):
+    """Gather indices for one element: output `p` reads input `g^-1 p`."""
+    inverse = group.inverses[element]
+    source = np.zeros(0, np.int32)
+    if spatial:
+        perms = group.grid_permutations(spatial, "feature map")
+        source = perms[inverse].astype(np.int32)
+    perm, sign = Representation(group, fields).signed_permutation(channels)
+    channel_source = np.argsort(perm[element]).astype(np.int32)
+    return source, channel_source, sign[element][channel_source]
