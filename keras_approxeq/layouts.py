@@ -1,12 +1,12 @@
 """Kernel layouts: which axes of a weight are spatial, input or output.
 
-| layout             | weight shape                    | Keras layers              |
-|--------------------|---------------------------------|---------------------------|
-| `"dense"`          | `(in, out)`                     | Dense                     |
-| `"conv"`           | `(spatial..., in, out)`         | Conv1D/2D/3D              |
-| `"conv_transpose"` | `(spatial..., out, in)`         | Conv1D/2D/3DTranspose     |
-| `"depthwise"`      | `(spatial..., in, multiplier)`  | DepthwiseConv, Separable  |
-| `"bias"`           | `(out,)`                        | any layer's bias          |
+| layout             | weight shape                   | Keras layers          |
+|--------------------|--------------------------------|-----------------------|
+| `"dense"`          | `(in, out)`                    | Dense                 |
+| `"conv"`           | `(spatial..., in, out)`        | Conv1D/2D/3D          |
+| `"conv_transpose"` | `(spatial..., out, in)`        | Conv*Transpose        |
+| `"depthwise"`      | `(spatial..., in, multiplier)` | DepthwiseConv*        |
+| `"bias"`           | `(out,)`                       | any layer's bias      |
 
 `layout=None` infers the layout from the rank: 1 is `"bias"`, 2 is
 `"dense"`, 3 to 5 is `"conv"`. Transposed and depthwise kernels cannot be

@@ -1,0 +1,173 @@
+"""Projected kernels make real Keras layers equivariant: f(g x) == g f(x)."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_approxeq import equivariance_error
+from keras_approxeq import groups
+from keras_approxeq import project
+from keras_approxeq.representations import Representation
+
+REPS = ["trivial", "regular", "standard", ["trivial", "standard"]]
+FORMATS = ["channels_last", "channels_first"]
+
+
+def _channels(group, rep, copies=2):
+    return Representation(group, rep).size * copies
+
+
+def _project_layer(layer, group, in_rep, out_rep, layout):
+    layer.kernel.assign(
+        project(layer.kernel, group, in_rep, out_rep, layout=layout)
+    )
+    if layer.bias is not None:
+        layer.bias.assign(project(layer.bias, group, out_rep=out_rep))
+
+
+def _check(layer, x, group, in_rep, out_rep, layout, data_format=None):
+    """Not equivariant before projection, equivariant after."""
+    layer(x)
+    _randomise_bias(layer)
+    before = equivariance_error(layer, x, group, in_rep, out_rep, data_format)
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    _project_layer(layer, group, in_rep, out_rep, layout)
+    after = equivariance_error(layer, x, group, in_rep, out_rep, data_format)
+    assert after < 1e-5, after
+    # Dense maps between trivial features are equivariant from the start.
+    if not np.allclose(keras.ops.convert_to_numpy(layer.kernel), kernel):
+        assert before > 1e-2, before
+
+
+def _randomise_bias(layer):
+    if layer.bias is not None:
+        rng = np.random.default_rng(1)
+        layer.bias.assign(rng.normal(size=layer.bias.shape))
+
+
+def _inputs(rng, batch, spatial, channels, data_format):
+    shape = (batch, *spatial, channels)
+    if data_format == "channels_first":
+        shape = (batch, channels, *spatial)
+    return rng.normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("out_rep", REPS, ids=str)
+@pytest.mark.parametrize("in_rep", REPS, ids=str)
+@pytest.mark.parametrize("name", ["C4", "D4"])
+def test_conv2d(name, in_rep, out_rep, data_format, rng):
+    group = groups.get(name)
+    filters = _channels(group, out_rep)
+    layer = keras.layers.Conv2D(
+        filters, 3, padding="same", data_format=data_format
+    )
+    x = _inputs(rng, 2, (7, 7), _channels(group, in_rep), data_format)
+    _check(layer, x, name, in_rep, out_rep, "conv", data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize(
+    "name,in_rep,out_rep",
+    [
+        ("C2", "regular", "standard"),
+        ("D1", "standard", "regular"),
+        ("D2", ["trivial", "standard"], "regular"),
+    ],
+)
+def test_conv2d_small_groups(name, in_rep, out_rep, data_format, rng):
+    group = groups.get(name)
+    layer = keras.layers.Conv2D(
+        _channels(group, out_rep), 5, padding="same", data_format=data_format
+    )
+    x = _inputs(rng, 2, (8, 8), _channels(group, in_rep), data_format)
+    _check(layer, x, name, in_rep, out_rep, "conv", data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("in_rep,out_rep", [("regular", "standard"),
+                                            ("standard", "regular"),
+                                            ("trivial", "trivial")])
+def test_conv1d_flip(in_rep, out_rep, data_format, rng):
+    group = groups.get("D1", ndim=1)
+    layer = keras.layers.Conv1D(
+        _channels(group, out_rep), 3, padding="same", data_format=data_format
+    )
+    x = _inputs(rng, 2, (9,), _channels(group, in_rep), data_format)
+    _check(layer, x, group, in_rep, out_rep, "conv", data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize(
+    "name,in_rep,out_rep",
+    [
+        ("O", "trivial", "standard"),
+        ("O", "standard", "regular"),
+        ("Oh", ["trivial", "standard"], "standard"),
+        ("Oh", "regular", "trivial"),
+    ],
+)
+def test_conv3d(name, in_rep, out_rep, data_format, rng):
+    group = groups.get(name)
+    layer = keras.layers.Conv3D(
+        _channels(group, out_rep, 1), 3, padding="same",
+        data_format=data_format,
+    )
+    x = _inputs(rng, 1, (5, 5, 5), _channels(group, in_rep, 1), data_format)
+    _check(layer, x, name, in_rep, out_rep, "conv", data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("out_rep", REPS, ids=str)
+@pytest.mark.parametrize("in_rep", REPS, ids=str)
+def test_conv2d_transpose(in_rep, out_rep, data_format, rng):
+    group = groups.get("D4")
+    layer = keras.layers.Conv2DTranspose(
+        _channels(group, out_rep), 3, padding="same", data_format=data_format
+    )
+    x = _inputs(rng, 2, (6, 6), _channels(group, in_rep), data_format)
+    _check(layer, x, "D4", in_rep, out_rep, "conv_transpose", data_format)
+
+
+@pytest.mark.parametrize("out_rep", REPS, ids=str)
+@pytest.mark.parametrize("in_rep", REPS, ids=str)
+@pytest.mark.parametrize("name", ["C4", "D4", "Oh"])
+def test_dense(name, in_rep, out_rep, rng):
+    group = groups.get(name)
+    layer = keras.layers.Dense(_channels(group, out_rep))
+    x = rng.normal(size=(4, _channels(group, in_rep))).astype("float32")
+    _check(layer, x, name, in_rep, out_rep, "dense")
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("rep", ["regular", "standard", "trivial"])
+def test_depthwise_conv2d(rep, data_format, rng):
+    group = groups.get("C4")
+    channels = _channels(group, rep)
+    layer = keras.layers.DepthwiseConv2D(
+        3, padding="same", data_format=data_format, use_bias=False
+    )
+    x = _inputs(rng, 2, (7, 7), channels, data_format)
+    layer(x)
+    before = equivariance_error(layer, x, "C4", rep, rep, data_format)
+    layer.kernel.assign(project(layer.kernel, "C4", rep, layout="depthwise"))
+    after = equivariance_error(layer, x, "C4", rep, rep, data_format)
+    assert after < 1e-5 < 1e-2 < before
+
+
+def test_invariant_model_output(rng):
+    """A projected conv, then global pooling, gives an invariant model."""
+    reg_in, reg_out = "trivial", "regular"
+    conv = keras.layers.Conv2D(8, 3, padding="same")
+    model = keras.Sequential(
+        [conv, keras.layers.GlobalAveragePooling2D("channels_last")]
+    )
+    x = rng.normal(size=(2, 9, 9, 1)).astype("float32")
+    model(x)
+    _project_layer(conv, "C4", reg_in, reg_out, "conv")
+    # Pooling over space keeps the regular field: the output transforms by
+    # the regular representation, with no spatial axes left.
+    error = equivariance_error(
+        model, x, "C4", reg_in, reg_out, "channels_last"
+    )
+    assert error < 1e-5
