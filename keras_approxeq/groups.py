@@ -37,10 +37,11 @@ Example:
 0
 """
 
-import functools
 import itertools
 
 import numpy as np
+
+from keras_approxeq._memo import memoize
 
 __all__ = ["Group", "get", "names"]
 
@@ -260,6 +261,6 @@ def get(identifier, ndim=None):
     return _build(name, ndim)
 
 
-@functools.lru_cache(maxsize=None)
+@memoize
 def _build(name, ndim):
     return Group(name, _REGISTRY[name][ndim]())

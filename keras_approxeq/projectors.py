@@ -27,13 +27,16 @@ few passes over the kernel, with no scatter, and no matrix of size
 `N x N` is ever formed.
 """
 
-import functools
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import representations
+from keras_approxeq._memo import constants
+from keras_approxeq._memo import memoize
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.representations import Representation
 
@@ -110,23 +113,29 @@ class OrbitProjector:
         self.dim = members.shape[0]
         for array in (index, weights, members, member_weights):
             array.setflags(write=False)
+        self._tensors = {}  # dtype -> the arrays as backend tensors
 
     def coefficients(self, kernel):
         """`Q^T K` with `keras.ops`: the kernel's `dim` coordinates."""
         flat = ops.reshape(kernel, (-1,))
-        gathered = ops.take(flat, self.members, axis=0)
-        mw = ops.convert_to_tensor(self.member_weights, dtype=flat.dtype)
-        return ops.sum(gathered * mw, axis=1)
+        _, _, members, member_weights = self._constants(flat.dtype)
+        gathered = ops.take(flat, members, axis=0)
+        return ops.sum(gathered * member_weights, axis=1)
 
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)
         if self.dim == 0:
             return ops.zeros_like(kernel)
+        index, weights, _, _ = self._constants(kernel.dtype)
         coefficients = self.coefficients(kernel)
-        w = ops.convert_to_tensor(self.weights, dtype=kernel.dtype)
-        projected = ops.take(coefficients, self.index, axis=0) * w
+        projected = ops.take(coefficients, index, axis=0) * weights
         return ops.reshape(projected, self.shape)
+
+    def _constants(self, dtype):
+        arrays = (self.index, self.weights, self.members, self.member_weights)
+        dtype = keras.backend.standardize_dtype(dtype)
+        return constants(self._tensors, dtype, arrays)
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
@@ -166,13 +175,16 @@ def get_projector(group, in_rep, out_rep, shape, layout=None):
     """
     layout = KernelLayout(shape, layout)
     group = resolve_group(group, layout)
-    in_rep = Representation(group, in_rep).fields
-    out_rep = Representation(group, out_rep).fields
-    return _build(group, in_rep, out_rep, layout.shape, layout.name)
+    in_rep = representations.normalize(in_rep, "in_rep")
+    out_rep = representations.normalize(out_rep, "out_rep")
+    return _build(
+        group.name, group.ndim, in_rep, out_rep, layout.shape, layout.name
+    )
 
 
-@functools.lru_cache(maxsize=256)
-def _build(group, in_fields, out_fields, shape, layout_name):
+@memoize
+def _build(group_name, ndim, in_fields, out_fields, shape, layout_name):
+    group = groups.get(group_name, ndim)
     layout = KernelLayout(shape, layout_name)
     axes = []  # one (perm, sign) pair, each (order, n), per kernel axis
     if layout.spatial_shape:

@@ -1,12 +1,15 @@
 """Applying one group element to a batch of feature maps."""
 
-import functools
+import math
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import representations
+from keras_approxeq._memo import constants
+from keras_approxeq._memo import memoize
 from keras_approxeq.representations import Representation
 
 __all__ = ["transform"]
@@ -67,23 +70,27 @@ def transform(x, group, element, rep="trivial", data_format=None):
             f"Expected `element` to be an integer in [0, {group.order}) for "
             f"group {group.name}. Received: element={element!r}."
         )
-    fields = Representation(group, rep).fields
-    source, channel_source, sign = _index_maps(
-        group, int(element), fields, channels, spatial
+    fields = representations.normalize(rep)
+    maps = _index_maps(
+        group.name, group.ndim, int(element), fields, channels, spatial
+    )
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    source, channel_source, sign = constants(
+        maps["tensors"], dtype, maps["arrays"]
     )
     channel_axis = 1 if data_format == "channels_first" else -1
     sign_shape = [1] * 3 if spatial else [1, 1]
     sign_shape[channel_axis] = channels
     y = x
     if spatial:
-        flat_shape = (-1, channels, source.size)
+        flat_shape = (-1, channels, math.prod(spatial))
         spatial_axis = 2
         if data_format == "channels_last":
-            flat_shape = (-1, source.size, channels)
+            flat_shape = (-1, math.prod(spatial), channels)
             spatial_axis = 1
         y = ops.take(ops.reshape(y, flat_shape), source, axis=spatial_axis)
     y = ops.take(y, channel_source, axis=channel_axis)
-    y = y * ops.convert_to_tensor(sign.reshape(sign_shape), dtype=x.dtype)
+    y = y * ops.reshape(sign, sign_shape)
     return ops.reshape(y, shape)
 
 
@@ -98,9 +105,10 @@ def _data_format(data_format, rank):
     return "channels_last" if rank == 2 else data_format
 
 
-@functools.lru_cache(maxsize=256)
-def _index_maps(group, element, fields, channels, spatial):
+@memoize
+def _index_maps(group_name, ndim, element, fields, channels, spatial):
     """Gather indices for one element: output `p` reads input `g^-1 p`."""
+    group = groups.get(group_name, ndim)
     inverse = group.inverses[element]
     source = np.zeros(0, np.int32)
     if spatial:
@@ -108,4 +116,5 @@ def _index_maps(group, element, fields, channels, spatial):
         source = perms[inverse].astype(np.int32)
     perm, sign = Representation(group, fields).signed_permutation(channels)
     channel_source = np.argsort(perm[element]).astype(np.int32)
-    return source, channel_source, sign[element][channel_source]
+    arrays = (source, channel_source, sign[element][channel_source])
+    return {"arrays": arrays, "tensors": {}}

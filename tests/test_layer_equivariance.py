@@ -85,9 +85,10 @@ def test_conv2d_small_groups(name, in_rep, out_rep, data_format, rng):
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize("in_rep,out_rep", [("regular", "standard"),
-                                            ("standard", "regular"),
-                                            ("trivial", "trivial")])
+@pytest.mark.parametrize(
+    "in_rep,out_rep",
+    [("regular", "standard"), ("standard", "regular"), ("trivial", "trivial")],
+)
 def test_conv1d_flip(in_rep, out_rep, data_format, rng):
     group = groups.get("D1", ndim=1)
     layer = keras.layers.Conv1D(
@@ -110,7 +111,9 @@ def test_conv1d_flip(in_rep, out_rep, data_format, rng):
 def test_conv3d(name, in_rep, out_rep, data_format, rng):
     group = groups.get(name)
     layer = keras.layers.Conv3D(
-        _channels(group, out_rep, 1), 3, padding="same",
+        _channels(group, out_rep, 1),
+        3,
+        padding="same",
         data_format=data_format,
     )
     x = _inputs(rng, 1, (5, 5, 5), _channels(group, in_rep, 1), data_format)
@@ -167,7 +170,5 @@ def test_invariant_model_output(rng):
     _project_layer(conv, "C4", reg_in, reg_out, "conv")
     # Pooling over space keeps the regular field: the output transforms by
     # the regular representation, with no spatial axes left.
-    error = equivariance_error(
-        model, x, "C4", reg_in, reg_out, "channels_last"
-    )
+    error = equivariance_error(model, x, "C4", reg_in, reg_out, "channels_last")
     assert error < 1e-5

@@ -120,7 +120,9 @@ def test_defect_bound(case, rng):
     kernel = rng.normal(size=_shape(case))
     residual = np.linalg.norm(kernel - projector.apply_numpy(kernel))
     defect = max(
-        np.linalg.norm(_act(kernel, group, g, in_rep, out_rep, case[6]) - kernel)
+        np.linalg.norm(
+            _act(kernel, group, g, in_rep, out_rep, case[6]) - kernel
+        )
         for g in group.elements
     )
     assert residual <= defect * (1 + 1e-12)

@@ -7,9 +7,12 @@ from keras_approxeq.representations import Representation
 
 BACKEND = keras.backend.backend()
 # JAX keeps float64 only with JAX_ENABLE_X64=1 (the jax tox env sets it).
-FLOAT64 = keras.backend.standardize_dtype(
-    keras.ops.convert_to_tensor(np.zeros(1)).dtype
-) == "float64"
+FLOAT64 = (
+    keras.backend.standardize_dtype(
+        keras.ops.convert_to_tensor(np.zeros(1)).dtype
+    )
+    == "float64"
+)
 
 
 def tolerance(dtype):
@@ -95,5 +98,3 @@ def value_and_grad(fn, x):
         keras.ops.convert_to_numpy(value),
         keras.ops.convert_to_numpy(grad),
     )
-
-

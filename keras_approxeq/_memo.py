@@ -1,0 +1,70 @@
+"""Caches for NumPy precomputations that compiled code can look up.
+
+Regularizers run inside `jax.jit`, `tf.function` and `torch.compile`.
+TorchDynamo ignores `functools.lru_cache` and traces the NumPy code inside
+it, and it cannot read NumPy arrays handed to tensor ops. So here:
+
+* `memoize`: a cache hit is a plain dict lookup, which every tracer sees
+  through, and a miss runs eagerly, outside Dynamo.
+* `constants`: NumPy arrays become backend tensors once per dtype, made
+  eagerly (outside Dynamo, and in TensorFlow's eager context), so a trace
+  only captures them as constants.
+"""
+
+import functools
+
+import keras
+from keras import ops
+
+__all__ = ["constants", "memoize"]
+
+
+def memoize(fn):
+    """Caches `fn(*args)` by its (hashable, plain Python) arguments."""
+    cache = {}
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        if args not in cache:
+            _eager(_fill)(cache, args, fn, args)
+        return cache[args]
+
+    wrapper.cache = cache
+    return wrapper
+
+
+def constants(cache, dtype, arrays):
+    """Backend tensors of `arrays` (a tuple), cached in `cache[dtype]`.
+
+    Integer arrays become int32 tensors, the others tensors of `dtype`.
+    """
+    if dtype not in cache:
+        _eager(_fill)(cache, dtype, _to_tensors, (arrays, dtype))
+    return cache[dtype]
+
+
+def _fill(cache, key, fn, args):
+    cache[key] = fn(*args)
+
+
+def _to_tensors(arrays, dtype):
+    def convert():
+        return tuple(
+            ops.convert_to_tensor(a, "int32" if a.dtype.kind in "iu" else dtype)
+            for a in arrays
+        )
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.init_scope():
+            return convert()
+    return convert()
+
+
+def _eager(fn):
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.compiler.disable(fn)
+    return fn
