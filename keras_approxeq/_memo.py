@@ -6,9 +6,11 @@ it, and it cannot read NumPy arrays handed to tensor ops. So here:
 
 * `memoize`: a cache hit is a plain dict lookup, which every tracer sees
   through, and a miss runs eagerly, outside Dynamo.
-* `constants`: NumPy arrays become backend tensors once per dtype, made
-  eagerly (outside Dynamo, and in TensorFlow's eager context), so a trace
-  only captures them as constants.
+* `constants`: NumPy arrays become backend tensors once per dtype (and
+  torch device), made eagerly (outside Dynamo, and in TensorFlow's eager
+  context), so a trace only captures them as constants. Keras builds
+  models symbolically on torch's "meta" device; keying by device keeps
+  those placeholders apart from the real tensors.
 """
 
 import functools
@@ -33,32 +35,41 @@ def memoize(fn):
     return wrapper
 
 
-def constants(cache, dtype, arrays):
-    """Backend tensors of `arrays` (a tuple), cached in `cache[dtype]`.
+def constants(cache, like, arrays):
+    """Backend tensors of `arrays` (a tuple) to combine with tensor `like`.
 
-    Integer arrays become int32 tensors, the others tensors of `dtype`.
+    Integer arrays become int32 tensors, the others tensors of `like`'s
+    dtype, on `like`'s device; cached in the dict `cache`.
     """
-    if dtype not in cache:
-        _eager(_fill)(cache, dtype, _to_tensors, (arrays, dtype))
-    return cache[dtype]
+    dtype = keras.backend.standardize_dtype(like.dtype)
+    device = None
+    if keras.backend.backend() == "torch":
+        device = like.device
+    key = (dtype, str(device))
+    if key not in cache:
+        _eager(_fill)(cache, key, _to_tensors, (arrays, dtype, device))
+    return cache[key]
 
 
 def _fill(cache, key, fn, args):
     cache[key] = fn(*args)
 
 
-def _to_tensors(arrays, dtype):
+def _to_tensors(arrays, dtype, device):
     def convert():
         return tuple(
             ops.convert_to_tensor(a, "int32" if a.dtype.kind in "iu" else dtype)
             for a in arrays
         )
 
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
         with tf.init_scope():
             return convert()
+    if backend == "torch":
+        return tuple(tensor.to(device) for tensor in convert())
     return convert()
 
 

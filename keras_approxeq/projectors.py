@@ -29,7 +29,6 @@ few passes over the kernel, with no scatter, and no matrix of size
 
 import math
 
-import keras
 import numpy as np
 from keras import ops
 
@@ -113,12 +112,12 @@ class OrbitProjector:
         self.dim = members.shape[0]
         for array in (index, weights, members, member_weights):
             array.setflags(write=False)
-        self._tensors = {}  # dtype -> the arrays as backend tensors
+        self._tensors = {}  # (dtype, device) -> the arrays as tensors
 
     def coefficients(self, kernel):
         """`Q^T K` with `keras.ops`: the kernel's `dim` coordinates."""
         flat = ops.reshape(kernel, (-1,))
-        _, _, members, member_weights = self._constants(flat.dtype)
+        _, _, members, member_weights = self._constants(flat)
         gathered = ops.take(flat, members, axis=0)
         return ops.sum(gathered * member_weights, axis=1)
 
@@ -127,15 +126,14 @@ class OrbitProjector:
         kernel = ops.convert_to_tensor(kernel)
         if self.dim == 0:
             return ops.zeros_like(kernel)
-        index, weights, _, _ = self._constants(kernel.dtype)
+        index, weights, _, _ = self._constants(kernel)
         coefficients = self.coefficients(kernel)
         projected = ops.take(coefficients, index, axis=0) * weights
         return ops.reshape(projected, self.shape)
 
-    def _constants(self, dtype):
+    def _constants(self, like):
         arrays = (self.index, self.weights, self.members, self.member_weights)
-        dtype = keras.backend.standardize_dtype(dtype)
-        return constants(self._tensors, dtype, arrays)
+        return constants(self._tensors, like, arrays)
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""

@@ -74,10 +74,7 @@ def transform(x, group, element, rep="trivial", data_format=None):
     maps = _index_maps(
         group.name, group.ndim, int(element), fields, channels, spatial
     )
-    dtype = keras.backend.standardize_dtype(x.dtype)
-    source, channel_source, sign = constants(
-        maps["tensors"], dtype, maps["arrays"]
-    )
+    source, channel_source, sign = constants(maps["tensors"], x, maps["arrays"])
     channel_axis = 1 if data_format == "channels_first" else -1
     sign_shape = [1] * 3 if spatial else [1, 1]
     sign_shape[channel_axis] = channels

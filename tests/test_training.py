@@ -1,0 +1,144 @@
+"""Training with the penalty: fit, compilation, mixed precision."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_approxeq import ProjectionRegularizer
+from keras_approxeq import project
+
+
+def _model(reg, data_format="channels_last"):
+    shape = (8, 8, 1) if data_format == "channels_last" else (1, 8, 8)
+    return keras.Sequential(
+        [
+            keras.Input(shape),
+            keras.layers.Conv2D(
+                8,
+                3,
+                padding="same",
+                data_format=data_format,
+                kernel_regularizer=ProjectionRegularizer(
+                    "C4", out_rep="regular", lambda_perp=0.1
+                ),
+                bias_regularizer=ProjectionRegularizer(
+                    "C4", out_rep="regular", lambda_perp=0.1
+                ),
+            ),
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(
+                8,
+                3,
+                padding="same",
+                data_format=data_format,
+                kernel_regularizer=reg,
+            ),
+            keras.layers.GlobalAveragePooling2D(data_format),
+            keras.layers.Dense(
+                1,
+                kernel_regularizer=ProjectionRegularizer(
+                    "C4", in_rep="regular", lambda_perp=0.1
+                ),
+            ),
+        ]
+    )
+
+
+def _data(data_format="channels_last", n=16):
+    rng = np.random.default_rng(0)
+    shape = (n, 8, 8, 1) if data_format == "channels_last" else (n, 1, 8, 8)
+    return rng.normal(size=shape).astype("float32"), rng.normal(
+        size=(n, 1)
+    ).astype("float32")
+
+
+def _penalty_total(model):
+    return sum(float(ops.convert_to_numpy(loss)) for loss in model.losses)
+
+
+@pytest.mark.parametrize("jit_compile", ["auto", True])
+def test_fit_reduces_the_penalty(jit_compile):
+    reg = ProjectionRegularizer(
+        "C4", in_rep="regular", out_rep="regular", lambda_perp=0.1
+    )
+    model = _model(reg)
+    x, y = _data()
+    model.compile(keras.optimizers.SGD(0.05), "mse", jit_compile=jit_compile)
+    assert len(model.losses) == 4  # three kernels and one bias
+    before = _penalty_total(model)
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert _penalty_total(model) < before
+
+
+def test_fit_loss_includes_the_penalty():
+    """The compiled loss is the task loss plus the sum of penalties."""
+    reg = ProjectionRegularizer(
+        "C4", in_rep="regular", out_rep="regular", lambda_perp=10.0
+    )
+    model = _model(reg)
+    x, y = _data()
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    task = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
+    loss = model.evaluate(x, y, verbose=0, batch_size=16)
+    np.testing.assert_allclose(loss, task + _penalty_total(model), rtol=1e-4)
+
+
+def test_large_penalty_drives_the_kernel_to_equivariance():
+    reg = ProjectionRegularizer(
+        "C4",
+        in_rep="regular",
+        out_rep="regular",
+        norm="fro2",
+        lambda_perp=5.0,
+    )
+    model = _model(reg)
+    x, y = _data()
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    kernel = model.layers[2].kernel
+
+    def relative_residual():
+        k = ops.convert_to_numpy(kernel).astype("float64")
+        residual = k - project(k, "C4", "regular", "regular")
+        return np.linalg.norm(residual) / np.linalg.norm(k)
+
+    before = relative_residual()
+    model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    assert relative_residual() < 0.1 * before
+
+
+def test_mixed_float16():
+    keras.config.set_dtype_policy("mixed_float16")
+    reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
+    model = _model(reg)
+    x, y = _data()
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for loss in model.losses:
+        assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+    assert np.isfinite(_penalty_total(model))
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "bfloat16"])
+def test_bfloat16_policies(policy):
+    keras.config.set_dtype_policy(policy)
+    reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
+    model = _model(reg)
+    x, y = _data()
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    for loss in model.losses:
+        assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+
+
+def test_channels_first_model_trains():
+    reg = ProjectionRegularizer(
+        "C4", in_rep="regular", out_rep="regular", lambda_perp=0.1
+    )
+    model = _model(reg, "channels_first")
+    x, y = _data("channels_first")
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
