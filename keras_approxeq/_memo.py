@@ -68,6 +68,11 @@ def _to_tensors(arrays, dtype, device):
 
         with tf.init_scope():
             return convert()
+    if backend == "jax":
+        import jax
+
+        with jax.ensure_compile_time_eval():  # concrete arrays, not tracers
+            return convert()
     if backend == "torch":
         return tuple(tensor.to(device) for tensor in convert())
     return convert()

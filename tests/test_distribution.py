@@ -1,0 +1,76 @@
+"""The penalty under JAX data parallelism (4 simulated CPU devices).
+
+Run with `JAX_NUM_CPU_DEVICES=4 pytest -m multi_device` (the jax tox env
+does); the variable must be set before JAX starts.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_approxeq import ProjectionRegularizer
+
+pytestmark = pytest.mark.multi_device
+
+
+def _model():
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(
+                8,
+                3,
+                padding="same",
+                kernel_regularizer=ProjectionRegularizer(
+                    "C4", out_rep="regular", lambda_perp=0.1
+                ),
+            ),
+            keras.layers.Conv2D(
+                8,
+                3,
+                padding="same",
+                kernel_regularizer=ProjectionRegularizer(
+                    "C4", in_rep="regular", out_rep="regular", lambda_perp=0.1
+                ),
+            ),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def _penalty(model):
+    return sum(float(ops.convert_to_numpy(v)) for v in model.losses)
+
+
+def test_penalty_is_the_same_under_data_parallelism():
+    if keras.backend.backend() != "jax":
+        pytest.fail("the multi-device test runs on the jax backend")
+    devices = keras.distribution.list_devices("cpu")
+    assert len(devices) == 4, "set JAX_NUM_CPU_DEVICES=4"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 8, 8, 1)).astype("float32")
+    y = rng.normal(size=(16, 1)).astype("float32")
+
+    keras.utils.set_random_seed(3)
+    single = _model()
+    weights = single.get_weights()
+    single.compile(keras.optimizers.SGD(0.1), "mse")
+    single_penalty = _penalty(single)
+    single.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+
+    distribution = keras.distribution.DataParallel(devices=devices)
+    with distribution.scope():
+        parallel = _model()
+        parallel.set_weights(weights)
+        parallel.compile(keras.optimizers.SGD(0.1), "mse")
+        parallel_penalty = _penalty(parallel)
+        parallel.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+
+    kernel = parallel.layers[1].kernel.value
+    assert len(kernel.sharding.device_set) == 4  # replicated on 4 devices
+    np.testing.assert_allclose(parallel_penalty, single_penalty, rtol=1e-6)
+    np.testing.assert_allclose(_penalty(parallel), _penalty(single), rtol=1e-4)
+    for a, b in zip(parallel.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,196 @@
+"""Group conventions, representations and `transform`."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_approxeq import groups
+from keras_approxeq import transform
+from keras_approxeq.representations import Representation
+
+ALL = [
+    (n, d) for n in groups.names() for d in (1, 2, 3) if n in groups.names(d)
+]
+
+
+@pytest.mark.parametrize("name,ndim", ALL)
+def test_group_axioms(name, ndim):
+    group = groups.get(name, ndim)
+    assert group.ndim == ndim and group.name == name
+    np.testing.assert_array_equal(group.matrices[0], np.eye(ndim))
+    assert list(group.elements) == list(range(group.order))
+    for a, b in itertools.product(group.elements, repeat=2):
+        np.testing.assert_allclose(
+            group.matrices[a] @ group.matrices[b],
+            group.matrices[group.multiply(a, b)],
+        )
+    for g in group.elements:
+        assert group.multiply(g, group.inverses[g]) == 0
+        m = group.matrices[g]
+        np.testing.assert_allclose(m @ m.T, np.eye(ndim), atol=1e-12)
+    assert group.is_grid_exact
+
+
+def test_orders():
+    orders = {n: groups.get(n).order for n in groups.names()}
+    assert orders == {
+        "C1": 1,
+        "C2": 2,
+        "C4": 4,
+        "D1": 2,
+        "D2": 4,
+        "D4": 8,
+        "O": 24,
+        "Oh": 48,
+    }
+    o, oh = groups.get("O"), groups.get("Oh")
+    assert np.all(np.linalg.det(o.matrices) > 0)
+    np.testing.assert_array_equal(oh.matrices[:24], o.matrices)
+    np.testing.assert_array_equal(oh.matrices[24:], -o.matrices)
+
+
+def test_names_are_case_insensitive():
+    assert groups.get("oh") is groups.get("Oh")
+    assert groups.get(groups.get("C4")) is groups.get("C4")
+
+
+@pytest.mark.parametrize("name,ndim", ALL)
+@pytest.mark.parametrize("rep", ["trivial", "regular", "standard"])
+def test_representations_are_orthogonal_homomorphisms(name, ndim, rep):
+    group = groups.get(name, ndim)
+    rho = Representation(group, [rep, "trivial"]).matrices(
+        2 * (Representation(group, rep).size + 1)
+    )
+    for a, b in itertools.product(group.elements, repeat=2):
+        np.testing.assert_array_equal(
+            rho[a] @ rho[b], rho[group.multiply(a, b)]
+        )
+    eye = np.eye(rho.shape[1])
+    np.testing.assert_array_equal(rho[0], eye)
+    for r in rho:
+        np.testing.assert_array_equal(r @ r.T, eye)
+
+
+def _image(rng, size=5, channels=1):
+    return rng.normal(size=(1, size, size, channels)).astype("float32")
+
+
+def _transform(x, *args, **kwargs):
+    kwargs.setdefault("data_format", "channels_last")
+    return ops.convert_to_numpy(transform(x, *args, **kwargs))
+
+
+def test_c4_element_1_is_numpy_rot90(rng):
+    x = _image(rng)
+    np.testing.assert_array_equal(
+        _transform(x, "C4", 1), np.rot90(x, 1, axes=(1, 2))
+    )
+    # C2 is the half turn; C4's elements are powers of element 1.
+    np.testing.assert_array_equal(
+        _transform(x, "C2", 1), np.rot90(x, 2, axes=(1, 2))
+    )
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_dihedral_mirror_flips_columns(k, rng):
+    x = _image(rng)
+    expected = np.rot90(x[:, :, ::-1], k, axes=(1, 2))
+    np.testing.assert_array_equal(_transform(x, "D4", 4 + k), expected)
+    np.testing.assert_array_equal(_transform(x, "D1", 1), x[:, :, ::-1])
+
+
+def test_flip_on_1d_grids(rng):
+    x = rng.normal(size=(2, 7, 3)).astype("float32")
+    np.testing.assert_array_equal(_transform(x, "D1", 1), x[:, ::-1])
+
+
+def test_regular_channels_shift_with_the_rotation(rng):
+    x = _image(rng, channels=4)
+    y = _transform(x, "C4", 1, rep="regular")
+    # Channel h moves to channel h + 1 (mod 4): rho(g) e_h = e_{gh}.
+    expected = np.roll(np.rot90(x, 1, axes=(1, 2)), 1, axis=-1)
+    np.testing.assert_array_equal(y, expected)
+
+
+def test_standard_vectors_rotate_with_the_grid(rng):
+    # A vector (v_row, v_col) = (1, 0) points down; a quarter turn
+    # counter-clockwise makes it point right: (0, 1).
+    x = np.zeros((1, 3, 3, 2), "float32")
+    x[0, 1, 1] = (1.0, 0.0)
+    y = _transform(x, "C4", 1, rep="standard")
+    np.testing.assert_array_equal(y[0, 1, 1], (0.0, 1.0))
+
+
+@pytest.mark.parametrize("name", ["D4", "Oh"])
+@pytest.mark.parametrize("rep", ["regular", "standard"])
+def test_transform_is_a_group_action(name, rep, rng):
+    group = groups.get(name)
+    spatial = (4,) * group.ndim
+    channels = Representation(group, rep).size
+    x = rng.normal(size=(2, *spatial, channels)).astype("float32")
+    for a, b in [(1, 2), (3, group.order - 1), (group.order - 2, 5)]:
+        ab = _transform(_transform(x, group, b, rep=rep), group, a, rep=rep)
+        np.testing.assert_array_equal(
+            ab, _transform(x, group, group.multiply(a, b), rep=rep)
+        )
+    np.testing.assert_array_equal(_transform(x, group, 0, rep=rep), x)
+
+
+def test_channels_first_matches_channels_last(rng):
+    x = _image(rng, size=6, channels=8)
+    last = _transform(x, "D4", 5, rep="regular")
+    first = _transform(
+        np.moveaxis(x, -1, 1),
+        "D4",
+        5,
+        rep="regular",
+        data_format="channels_first",
+    )
+    np.testing.assert_array_equal(np.moveaxis(first, 1, -1), last)
+
+
+def test_dense_features(rng):
+    x = rng.normal(size=(3, 8)).astype("float32")
+    y = _transform(x, "C4", 1, rep=["standard", "standard", "regular"])
+    np.testing.assert_array_equal(y[:, :2], x[:, [1, 0]] * [-1, 1])
+    np.testing.assert_array_equal(y[:, 4:], np.roll(x[:, 4:], 1, axis=-1))
+
+
+def test_transform_keeps_dtype():
+    x = ops.ones((1, 3, 3, 4), dtype="bfloat16")
+    y = transform(x, "C4", 2, rep="regular", data_format="channels_last")
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"element": 4}, r"element.*\[0, 4\).*Received: element=4"),
+        ({"element": -1}, r"Received: element=-1"),
+        ({"element": 1.0}, r"Received: element=1.0"),
+        ({"group": "O"}, r"Group 'O' acts on 3D grids.*2 spatial"),
+        ({"rep": "regular"}, r"multiple of 4.*3 channels"),
+        ({"data_format": "NHWC"}, r"channels_last.*NHWC"),
+        ({"x": np.zeros((1, 4, 5, 3))}, r"spatial shape \(4, 5\).*square"),
+        ({"x": np.zeros((3,))}, r"Received: shape \(3,\)"),
+    ],
+)
+def test_bad_transform_arguments(kwargs, message):
+    arguments = {
+        "x": np.zeros((1, 4, 4, 3), "float32"),
+        "group": "C4",
+        "element": 1,
+        "rep": "trivial",
+        "data_format": "channels_last",
+        **kwargs,
+    }
+    with pytest.raises(ValueError, match=message):
+        transform(**arguments)
+
+
+def test_unknown_group_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"Known groups: C1, C2, C4, D1, D2"):
+        groups.get("SO3")
