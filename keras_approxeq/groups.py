@@ -114,11 +114,15 @@ class Group:
         [2, 0, 3, 1]
         """
         shape = tuple(int(s) for s in shape)
-        if len(shape) != self.ndim or not self.is_grid_exact:
+        if len(shape) != self.ndim:
             raise ValueError(
-                f"Group {self.name} acts on {self.ndim}D grids by "
-                "permutations only if it is grid-exact; received a "
+                f"Group {self.name} acts on {self.ndim}D grids; received a "
                 f"{what} of spatial shape {shape}."
+            )
+        if not self.is_grid_exact:
+            raise ValueError(
+                f"Group {self.name} has elements that do not map grid points "
+                "onto grid points."
             )
         for g, matrix in enumerate(self.matrices):
             moved = tuple(shape[a] for a in np.argmax(np.abs(matrix), 1))

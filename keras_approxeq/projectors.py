@@ -1,7 +1,7 @@
 r"""The projection onto equivariant kernels, for signed-permutation actions.
 
 For a convolution kernel `K` of layout `(spatial..., in, out)` the
-projection of `../method.md` reads
+projection reads
 
     P(K)[x] = 1/|G| sum_g rho_in(g)^T K[g x] rho_out(g).
 

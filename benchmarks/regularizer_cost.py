@@ -1,0 +1,118 @@
+"""Training-step cost of the projection penalty, measured side by side.
+
+The reference CNN: four 3x3 convolutions with 32 channels (regular fields
+of C4 after the first), 28x28 inputs, batch 64, global pooling and a
+10-way classifier. Each case trains the same model with another kernel
+regularizer; the cases are timed in interleaved rounds so that machine
+drift hits them alike, and the median over rounds is reported.
+
+    KERAS_BACKEND=jax python benchmarks/regularizer_cost.py
+
+prints one line per case: `ratio <case> <step time / step time without a
+regularizer>`. `zero_regularizer` (a regularizer that returns 0 from one
+entry) shows what attaching any regularizer costs in Keras, the floor for
+every other case.
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras
+import numpy as np
+
+from keras_approxeq import ProjectionRegularizer
+
+NORMS = ["fro", "fro2", "l1", "linf", (2, 1)]
+
+
+class ZeroRegularizer(keras.regularizers.Regularizer):
+    """Returns 0 from one kernel entry: what any regularizer costs in Keras."""
+
+    def __call__(self, x):
+        return keras.ops.sum(x[..., :1, :1]) * 0.0
+
+    def get_config(self):
+        return {}
+
+
+def regularizers():
+    """Case name -> function (in_rep, out_rep) -> kernel regularizer."""
+    cases = {
+        "none": lambda i, o: None,
+        "zero_regularizer": lambda i, o: ZeroRegularizer(),
+        "keras_l2": lambda i, o: keras.regularizers.L2(1e-2),
+    }
+    for norm in NORMS:
+        name = norm if isinstance(norm, str) else f"mixed_{norm[0]}_{norm[1]}"
+        cases[f"projection_{name}"] = lambda i, o, norm=norm: (
+            ProjectionRegularizer(
+                "C4", in_rep=i, out_rep=o, norm=norm, lambda_perp=1e-2
+            )
+        )
+    return cases
+
+
+def reference_cnn(make_regularizer):
+    layers = [keras.Input((28, 28, 1))]
+    in_rep = "trivial"
+    for _ in range(4):
+        layers.append(
+            keras.layers.Conv2D(
+                32,
+                3,
+                padding="same",
+                activation="relu",
+                data_format="channels_last",
+                kernel_regularizer=make_regularizer(in_rep, "regular"),
+            )
+        )
+        in_rep = "regular"
+    layers += [
+        keras.layers.GlobalAveragePooling2D("channels_last"),
+        keras.layers.Dense(10),
+    ]
+    model = keras.Sequential(layers)
+    model.compile(
+        keras.optimizers.SGD(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.rounds = 2, 2
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64 * args.steps, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, size=64 * args.steps)
+    models = {}
+    for name, make in regularizers().items():
+        keras.utils.set_random_seed(0)
+        models[name] = reference_cnn(make)
+        models[name].fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm-up
+    times = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+            times[name].append((time.perf_counter() - start) / args.steps)
+    base = np.median(times["none"])
+    print(
+        f"# backend {keras.backend.backend()}, {args.steps} steps x "
+        f"{args.rounds} rounds, median step without regularizer "
+        f"{1e3 * base:.2f} ms"
+    )
+    for name, values in times.items():
+        print(f"ratio {name} {np.median(values) / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()
