@@ -318,7 +318,10 @@ def test_bad_kernels_raise_clear_errors(group, kwargs, shape, message):
 
 def test_bad_kernel_errors_surface_when_the_model_is_built():
     layer = keras.layers.Conv1D(
-        4, 3, kernel_regularizer=ProjectionRegularizer("C4")
+        4,
+        3,
+        data_format="channels_last",
+        kernel_regularizer=ProjectionRegularizer("C4"),
     )
     with pytest.raises(ValueError, match="acts on 2D grids"):
         layer.build((None, 8, 2))
