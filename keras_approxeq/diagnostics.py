@@ -10,7 +10,14 @@ __all__ = ["equivariance_error"]
 
 
 def equivariance_error(
-    fn, x, group, in_rep="trivial", out_rep="trivial", data_format=None
+    fn,
+    x,
+    group,
+    in_rep="trivial",
+    out_rep="trivial",
+    data_format=None,
+    num_elements=None,
+    seed=0,
 ):
     """The relative equivariance error of `fn` on a batch, over the group.
 
@@ -30,6 +37,11 @@ def equivariance_error(
         out_rep: The representation of `fn(x)`'s channels.
         data_format: `"channels_last"` or `"channels_first"`; defaults to
             `keras.config.image_data_format()`.
+        num_elements: Check this many random elements (without the
+            identity) instead of all. `None` checks all elements of groups
+            of order up to 1024, and 64 random ones of larger groups
+            (`S7` and up).
+        seed: Seed of the random elements.
 
     Returns:
         A Python float.
@@ -51,11 +63,31 @@ def equivariance_error(
     group = groups.get(group, ndim=ndim or None)
     scale = _max_abs(y)
     worst = 0.0
-    for g in group.elements:
+    for g in _elements(group, num_elements, seed):
         gx = transform(x, group, g, in_rep, data_format)
         gy = transform(y, group, g, out_rep, data_format)
         worst = max(worst, _max_abs(fn(gx) - gy))
     return worst / scale if scale > 0 else worst
+
+
+def _elements(group, num_elements, seed):
+    if num_elements is None:
+        if group.order <= 1024:
+            return group.elements
+        num_elements = 64
+    if not isinstance(num_elements, int) or num_elements < 1:
+        raise ValueError(
+            "Expected `num_elements` to be a positive integer or None. "
+            f"Received: num_elements={num_elements!r}."
+        )
+    rng = np.random.default_rng(seed)
+    if num_elements >= group.order - 1:
+        return range(1, group.order)
+    # Python ints: the orders of large permutation groups exceed int64.
+    chosen = set()
+    while len(chosen) < num_elements:
+        chosen.add(1 + int(rng.integers(group.order - 1)))
+    return sorted(chosen)
 
 
 def _max_abs(t):

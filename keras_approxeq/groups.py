@@ -24,6 +24,10 @@ Conventions (all groups):
   determinant +1 in `(depth, row, col)` coordinates; `Oh` adds the point
   inversion `-I`: its elements `24 + k` are `-1` times element `k` of `O`.
 * `C1` is the trivial group, on grids of 1, 2 or 3 dimensions.
+* `S<n>` (e.g. `"S5"`) is the group of all permutations of `n` set
+  elements; it acts on no grid (use it with Dense kernels). Element `k` is
+  the `k`-th permutation of `range(n)` in lexicographic order (element 0
+  is the identity); it moves set element `i` to position `perm[i]`.
 
 Example:
 
@@ -38,12 +42,14 @@ Example:
 """
 
 import itertools
+import math
+import re
 
 import numpy as np
 
 from keras_approxeq._memo import memoize
 
-__all__ = ["Group", "get", "names"]
+__all__ = ["Group", "SymmetricGroup", "get", "names"]
 
 
 class Group:
@@ -82,6 +88,7 @@ class Group:
         self.ndim = matrices.shape[-1]
         self.cayley = _cayley_table(name, matrices)
         self.inverses = np.argmax(self.cayley == 0, axis=1)
+        self._generators = None
 
     @property
     def elements(self):
@@ -145,6 +152,18 @@ class Group:
         """Index of the product `a b` (apply `b`, then `a`)."""
         return self.cayley[a, b]
 
+    @property
+    def generators(self):
+        """A small set of element indices that generates the group."""
+        if self._generators is None:
+            subgroup, generators = {0}, []
+            for g in self.elements:
+                if g not in subgroup:
+                    generators.append(g)
+                    subgroup = _closure(self.cayley, subgroup | {g})
+            self._generators = generators
+        return self._generators
+
     def __repr__(self):
         return f"<Group {self.name} of order {self.order} on {self.ndim}D>"
 
@@ -160,6 +179,80 @@ def _cayley_table(name, matrices):
             raise ValueError(f"Group {name!r} is not closed.")
         table[a, b] = product
     return table
+
+
+def _closure(cayley, elements):
+    closed = set(elements)
+    while True:
+        grown = closed | {int(cayley[a, b]) for a in closed for b in closed}
+        if grown == closed:
+            return closed
+        closed = grown
+
+
+class SymmetricGroup:
+    """The group `S<n>` of all permutations of `n` set elements.
+
+    It acts on no grid: use it for Dense layers whose features are `n`
+    set elements (the `"natural"` representation). Its `n!` elements are
+    never listed; projections use the two generators (a swap and a cycle).
+
+    Args:
+        n: The number of set elements, 1 to 20.
+
+    Example:
+
+    >>> s3 = get("S3")
+    >>> s3.order, s3.permutation(1).tolist(), s3.generators
+    (6, [0, 2, 1], [2, 3])
+    """
+
+    def __init__(self, n):
+        self.n = n
+        self.name = f"S{n}"
+        self.ndim = 0
+        self.order = math.factorial(n)
+        swap = np.arange(n)
+        if n > 1:
+            swap[[0, 1]] = [1, 0]
+        cycle = np.roll(np.arange(n), -1)
+        self.generators = sorted(
+            {self.index(swap), self.index(cycle)} - {0}
+        ) or [0]
+
+    @property
+    def elements(self):
+        return range(self.order)
+
+    def permutation(self, k):
+        """Element `k` as an array: set element `i` moves to `perm[i]`."""
+        k = int(k)
+        remaining, perm = list(range(self.n)), []
+        for i in range(self.n - 1, -1, -1):
+            position, k = divmod(k, math.factorial(i))
+            perm.append(remaining.pop(position))
+        return np.array(perm)
+
+    def index(self, perm):
+        """The element index of the permutation `perm` (inverse of
+        `permutation`)."""
+        remaining, k = list(range(self.n)), 0
+        for i, p in enumerate(perm):
+            position = remaining.index(int(p))
+            k += position * math.factorial(self.n - 1 - i)
+            remaining.pop(position)
+        return k
+
+    def multiply(self, a, b):
+        """Index of the product `a b` (apply `b`, then `a`)."""
+        return self.index(self.permutation(a)[self.permutation(b)])
+
+    def inverse(self, k):
+        """Index of the inverse of element `k`."""
+        return self.index(np.argsort(self.permutation(k)))
+
+    def __repr__(self):
+        return f"<SymmetricGroup {self.name} of order {self.order}>"
 
 
 def _key(matrix):
@@ -210,7 +303,10 @@ _CANONICAL = {name.lower(): name for name in _REGISTRY}
 
 
 def names(ndim=None):
-    """The names of the known groups, optionally those on `ndim`-D grids."""
+    """The names of the known grid groups, optionally those on `ndim`-D grids.
+
+    Besides these, `S<n>` names the permutation group of `n` set elements.
+    """
     return sorted(n for n, dims in _REGISTRY.items() if ndim in (None, *dims))
 
 
@@ -235,7 +331,7 @@ def get(identifier, ndim=None):
     >>> get("D1", ndim=1).matrices.ravel().tolist()
     [1.0, -1.0]
     """
-    if isinstance(identifier, Group):
+    if isinstance(identifier, (Group, SymmetricGroup)):
         if ndim is None or identifier.ndim == ndim:
             return identifier
         identifier = identifier.name
@@ -245,13 +341,23 @@ def get(identifier, ndim=None):
             f"group={identifier!r} of type {type(identifier).__name__}. "
             f"Known groups: {', '.join(names())}."
         )
+    symmetric = re.fullmatch(r"[sS](\d+)", identifier)
+    if symmetric and 1 <= int(symmetric.group(1)) <= 20:
+        if ndim:
+            raise ValueError(
+                f"Group {identifier!r} permutes set elements and acts on no "
+                f"grid, but the input has {ndim} spatial dimension(s). Use "
+                "it with Dense kernels."
+            )
+        return _symmetric(int(symmetric.group(1)))
     name = _CANONICAL.get(identifier.lower())
     if name is None:
         raise ValueError(
             f"Unknown group {identifier!r}. Known groups: "
             f"{', '.join(names())} (2D grids: {', '.join(names(2))}; "
             f"3D grids: {', '.join(names(3))}; 1D grids: "
-            f"{', '.join(names(1))})."
+            f"{', '.join(names(1))}), and S<n> for the permutations of n "
+            "set elements (n = 1 to 20)."
         )
     if ndim is None:
         ndim = _DEFAULT_NDIM.get(name, 2)
@@ -268,3 +374,8 @@ def get(identifier, ndim=None):
 @memoize
 def _build(name, ndim):
     return Group(name, _REGISTRY[name][ndim]())
+
+
+@memoize
+def _symmetric(n):
+    return SymmetricGroup(n)

@@ -184,10 +184,11 @@ def get_projector(group, in_rep, out_rep, shape, layout=None):
 def _build(group_name, ndim, in_fields, out_fields, shape, layout_name):
     group = groups.get(group_name, ndim)
     layout = KernelLayout(shape, layout_name)
-    axes = []  # one (perm, sign) pair, each (order, n), per kernel axis
+    generators = group.generators
+    axes = []  # one (perm, sign) pair, each (generators, n), per kernel axis
     if layout.spatial_shape:
         perm = group.grid_permutations(layout.spatial_shape, "kernel")
-        axes.append((perm, None))
+        axes.append((perm[generators], None))
     channel_axes = [(layout.in_axis, in_fields, "input channels")]
     channel_axes.append((layout.out_axis, out_fields, "output channels"))
     channel_axes = sorted(a for a in channel_axes if a[0] is not None)
@@ -195,46 +196,54 @@ def _build(group_name, ndim, in_fields, out_fields, shape, layout_name):
         if layout.name == "depthwise" and axis == layout.out_axis:
             # The multiplier axis: each copy carries its input channel's type.
             n = shape[axis]
-            axes.append((np.tile(np.arange(n), (group.order, 1)), None))
+            axes.append((np.tile(np.arange(n), (len(generators), 1)), None))
             continue
         rep = Representation(group, fields)
-        perm, sign = rep.signed_permutation(shape[axis], what)
+        perm, sign = rep.signed_permutation(shape[axis], what, generators)
         # Depthwise filters see the input rotated and rotate the output by
         # the same sign, so the signs cancel.
         axes.append((perm, None if layout.name == "depthwise" else sign))
-    return _orbit_projector(shape, axes, group.order)
+    return _orbit_projector(shape, axes)
 
 
-def _orbit_projector(shape, axes, order):
+def _orbit_projector(shape, axes):
+    """Orbits of the kernel entries under the generators' signed actions.
+
+    Each generator maps entry `n` to `sign[n] * K[perm[n]]`. Propagating the
+    smallest entry index along these edges labels every entry with its
+    orbit's first entry `root[n]` and the sign `t[n]` that relates the two;
+    an orbit reached with both signs is projected to zero.
+    """
     sizes = [perm.shape[1] for perm, _ in axes]
     n = math.prod(sizes)
-    identity = np.arange(n)
-    first = identity.copy()  # smallest entry of each entry's orbit so far
-    first_sign = np.ones(n)
-    stabiliser = np.zeros(n, np.int64)
-    flips_sign = np.zeros(n, bool)
-    for g in range(order):
-        perm = np.ravel_multi_index(
-            np.ix_(*(p[g] for p, _ in axes)), sizes
-        ).reshape(-1)
+    actions = []
+    for g in range(axes[0][0].shape[0]):
+        perm = np.ravel_multi_index(np.ix_(*(p[g] for p, _ in axes)), sizes)
         sign = np.ones(())
         for (_, s), size in zip(axes, sizes):
             sign = np.multiply.outer(sign, np.ones(size) if s is None else s[g])
-        sign = sign.reshape(-1)
-        smaller = perm < first
-        first = np.where(smaller, perm, first)
-        first_sign = np.where(smaller, sign, first_sign)
-        fixed = perm == identity
-        stabiliser += fixed
-        flips_sign |= fixed & (sign < 0)
+        actions.append((perm.reshape(-1), sign.reshape(-1)))
 
-    orbit_ids, orbit = np.unique(first, return_inverse=True)
-    zero_orbit = np.bincount(orbit, flips_sign, len(orbit_ids)) > 0
+    root, t = np.arange(n), np.ones(n)
+    changed = True
+    while changed:
+        changed = False
+        for perm, sign in actions:
+            pull = root[perm] < root  # n joins the orbit root of perm[n]
+            root[pull], t[pull] = root[perm][pull], (sign * t[perm])[pull]
+            push = root < root[perm]  # perm[n] joins the orbit root of n
+            target = perm[push]
+            root[target], t[target] = root[push], (sign * t)[push]
+            changed |= bool(pull.any() or push.any())
+    conflict = np.zeros(n, bool)
+    for perm, sign in actions:
+        conflict |= t[perm] != sign * t
+    orbit_ids, orbit = np.unique(root, return_inverse=True)
+    size = np.bincount(orbit)
+    zero_orbit = np.bincount(orbit, conflict, len(orbit_ids)) > 0
     kept = np.cumsum(~zero_orbit) - 1  # new id of each non-zero orbit
     index = np.where(zero_orbit[orbit], 0, kept[orbit]).astype(np.int32)
-    weights = np.where(
-        zero_orbit[orbit], 0.0, first_sign * np.sqrt(stabiliser / order)
-    )
+    weights = np.where(zero_orbit[orbit], 0.0, t / np.sqrt(size[orbit]))
 
     live = np.flatnonzero(~zero_orbit[orbit])
     live = live[np.argsort(index[live], kind="stable")]

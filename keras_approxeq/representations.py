@@ -19,6 +19,10 @@ Field types:
   spatial axis of the array (`(v_row, v_col)` in 2D, `(v_depth, v_row,
   v_col)` in 3D), rotated with the grid: `rho(g) = group.matrices[g]`. Use
   it for velocity-like fields.
+* `"natural"` (permutation groups `S<n>` only): the `n` set elements, each
+  with its own feature vector, permuted: set element `i` moves to
+  `perm[i]`. A `(batch, n, d)` tensor reshaped to `(batch, n * d)` is `d`
+  features per element, element after element (channel `i * d + f`).
 
 A representation can be a direct sum, given as a list such as
 `["trivial", "standard"]` (3 channels for a 2D group, in that order). A
@@ -36,9 +40,11 @@ Example:
 
 import numpy as np
 
+from keras_approxeq.groups import SymmetricGroup
+
 __all__ = ["FIELD_TYPES", "Representation", "normalize"]
 
-FIELD_TYPES = ("trivial", "regular", "standard")
+FIELD_TYPES = ("trivial", "regular", "standard", "natural")
 
 
 def normalize(identifier, argument="rep"):
@@ -97,10 +103,7 @@ class Representation:
     def __init__(self, group, fields):
         self.group = group
         self.fields = normalize(fields)
-        self._perm, self._sign = _direct_sum(
-            [_field(group, field) for field in self.fields]
-        )
-        self.size = self._perm.shape[1]
+        self.size = sum(_field_size(group, field) for field in self.fields)
 
     def copies(self, channels, argument="channels"):
         """Number of copies of the direct sum in `channels` channels."""
@@ -114,15 +117,27 @@ class Representation:
             )
         return channels // self.size
 
-    def signed_permutation(self, channels, argument="channels"):
-        """`(perm, sign)`, each `(order, channels)`, for `channels` channels.
+    def signed_permutation(self, channels, argument="channels", elements=None):
+        """`(perm, sign)`, each `(len(elements), channels)`.
 
-        `rho(g)[perm[g, b], b] = sign[g, b]`, all other entries zero.
+        `rho(g)[perm[i, b], b] = sign[i, b]` for `g = elements[i]`, all other
+        entries zero. `elements` defaults to the whole group.
         """
         copies = self.copies(channels, argument)
+        if elements is None:
+            elements = self.group.elements
+        elements = np.asarray(elements, np.int64)
+        perm, sign = _direct_sum(
+            [_field(self.group, f, elements) for f in self.fields]
+        )
+        if self.fields == ("natural",):
+            # Element-major: channel i * d + f is feature f of set element i.
+            perm = (perm[:, :, None] * copies + np.arange(copies)).reshape(
+                len(elements), -1
+            )
+            return perm, np.ones(perm.shape)
         offsets = np.repeat(np.arange(copies) * self.size, self.size)
-        perm = np.tile(self._perm, (1, copies)) + offsets
-        return perm, np.tile(self._sign, (1, copies))
+        return np.tile(perm, (1, copies)) + offsets, np.tile(sign, (1, copies))
 
     def matrices(self, channels):
         """The dense matrices `rho(g)`, shape `(order, channels, channels)`."""
@@ -142,14 +157,31 @@ def _describe(fields):
     return repr(fields[0]) if len(fields) == 1 else repr(list(fields))
 
 
-def _field(group, field):
-    order = group.order
+def _field_size(group, field):
+    if isinstance(group, SymmetricGroup):
+        sizes = {"trivial": 1, "natural": group.n}
+    else:
+        sizes = {"trivial": 1, "regular": group.order, "standard": group.ndim}
+    if field not in sizes:
+        raise ValueError(
+            f"The representation {field!r} is not defined for group "
+            f"{group.name}. Its representations: "
+            f"{', '.join(repr(f) for f in sizes)}."
+        )
+    return sizes[field]
+
+
+def _field(group, field, elements):
+    count = len(elements)
     if field == "trivial":
-        return np.zeros((order, 1), np.int64), np.ones((order, 1))
+        return np.zeros((count, 1), np.int64), np.ones((count, 1))
+    if field == "natural":
+        perm = np.array([group.permutation(g) for g in elements])
+        return perm.reshape(count, group.n), np.ones((count, group.n))
     if field == "regular":
-        return group.cayley.copy(), np.ones((order, order))
+        return group.cayley[elements], np.ones((count, group.order))
     # "standard": the group's own matrices, which are signed permutations.
-    matrices = group.matrices
+    matrices = group.matrices[elements]
     perm = np.argmax(np.abs(matrices), axis=1)
     sign = np.take_along_axis(matrices, perm[:, None, :], axis=1)[:, 0]
     return perm, sign

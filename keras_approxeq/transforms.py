@@ -106,12 +106,12 @@ def _data_format(data_format, rank):
 def _index_maps(group_name, ndim, element, fields, channels, spatial):
     """Gather indices for one element: output `p` reads input `g^-1 p`."""
     group = groups.get(group_name, ndim)
-    inverse = group.inverses[element]
     source = np.zeros(0, np.int32)
     if spatial:
         perms = group.grid_permutations(spatial, "feature map")
-        source = perms[inverse].astype(np.int32)
-    perm, sign = Representation(group, fields).signed_permutation(channels)
-    channel_source = np.argsort(perm[element]).astype(np.int32)
-    arrays = (source, channel_source, sign[element][channel_source])
+        source = perms[group.inverses[element]].astype(np.int32)
+    rep = Representation(group, fields)
+    perm, sign = rep.signed_permutation(channels, elements=[element])
+    channel_source = np.argsort(perm[0]).astype(np.int32)
+    arrays = (source, channel_source, sign[0][channel_source])
     return {"arrays": arrays, "tensors": {}}

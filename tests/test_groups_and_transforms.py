@@ -194,3 +194,36 @@ def test_bad_transform_arguments(kwargs, message):
 def test_unknown_group_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"Known groups: C1, C2, C4, D1, D2"):
         groups.get("SO3")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_symmetric_group_elements(n):
+    group = groups.get(f"S{n}")
+    assert group.order == np.prod(range(1, n + 1)) and group.ndim == 0
+    perms = [tuple(group.permutation(k)) for k in group.elements]
+    assert perms == sorted(itertools.permutations(range(n)))
+    assert all(group.index(p) == k for k, p in enumerate(perms))
+    for a, b in [(1 % group.order, group.order - 1), (0, 0)]:
+        product = group.permutation(group.multiply(a, b))
+        np.testing.assert_array_equal(
+            product, group.permutation(a)[group.permutation(b)]
+        )
+        assert group.multiply(a, group.inverse(a)) == 0
+
+
+def test_natural_representation_moves_set_elements(rng):
+    group = groups.get("S4")
+    x = rng.normal(size=(2, 4, 3)).astype("float32")  # 4 elements, 3 features
+    k = 17
+    perm = group.permutation(k)
+    y = _transform(x.reshape(2, 12), group, k, rep="natural").reshape(2, 4, 3)
+    np.testing.assert_array_equal(y[:, perm], x)
+
+
+def test_symmetric_group_rejects_grids_and_grid_representations():
+    with pytest.raises(ValueError, match=r"acts on no grid.*Dense"):
+        groups.get("S4", ndim=2)
+    with pytest.raises(ValueError, match=r"'regular' is not defined.*S4"):
+        Representation(groups.get("S4"), "regular")
+    with pytest.raises(ValueError, match=r"'natural' is not defined.*C4"):
+        Representation(groups.get("C4"), "natural")

@@ -146,6 +146,31 @@ def test_dense(name, in_rep, out_rep, rng):
     _check(layer, x, name, in_rep, out_rep, "dense")
 
 
+@pytest.mark.parametrize(
+    "name,in_rep,out_rep,num_elements",
+    [
+        ("S5", "natural", "natural", None),
+        ("S4", ["trivial", "natural"], "trivial", None),
+        ("S9", "natural", ["natural", "trivial"], 20),
+    ],
+)
+def test_dense_set_layers(name, in_rep, out_rep, num_elements, rng):
+    group = groups.get(name)
+    layer = keras.layers.Dense(_channels(group, out_rep))
+    x = rng.normal(size=(4, _channels(group, in_rep))).astype("float32")
+    layer(x)
+    _randomise_bias(layer)
+
+    def error():
+        return equivariance_error(
+            layer, x, name, in_rep, out_rep, num_elements=num_elements
+        )
+
+    before = error()
+    _project_layer(layer, name, in_rep, out_rep, "dense")
+    assert error() < 1e-5 < 1e-2 < before
+
+
 @pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("rep", ["regular", "standard", "trivial"])
 def test_depthwise_conv2d(rep, data_format, rng):

@@ -35,6 +35,10 @@ CASES = [
     ("Oh", (3, 3, 3), "regular", "trivial", 48, 2, "conv"),
     ("Oh", (), "standard", "standard", 3, 6, "dense"),
     ("Oh", (2, 2, 2), "standard", "regular", 3, 48, "conv_transpose"),
+    ("S4", (), "natural", "natural", 8, 4, "dense"),
+    ("S3", (), ["trivial", "natural"], "natural", 8, 6, "dense"),
+    ("S4", (), "trivial", "natural", 2, 8, "dense"),
+    ("S4", (), None, "natural", None, 8, "bias"),
 ]
 IDS = [f"{c[0]}-{c[6]}-{c[2]}-{c[3]}-{c[1]}" for c in CASES]
 
@@ -189,6 +193,33 @@ def test_trivial_to_standard_dense_has_no_equivariant_part(rng):
     tensor = ops.convert_to_tensor(kernel.astype("float32"))
     out = project(tensor, "C4", "trivial", "standard")
     np.testing.assert_array_equal(ops.convert_to_numpy(out), 0.0)
+
+
+@pytest.mark.parametrize("n,d_in,d_out", [(2, 1, 1), (5, 3, 2), (9, 2, 2)])
+def test_symmetric_group_projection_is_the_deepsets_form(n, d_in, d_out, rng):
+    """Per feature pair, an S_n-equivariant map is `a I + b 11^T`."""
+    kernel = rng.normal(size=(n * d_in, n * d_out))
+    blocks = kernel.reshape(n, d_in, n, d_out)
+    diagonal = np.einsum("ifih->fh", blocks) / n
+    off = (blocks.sum(axis=(0, 2)) - n * diagonal) / max(n * (n - 1), 1)
+    eye = np.eye(n)[:, None, :, None]
+    expected = eye * diagonal[None, :, None, :]
+    expected = expected + (1 - eye) * off[None, :, None, :]
+    np.testing.assert_allclose(
+        project(kernel, f"S{n}", "natural", "natural"),
+        expected.reshape(kernel.shape),
+        atol=1e-12,
+    )
+
+
+def test_large_symmetric_groups_use_generators_only(rng):
+    """S_12 has 479001600 elements; its projector never lists them."""
+    kernel = rng.normal(size=(24, 12))
+    projected = project(kernel, "S12", "natural", "natural")
+    assert get_projector("S12", "natural", "natural", (24, 12)).dim == 4
+    np.testing.assert_allclose(
+        project(projected, "S12", "natural", "natural"), projected, atol=1e-12
+    )
 
 
 def test_projector_is_cached():

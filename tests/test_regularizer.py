@@ -306,6 +306,9 @@ BAD_KERNELS = [
     ),
     ("C4", {"layout": "bias"}, (3, 3), r"layout 'bias' must have rank 1"),
     ("C4", {"layout": "conv"}, (3, 3), r"layout 'conv' must have rank 3 or 4"),
+    ("S4", {}, (3, 3, 4, 4), r"'S4' permutes set elements.*Dense kernels"),
+    ("S4", {"in_rep": "natural"}, (6, 4), r"multiple of 4.*6 input"),
+    ("S4", {"in_rep": "regular"}, (4, 4), r"'regular' is not defined"),
 ]
 
 
