@@ -4,7 +4,8 @@ The reference CNN: four 3x3 convolutions with 32 channels (regular fields
 of C4 after the first), 28x28 inputs, batch 64, global pooling and a
 10-way classifier. Each case trains the same model with another kernel
 regularizer; the cases are timed in interleaved rounds so that machine
-drift hits them alike, and the median over rounds is reported.
+drift hits them alike (in a new random order each round), and the median
+over rounds is reported.
 
     KERAS_BACKEND=jax python benchmarks/regularizer_cost.py
 
@@ -99,8 +100,11 @@ def main(argv=None):
         models[name] = reference_cnn(make)
         models[name].fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm-up
     times = {name: [] for name in models}
+    order = list(models)
     for _ in range(args.rounds):
-        for name, model in models.items():
+        rng.shuffle(order)  # no case always runs first or last
+        for name in order:
+            model = models[name]
             start = time.perf_counter()
             model.fit(x, y, batch_size=64, epochs=1, verbose=0)
             times[name].append((time.perf_counter() - start) / args.steps)
