@@ -4,6 +4,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq.transforms import check_transformable
 from keras_approxeq.transforms import transform
 
 __all__ = ["equivariance_error"]
@@ -61,6 +62,7 @@ def equivariance_error(
     y = fn(x)
     ndim = len(x.shape) - 2
     group = groups.get(group, ndim=ndim or None)
+    check_transformable(group)
     scale = _max_abs(y)
     worst = 0.0
     for g in _elements(group, num_elements, seed):

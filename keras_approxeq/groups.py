@@ -24,6 +24,11 @@ Conventions (all groups):
   determinant +1 in `(depth, row, col)` coordinates; `Oh` adds the point
   inversion `-I`: its elements `24 + k` are `-1` times element `k` of `O`.
 * `C1` is the trivial group, on grids of 1, 2 or 3 dimensions.
+* `C<N>` and `D<N>` for other `N` (e.g. `"C8"`), `SO2` (all rotations)
+  and `O2` (rotations and mirrors) also act on 2D grids, but not by
+  permuting pixels: their kernels are projected onto steerable bases (see
+  `keras_approxeq.steerable`). An element of `SO2` is an angle, one of
+  `O2` an `(angle, mirror)` pair: the mirror (if true) then the rotation.
 * `S<n>` (e.g. `"S5"`) is the group of all permutations of `n` set
   elements; it acts on no grid (use it with Dense kernels). Element `k` is
   the `k`-th permutation of `range(n)` in lexicographic order (element 0
@@ -49,7 +54,7 @@ import numpy as np
 
 from keras_approxeq._memo import memoize
 
-__all__ = ["Group", "SymmetricGroup", "get", "names"]
+__all__ = ["Group", "RotationGroup2D", "SymmetricGroup", "get", "names"]
 
 
 class Group:
@@ -69,6 +74,9 @@ class Group:
         cayley: `(order, order)` int array, `cayley[a, b]` is the index of
             the product `a b` (first `b`, then `a`).
         inverses: `(order,)` int array, the index of each element's inverse.
+        is_grid_exact: Whether every element permutes the points of a
+            square (cubic) grid: true for `C1`, `C2`, `C4`, `D1`, `D2`,
+            `D4`, `O`, `Oh`.
 
     Example:
 
@@ -88,17 +96,14 @@ class Group:
         self.ndim = matrices.shape[-1]
         self.cayley = _cayley_table(name, matrices)
         self.inverses = np.argmax(self.cayley == 0, axis=1)
+        # Whether every element permutes the points of a cubic grid.
+        self.is_grid_exact = bool(np.all(np.abs(matrices).sum(axis=1) == 1))
         self._generators = None
 
     @property
     def elements(self):
         """The element indices, `range(order)`."""
         return range(self.order)
-
-    @property
-    def is_grid_exact(self):
-        """Whether every element permutes the points of a cubic grid."""
-        return bool(np.all(np.abs(self.matrices).sum(axis=1) == 1))
 
     def grid_permutations(self, shape, what="grid"):
         """How each element permutes the points of a grid of `shape`.
@@ -152,6 +157,14 @@ class Group:
         """Index of the product `a b` (apply `b`, then `a`)."""
         return self.cayley[a, b]
 
+    def angle(self, g):
+        """`(angle, mirror)` of element `g` of a 2D group: `g` is the
+        mirror (if `mirror`), then the rotation by `angle` (radians)."""
+        matrix = self.matrices[g]
+        mirror = bool(np.linalg.det(matrix) < 0)
+        rotation = matrix @ _MIRROR_2D if mirror else matrix
+        return float(np.arctan2(rotation[1, 0], rotation[0, 0])), mirror
+
     @property
     def generators(self):
         """A small set of element indices that generates the group."""
@@ -188,6 +201,40 @@ def _closure(cayley, elements):
         if grown == closed:
             return closed
         closed = grown
+
+
+class RotationGroup2D:
+    """`SO2` (all rotations of the plane) or `O2` (with the mirrors).
+
+    An element is an angle (`SO2`) or an `(angle, mirror)` pair (`O2`):
+    the mirror, which reverses the column axis, if `mirror`, then the
+    rotation by `angle` radians, counter-clockwise as an image is
+    displayed. Kernels are projected onto steerable bases.
+
+    Example:
+
+    >>> get("O2").generators
+    [(1.0, False), (0.0, True)]
+    """
+
+    def __init__(self, reflections):
+        self.name = "O2" if reflections else "SO2"
+        self.ndim = 2
+        self.order = None  # infinite
+        self.reflections = reflections
+        # A rotation by 1 radian generates a dense subgroup: a band-limited
+        # function equivariant under it is equivariant under all rotations.
+        self.generators = [(1.0, False)] + [(0.0, True)] * reflections
+        self.is_grid_exact = False
+
+    def angle(self, g):
+        """`(angle, mirror)` of element `g` (an angle or a pair)."""
+        if isinstance(g, tuple):
+            return float(g[0]), bool(g[1])
+        return float(g), False
+
+    def __repr__(self):
+        return f"<RotationGroup2D {self.name}>"
 
 
 class SymmetricGroup:
@@ -331,7 +378,7 @@ def get(identifier, ndim=None):
     >>> get("D1", ndim=1).matrices.ravel().tolist()
     [1.0, -1.0]
     """
-    if isinstance(identifier, (Group, SymmetricGroup)):
+    if isinstance(identifier, (Group, RotationGroup2D, SymmetricGroup)):
         if ndim is None or identifier.ndim == ndim:
             return identifier
         identifier = identifier.name
@@ -351,13 +398,26 @@ def get(identifier, ndim=None):
             )
         return _symmetric(int(symmetric.group(1)))
     name = _CANONICAL.get(identifier.lower())
+    steerable = re.fullmatch(r"([CD])(\d+)|(SO2|O2)", identifier, re.I)
+    if name is None and steerable:
+        if ndim not in (None, 2):
+            raise ValueError(
+                f"Group {identifier!r} acts on 2D grids, but the input has "
+                f"{ndim} spatial dimension(s)."
+            )
+        kind, n, continuous = steerable.groups()
+        if continuous:
+            return _rotations(continuous.upper() == "O2")
+        if 1 <= int(n) <= 64:
+            return _build(f"{kind.upper()}{int(n)}", 2)
     if name is None:
         raise ValueError(
             f"Unknown group {identifier!r}. Known groups: "
             f"{', '.join(names())} (2D grids: {', '.join(names(2))}; "
             f"3D grids: {', '.join(names(3))}; 1D grids: "
-            f"{', '.join(names(1))}), and S<n> for the permutations of n "
-            "set elements (n = 1 to 20)."
+            f"{', '.join(names(1))}); C<N> and D<N> for other N up to 64, "
+            "SO2 and O2 on 2D grids through steerable bases; and S<n> for "
+            "the permutations of n set elements (n = 1 to 20)."
         )
     if ndim is None:
         ndim = _DEFAULT_NDIM.get(name, 2)
@@ -373,7 +433,15 @@ def get(identifier, ndim=None):
 
 @memoize
 def _build(name, ndim):
-    return Group(name, _REGISTRY[name][ndim]())
+    if name in _REGISTRY:
+        return Group(name, _REGISTRY[name][ndim]())
+    kind, n = name[0], int(name[1:])
+    return Group(name, _cyclic(n) if kind == "C" else _dihedral(n))
+
+
+@memoize
+def _rotations(reflections):
+    return RotationGroup2D(reflections)
 
 
 @memoize

@@ -34,6 +34,7 @@ from keras import ops
 
 from keras_approxeq import groups
 from keras_approxeq import representations
+from keras_approxeq import steerable
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.layouts import KernelLayout
@@ -175,6 +176,10 @@ def get_projector(group, in_rep, out_rep, shape, layout=None):
     group = resolve_group(group, layout)
     in_rep = representations.normalize(in_rep, "in_rep")
     out_rep = representations.normalize(out_rep, "out_rep")
+    if not getattr(group, "is_grid_exact", True):
+        return steerable.get_steerable_projector(
+            group, in_rep, out_rep, layout.shape, layout
+        )
     return _build(
         group.name, group.ndim, in_rep, out_rep, layout.shape, layout.name
     )

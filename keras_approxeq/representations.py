@@ -38,9 +38,14 @@ Example:
 [1, 2, 3, 0, 5, 6, 7, 4]
 """
 
+import re
+
 import numpy as np
 
+from keras_approxeq import steerable
 from keras_approxeq.groups import SymmetricGroup
+
+_IRREP = re.compile(r"irrep\d+[+-]?")
 
 __all__ = ["FIELD_TYPES", "Representation", "normalize"]
 
@@ -68,12 +73,13 @@ def normalize(identifier, argument="rep"):
             f"non-empty list of them. Received: {argument}={identifier!r}."
         )
     for field in fields:
-        if field not in FIELD_TYPES:
+        if field not in FIELD_TYPES and not _IRREP.fullmatch(field):
             raise ValueError(
                 f"Unknown representation {field!r} in {argument}="
                 f"{identifier!r}. Known representations: "
-                f"{', '.join(FIELD_TYPES)}; a direct sum is a list of these, "
-                "e.g. ['trivial', 'standard']."
+                f"{', '.join(FIELD_TYPES)} and, for 2D groups, irreps "
+                "'irrep0', 'irrep1', ... (see keras_approxeq.steerable); a "
+                "direct sum is a list of these, e.g. ['trivial', 'standard']."
             )
     return fields
 
@@ -158,6 +164,8 @@ def _describe(fields):
 
 
 def _field_size(group, field):
+    if _IRREP.fullmatch(field) and group.ndim == 2:
+        return steerable.field_size(group, field)
     if isinstance(group, SymmetricGroup):
         sizes = {"trivial": 1, "natural": group.n}
     else:
@@ -180,11 +188,24 @@ def _field(group, field, elements):
         return perm.reshape(count, group.n), np.ones((count, group.n))
     if field == "regular":
         return group.cayley[elements], np.ones((count, group.order))
-    # "standard": the group's own matrices, which are signed permutations.
-    matrices = group.matrices[elements]
+    if _IRREP.fullmatch(field):
+        size = steerable.field_size(group, field)
+        matrices = np.array(
+            [steerable.field_matrix(group, field, g) for g in elements]
+        ).reshape(count, size, size)
+        return _signed_permutation(group, field, matrices)
+    return _signed_permutation(group, field, group.matrices[elements])
+
+
+def _signed_permutation(group, field, matrices):
     perm = np.argmax(np.abs(matrices), axis=1)
     sign = np.take_along_axis(matrices, perm[:, None, :], axis=1)[:, 0]
-    return perm, sign
+    if not np.allclose(np.abs(sign), 1.0):
+        raise ValueError(
+            f"The representation {field!r} of {group.name} does not permute "
+            "channels for this element; it needs a steerable projection."
+        )
+    return perm, np.round(sign)
 
 
 def _direct_sum(parts):

@@ -64,6 +64,7 @@ def transform(x, group, element, rep="trivial", data_format=None):
     else:
         channels, spatial = shape[-1], shape[1:-1]
     group = groups.get(group, ndim=len(spatial) or None)
+    check_transformable(group)
     valid = isinstance(element, (int, np.integer))
     if not valid or not 0 <= element < group.order:
         raise ValueError(
@@ -89,6 +90,17 @@ def transform(x, group, element, rep="trivial", data_format=None):
     y = ops.take(y, channel_source, axis=channel_axis)
     y = y * ops.reshape(sign, sign_shape)
     return ops.reshape(y, shape)
+
+
+def check_transformable(group):
+    """Raises unless `transform` can apply the elements of `group`."""
+    if not getattr(group, "is_grid_exact", True):
+        raise ValueError(
+            f"transform() applies elements of the groups that permute "
+            f"pixels; {group.name} rotates by other angles, which needs "
+            "interpolation and is not available yet. Check a kernel "
+            f"projected for {group.name} with its subgroup C4 or D4."
+        )
 
 
 def _data_format(data_format, rank):

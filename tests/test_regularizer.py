@@ -266,10 +266,11 @@ def test_regularizers_get_accepts_the_serialized_dict():
 
 
 BAD_ARGUMENTS = [
-    ({"group": "C5"}, r"Unknown group 'C5'. Known groups: C1, C2, C4, D1"),
+    ({"group": "P4"}, r"Unknown group 'P4'. Known groups: C1, C2, C4, D1"),
+    ({"group": "C65"}, r"Unknown group 'C65'.*up to 64"),
     ({"group": 4}, "Expected a group name"),
     ({"in_rep": "vector"}, r"Unknown representation 'vector'.*trivial"),
-    ({"out_rep": ["trivial", "irrep1"]}, "Unknown representation 'irrep1'"),
+    ({"out_rep": ["trivial", "spinor"]}, "Unknown representation 'spinor'"),
     ({"in_rep": []}, "non-empty list"),
     ({"norm": "spectral"}, r"operator norm 'spectral' is not available yet"),
     ({"norm": "nuclear"}, r"operator norm 'nuclear'"),

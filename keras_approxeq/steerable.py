@@ -1,0 +1,413 @@
+r"""Steerable kernel bases on 2D grids, and the projection onto them.
+
+Rotations by angles other than multiples of 90 degrees do not map a pixel
+grid onto itself, so for `C<N>`, `D<N>` (other `N`), `SO2` and `O2` the
+equivariant kernels are defined through continuous kernels sampled on the
+grid. In polar coordinates `x = r (cos phi, sin phi)` (in `(row, col)`
+array coordinates), a kernel on the ring of radius `r` is a band-limited
+matrix-valued function
+
+    K(phi) = sum_{k=0..F} A_k cos(k phi) + B_k sin(k phi),   A_k, B_k: out x in
+
+and it is equivariant when `K(g phi) rho_in(g) = rho_out(g) K(phi)` for the
+group's generators, with `g phi = theta + (-1)^mirror phi`. These are
+linear equations in the `A_k, B_k`; their solutions (a null space, found by
+an SVD) are the angular harmonics that the field types allow, e.g. only
+`k = |m_out +- m_in|` between the SO(2) irreps of frequencies `m_in` and
+`m_out`. Each ring of grid points (points at equal distance from the
+centre) gets its own solutions, sampled at its points (radial profiles are
+indicators of the rings; the centre admits `k = 0` only). All sampled
+solutions of a pair of field types are orthonormalised into a basis
+`Q_ab` of shape `(n, X, d_a, d_b)`, and
+
+    P(K) = Q Q^T K
+
+is the exact orthogonal projection onto their span, applied to each pair of
+an input and an output field. The projector's memory depends on the field
+types and the kernel size, not on the number of channels.
+
+The band limit of a ring with `n` points is `F = n // 2`, so that the
+sampled harmonics span every function on the ring's points. Two
+consequences, both tested: a kernel projected for `SO2` is exactly
+`C4`-equivariant on the grid (90-degree rotations permute each ring), one
+projected for `O2` exactly `D4`-equivariant; and for `C4`/`D4` the
+steerable basis spans exactly the grid-equivariant kernels, so it gives the
+same projection as orbit averaging.
+
+Field types of the 2D groups (besides `"trivial"`, `"standard"` and, for
+the finite groups, `"regular"`):
+
+* `"irrep<m>"`, `m >= 1`: a 2D vector field of angular frequency `m`,
+  `rho(g) = R(m theta) M^mirror` with `R` the rotation matrix and
+  `M = diag(1, -1)`; `"irrep1"` is `"standard"`. For `C<N>`/`D<N>`,
+  `m < N / 2`.
+* `"irrep0"`: the trivial representation; `"irrep0-"` (`O2`, `D<N>`): a
+  scalar that changes sign under mirrors (a pseudo-scalar).
+* For even `N`, `"irrep<N/2>"` (`C<N>`) is the scalar `(-1)^k` under
+  rotation `k`; `D<N>` has `"irrep<N/2>+"` and `"irrep<N/2>-"`, the latter
+  also changing sign under mirrors.
+"""
+
+import math
+import re
+
+import numpy as np
+from keras import ops
+
+from keras_approxeq import groups
+from keras_approxeq._memo import constants
+from keras_approxeq._memo import memoize
+from keras_approxeq.layouts import KernelLayout
+
+__all__ = ["SteerableProjector", "field_matrix", "field_size"]
+
+_IRREP = re.compile(r"irrep(\d+)([+-]?)")
+
+
+def field_size(group, field):
+    """Number of channels of one field of type `field` for a 2D group."""
+    if field == "trivial":
+        return 1
+    if field == "standard":
+        return 2
+    if field == "regular":
+        if group.order is None:
+            raise ValueError(
+                f"The regular representation of {group.name} is infinite. "
+                "Use irreps ('irrep0', 'irrep1', ...) instead."
+            )
+        return group.order
+    return _irrep(group, field)[0]
+
+
+def _irrep(group, field):
+    """`(size, m, flips_under_mirrors)` of an irrep name, validated."""
+    match = _IRREP.fullmatch(field)
+    reflections = getattr(group, "reflections", group.name.startswith("D"))
+    n = group.order and (group.order // 2 if reflections else group.order)
+    if match:
+        m, suffix = int(match.group(1)), match.group(2)
+        half = n is not None and 2 * m == n
+        one_dim = m == 0 or half
+        valid = (n is None or 2 * m <= n) and (suffix == "" or one_dim)
+        valid &= suffix != "-" or reflections
+        valid &= not (half and reflections and suffix == "")
+        if valid:
+            return (1 if one_dim else 2), m, suffix == "-"
+    names = "'irrep0', 'irrep1', 'irrep2', ..."
+    if reflections:
+        names += ", 'irrep0-' (a pseudo-scalar)"
+    if n is not None:
+        names += f" up to m = {n // 2}"
+        if n % 2 == 0:
+            top = f"'irrep{n // 2}'"
+            if reflections:
+                top = f"'irrep{n // 2}+', 'irrep{n // 2}-'"
+            names += f" ({top} are scalars)"
+    raise ValueError(
+        f"Unknown representation {field!r} of group {group.name}. Its "
+        f"irreducible representations: {names}; also 'trivial', "
+        f"'standard'{', regular' if n else ''}."
+    )
+
+
+def field_matrix(group, field, g):
+    """`rho(g)` of field type `field`, for element `g` of a 2D group.
+
+    Args:
+        group: A 2D group (`C<N>`, `D<N>`, `SO2`, `O2`).
+        field: A field type name.
+        g: An element: an index for the finite groups, an angle or an
+            `(angle, mirror)` pair for `SO2`/`O2`.
+
+    Returns:
+        A `(d, d)` orthogonal matrix.
+    """
+    theta, mirror = group.angle(g)
+    if field == "trivial":
+        return np.ones((1, 1))
+    if field == "regular":
+        field_size(group, field)
+        matrix = np.zeros((group.order, group.order))
+        matrix[group.cayley[g], np.arange(group.order)] = 1.0
+        return matrix
+    if field == "standard":  # the group's own matrices
+        c, s = math.cos(theta), math.sin(theta)
+        rotation = np.array([[c, -s], [s, c]])
+        return rotation @ np.diag([1.0, -1.0]) if mirror else rotation
+    size, m, flips = _irrep(group, field)
+    if size == 1:
+        value = math.cos(m * theta) * (-1.0 if flips and mirror else 1.0)
+        return np.array([[round(value)]], dtype=np.float64)
+    c, s = math.cos(m * theta), math.sin(m * theta)
+    rotation = np.array([[c, -s], [s, c]])
+    return rotation @ np.diag([1.0, -1.0]) if mirror else rotation
+
+
+class SteerableProjector:
+    """`P(K) = Q Q^T K` per pair of input and output fields.
+
+    Build it with `get_steerable_projector`. `bases[(a, b)]` holds `Q_ab`,
+    shape `(n, X, d_a, d_b)`, orthonormal over its last three axes; the
+    kernel's channels are gathered field type by field type, projected
+    with two einsums per pair, and put back.
+
+    Attributes:
+        shape: The kernel shape `(spatial..., in, out)` it projects.
+        dim: Dimension of the equivariant subspace.
+        bases: Dict from `(in field type, out field type)` to `Q_ab`.
+    """
+
+    def __init__(self, shape, in_groups, out_groups, bases):
+        self.shape = tuple(shape)
+        self.in_groups = in_groups  # field type -> (copies, d) channel idx
+        self.out_groups = out_groups
+        self.bases = bases
+        self.dim = sum(
+            q.shape[0] * in_groups[a].shape[0] * out_groups[b].shape[0]
+            for (a, b), q in bases.items()
+        )
+        self._tensors = {}
+
+    def apply_numpy(self, kernel):
+        """`P(K)` in NumPy (exact in float64)."""
+        kernel = np.asarray(kernel)
+        flat = kernel.reshape(-1, *kernel.shape[-2:])
+        out = np.zeros_like(flat)
+        for (a, b), q in self.bases.items():
+            rows, cols = self.in_groups[a], self.out_groups[b]
+            block = flat[:, rows][:, :, :, cols]  # (X, p, i, q, j)
+            coeff = np.einsum("nxij,xpiqj->npq", q, block)
+            projected = np.einsum("nxij,npq->xpiqj", q, coeff)
+            out[:, rows[:, :, None, None], cols[None, None]] = projected
+        return out.reshape(kernel.shape).astype(kernel.dtype)
+
+    def apply(self, kernel):
+        """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
+        kernel = ops.convert_to_tensor(kernel)
+        x, c_in, c_out = math.prod(self.shape[:-2]), *self.shape[-2:]
+        flat = ops.reshape(kernel, (x, c_in, c_out))
+        tensors = self._constants(kernel)
+        rows = []
+        for a, in_index in self.in_groups.items():
+            row = ops.take(flat, tensors[f"in:{a}"], axis=1)  # (X, p, i, C)
+            blocks = []
+            for b, out_index in self.out_groups.items():
+                block = ops.take(row, tensors[f"out:{b}"], axis=3)
+                q = tensors.get(f"basis:{a}:{b}")
+                if q is None:
+                    block = ops.zeros_like(block)
+                else:
+                    coeff = ops.einsum("nxij,xpiqj->npq", q, block)
+                    block = ops.einsum("nxij,npq->xpiqj", q, coeff)
+                blocks.append(ops.reshape(block, (x, -1, out_index.size)))
+            rows.append(ops.concatenate(blocks, axis=2))
+        grouped = ops.concatenate(rows, axis=1)  # channels grouped by type
+        ungrouped = ops.take(
+            ops.take(grouped, tensors["in_inverse"], axis=1),
+            tensors["out_inverse"],
+            axis=2,
+        )
+        return ops.reshape(ungrouped, self.shape)
+
+    def _constants(self, like):
+        names, arrays = [], []
+        for key, index in (("in", self.in_groups), ("out", self.out_groups)):
+            order = np.concatenate([i.reshape(-1) for i in index.values()])
+            names.append(f"{key}_inverse")
+            arrays.append(np.argsort(order).astype(np.int32))
+            for field, i in index.items():
+                names.append(f"{key}:{field}")
+                arrays.append(i.astype(np.int32))
+        for (a, b), q in self.bases.items():
+            names.append(f"basis:{a}:{b}")
+            arrays.append(q)
+        return dict(zip(names, constants(self._tensors, like, tuple(arrays))))
+
+
+def get_steerable_projector(group, in_fields, out_fields, shape, layout):
+    """The (cached) steerable projector of a kernel of a 2D group.
+
+    Args:
+        group: A 2D group (`C<N>`, `D<N>`, `SO2`, `O2`, also `C4`, `D4`).
+        in_fields: Tuple of the input field type names.
+        out_fields: Tuple of the output field type names.
+        shape: The kernel's shape.
+        layout: A `KernelLayout` of layout `"dense"`, `"conv"`,
+            `"conv_transpose"` or `"bias"`.
+    """
+    if layout.name == "depthwise":
+        raise ValueError(
+            f"Depthwise kernels are supported for the grid-exact groups "
+            f"only, not for {group.name}."
+        )
+    return _build(group.name, in_fields, out_fields, shape, layout.name)
+
+
+@memoize
+def _build(group_name, in_fields, out_fields, shape, layout_name):
+    group = groups.get(group_name, 2)
+    layout = KernelLayout(shape, layout_name)
+    if layout.name == "bias":  # a bias is a 1x1 kernel from one scalar
+        core = _build(
+            group_name, ("trivial",), out_fields, (1, shape[0]), "dense"
+        )
+        return _Reshaped(core, shape)
+    if layout.name == "conv_transpose":
+        swapped = (*shape[:-2], shape[-1], shape[-2])
+        core = _build(group_name, in_fields, out_fields, swapped, "conv")
+        return _Transposed(core, shape)
+    spatial = layout.spatial_shape
+    if spatial and (len(spatial) != 2 or spatial[0] != spatial[1]):
+        raise ValueError(
+            f"Group {group.name} needs a square 2D kernel; received a "
+            f"kernel of shape {shape}."
+        )
+    in_groups = _channel_groups(group, in_fields, shape[-2], "input")
+    out_groups = _channel_groups(group, out_fields, shape[-1], "output")
+    rings = _rings(spatial)
+    bases = {}
+    for a in in_groups:
+        for b in out_groups:
+            q = _pair_basis(group, a, b, rings, math.prod(spatial))
+            if q.shape[0]:
+                bases[(a, b)] = q
+    return SteerableProjector(shape, in_groups, out_groups, bases)
+
+
+def _channel_groups(group, fields, channels, what):
+    """Field type -> `(copies, d)` array of the channels of its fields."""
+    sizes = [field_size(group, f) for f in fields]
+    total = sum(sizes)
+    if channels % total:
+        raise ValueError(
+            f"The representation {list(fields)} of group {group.name} has "
+            f"{total} channel(s) per copy, so the {what} channels must be a "
+            f"multiple of {total}. Received: {channels} {what} channels."
+        )
+    starts = np.cumsum([0] + sizes[:-1])
+    index = {}
+    for copy in range(channels // total):
+        for field, start, size in zip(fields, starts, sizes):
+            channel = copy * total + start + np.arange(size)
+            index.setdefault(field, []).append(channel)
+    return {field: np.array(channels) for field, channels in index.items()}
+
+
+def _rings(spatial):
+    """Lists of `(flat index, angle)` of grid points at equal radius."""
+    if not spatial:
+        return [[(0, 0.0)]]
+    size = spatial[0]
+    twice = 2 * np.indices(spatial).reshape(2, -1) - (size - 1)
+    radius2 = np.sum(twice**2, axis=0)
+    angles = np.arctan2(twice[1], twice[0])
+    return [
+        [(i, angles[i]) for i in np.flatnonzero(radius2 == r2)]
+        for r2 in np.unique(radius2)
+    ]
+
+
+def _pair_basis(group, a, b, rings, points):
+    """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`.
+
+    Rings have disjoint supports, so each ring is orthonormalised alone.
+    """
+    d_a, d_b = field_size(group, a), field_size(group, b)
+    basis = []
+    for ring in rings:
+        index = np.array([i for i, _ in ring])
+        angles = np.array([angle for _, angle in ring])
+        band = len(ring) // 2 if len(ring) > 1 else 0  # the centre: k = 0
+        sampled = [
+            np.einsum("p,nij->npij", np.cos(k * angles), cos_part)
+            + np.einsum("p,nij->npij", np.sin(k * angles), sin_part)
+            for k in range(band + 1)
+            for cos_part, sin_part in [_frequency_solutions(group, a, b, k)]
+        ]
+        sampled = np.concatenate(sampled).reshape(-1, len(ring) * d_a * d_b)
+        if not sampled.size:
+            continue
+        u, s, _ = np.linalg.svd(sampled.T, full_matrices=False)
+        # The solutions have unit norm, so an absolute threshold separates
+        # harmonics that vanish on the ring's points (e.g. cos 2phi at 45
+        # degrees) from the others.
+        rank = int(np.sum(s > 1e-8))
+        ring_basis = np.zeros((rank, points, d_a, d_b))
+        ring_basis[:, index] = u[:, :rank].T.reshape(rank, len(ring), d_a, d_b)
+        basis.append(ring_basis)
+    if not basis:
+        return np.zeros((0, points, d_a, d_b))
+    return np.concatenate(basis)
+
+
+@memoize
+def _frequency_solutions(group, a, b, k):
+    """Equivariant kernels `A cos(k phi) + B sin(k phi)` from `a` to `b`.
+
+    Returns `(A, B)`, each `(n, d_a, d_b)` in the Keras `(in, out)` order.
+    Under `g = (theta, mirror)`, with `s = -1` for a mirror,
+    `K(g phi) = A' cos(k phi) + B' sin(k phi)` where
+    `A' = A cos(k theta) + B sin(k theta)` and
+    `B' = s (B cos(k theta) - A sin(k theta))`; equivariance asks
+    `A' rho_a = rho_b A` and `B' rho_a = rho_b B` (for `out x in` matrices).
+    """
+    d_a, d_b = field_size(group, a), field_size(group, b)
+    size = d_a * d_b
+    parts = 1 if k == 0 else 2
+    rows = []
+    for g in group.generators:
+        theta, mirror = group.angle(g)
+        sign = -1.0 if mirror else 1.0
+        right = np.kron(np.eye(d_b), field_matrix(group, a, g).T)
+        left = np.kron(field_matrix(group, b, g), np.eye(d_a))
+        c, s = math.cos(k * theta), math.sin(k * theta)
+        if parts == 1:
+            rows.append(c * right - left)
+            continue
+        rows.append(np.hstack([c * right - left, s * right]))
+        rows.append(np.hstack([-sign * s * right, sign * c * right - left]))
+    if rows:
+        # Entries are cosines and matrix entries of size <= 1: an absolute
+        # threshold tells rounding (cos(2 pi) - 1 ~ 1e-16) from constraints.
+        _, singular, vt = np.linalg.svd(np.vstack(rows))
+        null = vt[int(np.sum(singular > 1e-9)) :]
+    else:
+        null = np.eye(parts * size)
+    null = null.reshape(len(null), parts, d_b, d_a).swapaxes(2, 3)
+    if parts == 1:
+        return null[:, 0], np.zeros_like(null[:, 0])
+    return null[:, 0], null[:, 1]
+
+
+class _Reshaped:
+    """A projector for a bias, through the `(1, out)` Dense projector."""
+
+    def __init__(self, core, shape):
+        self.core, self.shape, self.dim = core, tuple(shape), core.dim
+
+    def apply(self, kernel):
+        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return ops.reshape(self.core.apply(flat), self.shape)
+
+    def apply_numpy(self, kernel):
+        kernel = np.asarray(kernel)
+        flat = self.core.apply_numpy(kernel.reshape(self.core.shape))
+        return flat.reshape(kernel.shape)
+
+
+class _Transposed:
+    """A projector for a transposed-convolution kernel `(..., out, in)`."""
+
+    def __init__(self, core, shape):
+        self.core, self.shape, self.dim = core, tuple(shape), core.dim
+
+    def apply(self, kernel):
+        rank = len(self.shape)
+        axes = (*range(rank - 2), rank - 1, rank - 2)
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), axes)
+        return ops.transpose(self.core.apply(swapped), axes)
+
+    def apply_numpy(self, kernel):
+        swapped = np.swapaxes(np.asarray(kernel), -1, -2)
+        return np.swapaxes(self.core.apply_numpy(swapped), -1, -2)
