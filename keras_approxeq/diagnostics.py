@@ -4,7 +4,6 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
-from keras_approxeq.transforms import check_transformable
 from keras_approxeq.transforms import transform
 
 __all__ = ["equivariance_error"]
@@ -40,8 +39,8 @@ def equivariance_error(
             `keras.config.image_data_format()`.
         num_elements: Check this many random elements (without the
             identity) instead of all. `None` checks all elements of groups
-            of order up to 1024, and 64 random ones of larger groups
-            (`S7` and up).
+            of order up to 1024, 64 random ones of larger groups (`S7` and
+            up) and 16 random angles of `SO2`/`O2`.
         seed: Seed of the random elements.
 
     Returns:
@@ -62,7 +61,6 @@ def equivariance_error(
     y = fn(x)
     ndim = len(x.shape) - 2
     group = groups.get(group, ndim=ndim or None)
-    check_transformable(group)
     scale = _max_abs(y)
     worst = 0.0
     for g in _elements(group, num_elements, seed):
@@ -74,15 +72,21 @@ def equivariance_error(
 
 def _elements(group, num_elements, seed):
     if num_elements is None:
-        if group.order <= 1024:
+        if group.order is not None and group.order <= 1024:
             return group.elements
-        num_elements = 64
+        num_elements = 64 if group.order else 16
     if not isinstance(num_elements, int) or num_elements < 1:
         raise ValueError(
             "Expected `num_elements` to be a positive integer or None. "
             f"Received: num_elements={num_elements!r}."
         )
     rng = np.random.default_rng(seed)
+    if group.order is None:  # SO2, O2: uniform angles (and mirrors)
+        angles = rng.uniform(0, 2 * np.pi, num_elements).tolist()
+        if not group.reflections:
+            return angles
+        mirrors = rng.integers(0, 2, num_elements).astype(bool).tolist()
+        return list(zip(angles, mirrors))
     if num_elements >= group.order - 1:
         return range(1, group.order)
     # Python ints: the orders of large permutation groups exceed int64.

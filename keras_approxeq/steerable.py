@@ -94,6 +94,7 @@ def _irrep(group, field):
         valid &= not (half and reflections and suffix == "")
         if valid:
             return (1 if one_dim else 2), m, suffix == "-"
+    regular = ", 'regular'" if n else ""
     names = "'irrep0', 'irrep1', 'irrep2', ..."
     if reflections:
         names += ", 'irrep0-' (a pseudo-scalar)"
@@ -107,7 +108,7 @@ def _irrep(group, field):
     raise ValueError(
         f"Unknown representation {field!r} of group {group.name}. Its "
         f"irreducible representations: {names}; also 'trivial', "
-        f"'standard'{', regular' if n else ''}."
+        f"'standard'{regular}."
     )
 
 
@@ -132,16 +133,18 @@ def field_matrix(group, field, g):
         matrix[group.cayley[g], np.arange(group.order)] = 1.0
         return matrix
     if field == "standard":  # the group's own matrices
-        c, s = math.cos(theta), math.sin(theta)
-        rotation = np.array([[c, -s], [s, c]])
-        return rotation @ np.diag([1.0, -1.0]) if mirror else rotation
+        return _rotation(theta, mirror)
     size, m, flips = _irrep(group, field)
     if size == 1:
         value = math.cos(m * theta) * (-1.0 if flips and mirror else 1.0)
         return np.array([[round(value)]], dtype=np.float64)
-    c, s = math.cos(m * theta), math.sin(m * theta)
-    rotation = np.array([[c, -s], [s, c]])
-    return rotation @ np.diag([1.0, -1.0]) if mirror else rotation
+    return _rotation(m * theta, mirror)
+
+
+def _rotation(angle, mirror):
+    """`R(angle) M^mirror` with `M = diag(1, -1)`."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0 if mirror else 1.0])
 
 
 class SteerableProjector:
@@ -265,11 +268,10 @@ def _build(group_name, in_fields, out_fields, shape, layout_name):
         )
     in_groups = _channel_groups(group, in_fields, shape[-2], "input")
     out_groups = _channel_groups(group, out_fields, shape[-1], "output")
-    rings = _rings(spatial)
     bases = {}
     for a in in_groups:
         for b in out_groups:
-            q = _pair_basis(group, a, b, rings, math.prod(spatial))
+            q = _pair_basis(group, a, b, spatial)
             if q.shape[0]:
                 bases[(a, b)] = q
     return SteerableProjector(shape, in_groups, out_groups, bases)
@@ -294,51 +296,62 @@ def _channel_groups(group, fields, channels, what):
     return {field: np.array(channels) for field, channels in index.items()}
 
 
-def _rings(spatial):
-    """Lists of `(flat index, angle)` of grid points at equal radius."""
+def _polar(spatial):
+    """Radius, angle and twice-squared-radius key of each grid point."""
     if not spatial:
-        return [[(0, 0.0)]]
+        return np.zeros(1), np.zeros(1), np.zeros(1, np.int64)
     size = spatial[0]
     twice = 2 * np.indices(spatial).reshape(2, -1) - (size - 1)
     radius2 = np.sum(twice**2, axis=0)
-    angles = np.arctan2(twice[1], twice[0])
+    return np.sqrt(radius2) / 2, np.arctan2(twice[1], twice[0]), radius2
+
+
+def _radial_profiles(group, spatial):
+    """`(profile (X,), band)` pairs: the radial functions and their bands.
+
+    Grid-exact groups (reached here only to compare the two routes) use the
+    rings of grid points themselves, with the band `n // 2` of a ring of
+    `n` points, so that the basis spans every grid-equivariant kernel. The
+    other groups use smooth Gaussian shells at radii 0, 1, 2, ... (width
+    0.6 pixels) with the band `floor(pi r / 2)` (wavelengths of 4 pixels
+    or more along the shell), which keeps the sampled kernels close to
+    continuous ones, and so rotations by any angle close to exact.
+    """
+    radius, _, key = _polar(spatial)
+    if getattr(group, "is_grid_exact", False):
+        return [
+            ((key == k).astype(float), int(np.sum(key == k)) // 2)
+            for k in np.unique(key)
+        ]
     return [
-        [(i, angles[i]) for i in np.flatnonzero(radius2 == r2)]
-        for r2 in np.unique(radius2)
+        (np.exp(-((radius - r) ** 2) / (2 * 0.6**2)), int(np.pi * r / 2))
+        for r in range(int(np.ceil(radius.max())) + 1)
     ]
 
 
-def _pair_basis(group, a, b, rings, points):
-    """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`.
-
-    Rings have disjoint supports, so each ring is orthonormalised alone.
-    """
+def _pair_basis(group, a, b, spatial):
+    """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`."""
     d_a, d_b = field_size(group, a), field_size(group, b)
-    basis = []
-    for ring in rings:
-        index = np.array([i for i, _ in ring])
-        angles = np.array([angle for _, angle in ring])
-        band = len(ring) // 2 if len(ring) > 1 else 0  # the centre: k = 0
-        sampled = [
-            np.einsum("p,nij->npij", np.cos(k * angles), cos_part)
-            + np.einsum("p,nij->npij", np.sin(k * angles), sin_part)
-            for k in range(band + 1)
-            for cos_part, sin_part in [_frequency_solutions(group, a, b, k)]
-        ]
-        sampled = np.concatenate(sampled).reshape(-1, len(ring) * d_a * d_b)
-        if not sampled.size:
-            continue
-        u, s, _ = np.linalg.svd(sampled.T, full_matrices=False)
-        # The solutions have unit norm, so an absolute threshold separates
-        # harmonics that vanish on the ring's points (e.g. cos 2phi at 45
-        # degrees) from the others.
-        rank = int(np.sum(s > 1e-8))
-        ring_basis = np.zeros((rank, points, d_a, d_b))
-        ring_basis[:, index] = u[:, :rank].T.reshape(rank, len(ring), d_a, d_b)
-        basis.append(ring_basis)
-    if not basis:
+    radius, angles, _ = _polar(spatial)
+    centre = radius == 0  # where the angle is undefined: only k = 0 lives
+    sampled = []
+    for profile, band in _radial_profiles(group, spatial):
+        for k in range(band + 1):
+            cos_part, sin_part = _frequency_solutions(group, a, b, k)
+            angular = np.einsum("p,nij->npij", np.cos(k * angles), cos_part)
+            angular += np.einsum("p,nij->npij", np.sin(k * angles), sin_part)
+            weight = profile * (~centre if k else 1.0)
+            sampled.append(angular * weight[None, :, None, None])
+    points = radius.size
+    sampled = np.concatenate(sampled).reshape(-1, points * d_a * d_b)
+    if not sampled.size:
         return np.zeros((0, points, d_a, d_b))
-    return np.concatenate(basis)
+    u, s, _ = np.linalg.svd(sampled.T, full_matrices=False)
+    # The harmonics have unit norm and the profiles peak at 1, so an
+    # absolute threshold separates functions that vanish on the grid's
+    # points (e.g. cos 2phi at 45 degrees) from the others.
+    rank = int(np.sum(s > 1e-8))
+    return u[:, :rank].T.reshape(rank, points, d_a, d_b)
 
 
 @memoize

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import interpolation
 from keras_approxeq import representations
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
@@ -26,7 +27,9 @@ def transform(x, group, element, rep="trivial", data_format=None):
     equivariant: with an odd kernel, stride 1 and `padding="same"` on a
     square (cubic) input, `layer(transform(x, g)) == transform(layer(x), g)`
     exactly. Rotations by multiples of 90 degrees and flips permute pixels
-    exactly; nothing is interpolated.
+    exactly; other angles (`C8`, `SO2`, ...) interpolate bilinearly (see
+    `keras_approxeq.interpolation`), so equivariance to them holds only
+    approximately, for smooth inputs.
 
     Args:
         x: Features of shape `(batch, spatial..., channels)`, or
@@ -35,7 +38,8 @@ def transform(x, group, element, rep="trivial", data_format=None):
             tensor.
         group: A group name or `Group`; it must act on grids of `x`'s
             spatial dimension.
-        element: The group element, an index in `range(group.order)`.
+        element: The group element: an index in `range(group.order)`, an
+            angle in radians for `SO2`, an `(angle, mirror)` pair for `O2`.
         rep: The representation of the channels.
         data_format: `"channels_last"` or `"channels_first"`; defaults to
             `keras.config.image_data_format()`. Ignored for rank-2 `x`.
@@ -64,14 +68,12 @@ def transform(x, group, element, rep="trivial", data_format=None):
     else:
         channels, spatial = shape[-1], shape[1:-1]
     group = groups.get(group, ndim=len(spatial) or None)
-    check_transformable(group)
-    valid = isinstance(element, (int, np.integer))
-    if not valid or not 0 <= element < group.order:
-        raise ValueError(
-            f"Expected `element` to be an integer in [0, {group.order}) for "
-            f"group {group.name}. Received: element={element!r}."
-        )
+    element = _validate_element(group, element)
     fields = representations.normalize(rep)
+    if not getattr(group, "is_grid_exact", True):
+        return interpolation.rotate(
+            x, group, element, fields, data_format == "channels_first"
+        )
     maps = _index_maps(
         group.name, group.ndim, int(element), fields, channels, spatial
     )
@@ -92,15 +94,28 @@ def transform(x, group, element, rep="trivial", data_format=None):
     return ops.reshape(y, shape)
 
 
-def check_transformable(group):
-    """Raises unless `transform` can apply the elements of `group`."""
-    if not getattr(group, "is_grid_exact", True):
-        raise ValueError(
-            f"transform() applies elements of the groups that permute "
-            f"pixels; {group.name} rotates by other angles, which needs "
-            "interpolation and is not available yet. Check a kernel "
-            f"projected for {group.name} with its subgroup C4 or D4."
+def _validate_element(group, element):
+    if group.order is not None:
+        valid = isinstance(element, (int, np.integer)) and not isinstance(
+            element, bool
         )
+        if valid and 0 <= element < group.order:
+            return int(element)
+        expected = f"an integer in [0, {group.order})"
+    else:
+        number = (int, float, np.integer, np.floating)
+        if isinstance(element, number) and math.isfinite(element):
+            return float(element)
+        if group.reflections and isinstance(element, tuple):
+            if len(element) == 2 and isinstance(element[0], number):
+                return float(element[0]), bool(element[1])
+        expected = "an angle in radians"
+        if group.reflections:
+            expected += " or an (angle, mirror) pair"
+    raise ValueError(
+        f"Expected `element` to be {expected} for group {group.name}. "
+        f"Received: element={element!r}."
+    )
 
 
 def _data_format(data_format, rank):
