@@ -56,84 +56,80 @@ def _inputs(rng, batch, spatial, channels, data_format):
     return rng.normal(size=shape).astype("float32")
 
 
+def _check_conv(conv, group, kernel_size, spatial, reps, data_format, rng):
+    """A `conv` layer between `reps`, before and after projection."""
+    in_rep, out_rep = reps
+    copies = 1 if group.ndim == 3 else 2
+    layer = conv(
+        _channels(group, out_rep, copies),
+        kernel_size,
+        padding="same",
+        data_format=data_format,
+    )
+    x = _inputs(rng, 2, spatial, _channels(group, in_rep, copies), data_format)
+    layout = "conv_transpose" if "Transpose" in conv.__name__ else "conv"
+    _check(layer, x, group, in_rep, out_rep, layout, data_format)
+
+
 @pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("out_rep", REPS, ids=str)
 @pytest.mark.parametrize("in_rep", REPS, ids=str)
 @pytest.mark.parametrize("name", ["C4", "D4"])
 def test_conv2d(name, in_rep, out_rep, data_format, rng):
-    group = groups.get(name)
-    filters = _channels(group, out_rep)
-    layer = keras.layers.Conv2D(
-        filters, 3, padding="same", data_format=data_format
-    )
-    x = _inputs(rng, 2, (7, 7), _channels(group, in_rep), data_format)
-    _check(layer, x, name, in_rep, out_rep, "conv", data_format)
-
-
-@pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize(
-    "name,in_rep,out_rep",
-    [
-        ("C2", "regular", "standard"),
-        ("D1", "standard", "regular"),
-        ("D2", ["trivial", "standard"], "regular"),
-    ],
-)
-def test_conv2d_small_groups(name, in_rep, out_rep, data_format, rng):
-    group = groups.get(name)
-    layer = keras.layers.Conv2D(
-        _channels(group, out_rep), 5, padding="same", data_format=data_format
-    )
-    x = _inputs(rng, 2, (9, 9), _channels(group, in_rep), data_format)
-    _check(layer, x, name, in_rep, out_rep, "conv", data_format)
-
-
-@pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize(
-    "in_rep,out_rep",
-    [("regular", "standard"), ("standard", "regular"), ("trivial", "trivial")],
-)
-def test_conv1d_flip(in_rep, out_rep, data_format, rng):
-    group = groups.get("D1", ndim=1)
-    layer = keras.layers.Conv1D(
-        _channels(group, out_rep), 3, padding="same", data_format=data_format
-    )
-    x = _inputs(rng, 2, (9,), _channels(group, in_rep), data_format)
-    _check(layer, x, group, in_rep, out_rep, "conv", data_format)
-
-
-@pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize(
-    "name,in_rep,out_rep",
-    [
-        ("O", "trivial", "standard"),
-        ("O", "standard", "regular"),
-        ("Oh", ["trivial", "standard"], "standard"),
-        ("Oh", "regular", "trivial"),
-    ],
-)
-def test_conv3d(name, in_rep, out_rep, data_format, rng):
-    group = groups.get(name)
-    layer = keras.layers.Conv3D(
-        _channels(group, out_rep, 1),
+    _check_conv(
+        keras.layers.Conv2D,
+        groups.get(name),
         3,
-        padding="same",
-        data_format=data_format,
+        (7, 7),
+        (in_rep, out_rep),
+        data_format,
+        rng,
     )
-    x = _inputs(rng, 1, (5, 5, 5), _channels(group, in_rep, 1), data_format)
-    _check(layer, x, name, in_rep, out_rep, "conv", data_format)
+
+
+# (layer, group, grid ndim, kernel size, spatial shape, in_rep, out_rep)
+OTHER_CONVOLUTIONS = [
+    ("Conv2D", "C2", 2, 5, (9, 9), "regular", "standard"),
+    ("Conv2D", "D1", 2, 5, (9, 9), "standard", "regular"),
+    ("Conv2D", "D2", 2, 5, (9, 9), ["trivial", "standard"], "regular"),
+    ("Conv1D", "D1", 1, 3, (9,), "regular", "standard"),
+    ("Conv1D", "D1", 1, 3, (9,), "standard", "regular"),
+    ("Conv1D", "D1", 1, 3, (9,), "trivial", "trivial"),
+    ("Conv3D", "O", 3, 3, (5, 5, 5), "trivial", "standard"),
+    ("Conv3D", "O", 3, 3, (5, 5, 5), "standard", "regular"),
+    ("Conv3D", "Oh", 3, 3, (5, 5, 5), ["trivial", "standard"], "standard"),
+    ("Conv3D", "Oh", 3, 3, (5, 5, 5), "regular", "trivial"),
+]
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("case", OTHER_CONVOLUTIONS, ids=str)
+def test_convolutions_of_other_groups(case, data_format, rng):
+    conv, name, ndim, kernel_size, spatial, in_rep, out_rep = case
+    _check_conv(
+        getattr(keras.layers, conv),
+        groups.get(name, ndim),
+        kernel_size,
+        spatial,
+        (in_rep, out_rep),
+        data_format,
+        rng,
+    )
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("out_rep", REPS, ids=str)
 @pytest.mark.parametrize("in_rep", REPS, ids=str)
 def test_conv2d_transpose(in_rep, out_rep, data_format, rng):
-    group = groups.get("D4")
-    layer = keras.layers.Conv2DTranspose(
-        _channels(group, out_rep), 3, padding="same", data_format=data_format
+    _check_conv(
+        keras.layers.Conv2DTranspose,
+        groups.get("D4"),
+        3,
+        (7, 7),
+        (in_rep, out_rep),
+        data_format,
+        rng,
     )
-    x = _inputs(rng, 2, (7, 7), _channels(group, in_rep), data_format)
-    _check(layer, x, "D4", in_rep, out_rep, "conv_transpose", data_format)
 
 
 @pytest.mark.parametrize("out_rep", REPS, ids=str)
