@@ -15,6 +15,7 @@ from keras_approxeq import groups
 from keras_approxeq import layouts
 from keras_approxeq import norms
 from keras_approxeq import representations
+from keras_approxeq import steerable
 from keras_approxeq.diagnostics import equivariance_error
 from keras_approxeq.projectors import project
 from keras_approxeq.regularizer import ProjectionRegularizer
@@ -30,5 +31,6 @@ __all__ = [
     "norms",
     "project",
     "representations",
+    "steerable",
     "transform",
 ]

@@ -274,7 +274,25 @@ def _build(group_name, in_fields, out_fields, shape, layout_name):
             q = _pair_basis(group, a, b, spatial)
             if q.shape[0]:
                 bases[(a, b)] = q
+            elif spatial and not group.order:
+                _check_band_limit(group, a, b, spatial)
     return SteerableProjector(shape, in_groups, out_groups, bases)
+
+
+def _check_band_limit(group, a, b, spatial):
+    """Raises if a kernel is too small for the frequencies `a` to `b` need."""
+    frequency = {"trivial": 0, "standard": 1}
+    m_a = frequency.get(a, _irrep(group, a)[1] if a not in frequency else 0)
+    m_b = frequency.get(b, _irrep(group, b)[1] if b not in frequency else 0)
+    radius = (spatial[0] - 1) / math.sqrt(2)
+    band = max(int(np.pi * r / 2) for r in range(int(np.ceil(radius)) + 1))
+    if abs(m_a - m_b) > band:
+        raise ValueError(
+            f"A {spatial[0]}x{spatial[0]} kernel resolves angular "
+            f"frequencies up to {band}, but mapping {a!r} to {b!r} under "
+            f"{group.name} needs frequency {abs(m_a - m_b)} or more. Use a "
+            "larger kernel_size or lower irrep frequencies."
+        )
 
 
 def _channel_groups(group, fields, channels, what):

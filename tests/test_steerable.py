@@ -344,5 +344,7 @@ def test_unavailable_transforms_and_bad_irreps_raise():
         project(np.zeros((3, 5, 1, 1)), "C8")
     with pytest.raises(ValueError, match=r"multiple of 2.*3 output"):
         project(np.zeros((3, 3, 1, 3)), "SO2", out_rep="irrep1")
+    with pytest.raises(ValueError, match=r"3x3 kernel resolves.*up to 3.*6"):
+        project(np.zeros((3, 3, 1, 2)), "SO2", out_rep="irrep6")
     with pytest.raises(ValueError, match=r"Depthwise.*C8"):
         project(np.zeros((3, 3, 8, 1)), "C8", "regular", layout="depthwise")
