@@ -1,13 +1,14 @@
 """Training-step cost of the projection penalty, measured side by side.
 
 The reference CNN: four 3x3 convolutions with 32 channels (regular fields
-of C4 after the first), 28x28 inputs, batch 64, global pooling and a
-10-way classifier. Each case trains the same model with another kernel
-regularizer; the cases are timed in interleaved rounds so that machine
-drift hits them alike (in a new random order each round), and the median
-over rounds is reported.
+of C4 after the first; `--group SO2`: 28 channels of SO(2) irreps of
+frequencies 0 to 3, projected onto steerable bases), 28x28 inputs, batch
+64, global pooling and a 10-way classifier. Each case trains the same
+model with another kernel regularizer; the cases are timed in interleaved
+rounds so that machine drift hits them alike (in a new random order each
+round), and the median over rounds is reported.
 
-    KERAS_BACKEND=jax python benchmarks/regularizer_cost.py
+    KERAS_BACKEND=jax python benchmarks/regularizer_cost.py [--group SO2]
 
 prints one line per case: `ratio <case> <step time / step time without a
 regularizer>`. `zero_regularizer` (a regularizer that returns 0 from one
@@ -39,7 +40,14 @@ class ZeroRegularizer(keras.regularizers.Regularizer):
         return {}
 
 
-def regularizers():
+# group -> (field types of the hidden layers, channels per layer)
+GROUPS = {
+    "C4": ("regular", 32),
+    "SO2": (["irrep0", "irrep1", "irrep2", "irrep3"], 28),
+}
+
+
+def regularizers(group="C4"):
     """Case name -> function (in_rep, out_rep) -> kernel regularizer."""
     cases = {
         "none": lambda i, o: None,
@@ -50,27 +58,28 @@ def regularizers():
         name = norm if isinstance(norm, str) else f"mixed_{norm[0]}_{norm[1]}"
         cases[f"projection_{name}"] = lambda i, o, norm=norm: (
             ProjectionRegularizer(
-                "C4", in_rep=i, out_rep=o, norm=norm, lambda_perp=1e-2
+                group, in_rep=i, out_rep=o, norm=norm, lambda_perp=1e-2
             )
         )
     return cases
 
 
-def reference_cnn(make_regularizer):
+def reference_cnn(make_regularizer, group="C4"):
+    fields, channels = GROUPS[group]
     layers = [keras.Input((28, 28, 1))]
     in_rep = "trivial"
     for _ in range(4):
         layers.append(
             keras.layers.Conv2D(
-                32,
+                channels,
                 3,
                 padding="same",
                 activation="relu",
                 data_format="channels_last",
-                kernel_regularizer=make_regularizer(in_rep, "regular"),
+                kernel_regularizer=make_regularizer(in_rep, fields),
             )
         )
-        in_rep = "regular"
+        in_rep = fields
     layers += [
         keras.layers.GlobalAveragePooling2D("channels_last"),
         keras.layers.Dense(10),
@@ -88,6 +97,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument(
+        "--group",
+        choices=sorted(GROUPS),
+        default="C4",
+        help="C4 regular fields (32 channels) or SO2 irreps 0-3 (28)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.rounds = 2, 2
@@ -95,9 +110,9 @@ def main(argv=None):
     x = rng.normal(size=(64 * args.steps, 28, 28, 1)).astype("float32")
     y = rng.integers(0, 10, size=64 * args.steps)
     models = {}
-    for name, make in regularizers().items():
+    for name, make in regularizers(args.group).items():
         keras.utils.set_random_seed(0)
-        models[name] = reference_cnn(make)
+        models[name] = reference_cnn(make, args.group)
         models[name].fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm-up
     times = {name: [] for name in models}
     order = list(models)
@@ -110,7 +125,8 @@ def main(argv=None):
             times[name].append((time.perf_counter() - start) / args.steps)
     base = np.median(times["none"])
     print(
-        f"# backend {keras.backend.backend()}, {args.steps} steps x "
+        f"# backend {keras.backend.backend()}, group {args.group}, "
+        f"{args.steps} steps x "
         f"{args.rounds} rounds, median step without regularizer "
         f"{1e3 * base:.2f} ms"
     )

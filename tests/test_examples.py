@@ -40,8 +40,9 @@ def test_demo_labels_break_the_symmetry_only_for_upright_ls():
     assert 0.15 < np.sum(labels == 3) / ls < 0.35
 
 
-def test_benchmark_quick(capsys):
-    _load("benchmarks/regularizer_cost.py").main(["--quick"])
+@pytest.mark.parametrize("group", ["C4", "SO2"])
+def test_benchmark_quick(group, capsys):
+    _load("benchmarks/regularizer_cost.py").main(["--quick", "--group", group])
     lines = capsys.readouterr().out.splitlines()
     ratios = {
         line.split()[1]: float(line.split()[2])
