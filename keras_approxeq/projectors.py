@@ -165,7 +165,9 @@ def get_projector(group, in_rep, out_rep, shape, layout=None):
             `None` to infer it from the rank.
 
     Returns:
-        An `OrbitProjector`.
+        An `OrbitProjector` for the groups that permute grid points (and
+        `S<n>`), else a `steerable.SteerableProjector`; both have
+        `apply`, `apply_numpy` and `dim`.
 
     Raises:
         ValueError: if the group does not act on the kernel's grid, the

@@ -29,8 +29,10 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
     `lambda_g = 0` (the default) pulls the layer towards equivariance
     without shrinking its equivariant part; with `norm="fro2"`,
     `lambda_g == lambda_perp` is plain L2 weight decay. `P` is exact: for
-    the grid-exact groups it averages kernel entries over their orbits, a
-    few passes over the kernel with indices computed once in NumPy.
+    the groups that permute grid points it averages kernel entries over
+    their orbits, a few passes over the kernel with indices computed once
+    in NumPy; for rotations by other angles (`C8`, `SO2`, ...) it projects
+    onto a steerable basis (see `keras_approxeq.steerable`).
 
     The weight's layout is inferred from its rank (rank 1: a bias, 2: a
     Dense kernel `(in, out)`, 3-5: a Conv1D/2D/3D kernel
@@ -51,10 +53,11 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
 
     Args:
         group: Name of the symmetry group, e.g. `"C4"`, `"D4"`, `"O"`,
-            `"Oh"` (see `keras_approxeq.groups`).
+            `"Oh"`, `"C8"`, `"SO2"`, `"S5"` (see `keras_approxeq.groups`).
         in_rep: How the input channels transform: `"trivial"`,
-            `"regular"`, `"standard"` or a list of them (a direct sum). The
-            input channel count must be a multiple of its size.
+            `"regular"`, `"standard"`, an irrep such as `"irrep1"` (2D
+            groups), `"natural"` (`S<n>`), or a list of them (a direct
+            sum). The input channel count must be a multiple of its size.
         out_rep: How the output channels transform, likewise. Ignored for
             depthwise kernels, whose outputs carry their input's type.
         norm: `"fro"` (default), `"fro2"`, `"l1"`, `"linf"` or a mixed
@@ -99,7 +102,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         self.layout = layouts.normalize(layout)
 
     def projector(self, shape):
-        """The `OrbitProjector` for a weight of `shape` (cached)."""
+        """The (cached) projector for a weight of `shape`."""
         return get_projector(
             self.group, self.in_rep, self.out_rep, shape, self.layout
         )

@@ -1,10 +1,13 @@
 """Representations of a group on feature channels.
 
 A representation `rho` assigns each group element `g` an orthogonal matrix
-`rho(g)` acting on the channel vector of one pixel. The representations
-known here are all *signed permutations*: `rho(g)` moves channel `b` to
-channel `perm[g, b]` and multiplies it by `sign[g, b]` (+1 or -1), i.e.
-`rho(g)[perm[g, b], b] = sign[g, b]`.
+`rho(g)` acting on the channel vector of one pixel. For the groups that
+permute grid points (and for `S<n>`) all representations here are
+*signed permutations*: `rho(g)` moves channel `b` to channel `perm[g, b]`
+and multiplies it by `sign[g, b]` (+1 or -1), i.e.
+`rho(g)[perm[g, b], b] = sign[g, b]`. The irreps of the 2D groups
+(`"irrep0"`, `"irrep1"`, ...) and the fields of the groups that rotate by
+other angles are described in `keras_approxeq.steerable`.
 
 Field types:
 
@@ -38,14 +41,10 @@ Example:
 [1, 2, 3, 0, 5, 6, 7, 4]
 """
 
-import re
-
 import numpy as np
 
 from keras_approxeq import steerable
 from keras_approxeq.groups import SymmetricGroup
-
-_IRREP = re.compile(r"irrep\d+[+-]?")
 
 __all__ = ["FIELD_TYPES", "Representation", "normalize"]
 
@@ -73,7 +72,7 @@ def normalize(identifier, argument="rep"):
             f"non-empty list of them. Received: {argument}={identifier!r}."
         )
     for field in fields:
-        if field not in FIELD_TYPES and not _IRREP.fullmatch(field):
+        if field not in FIELD_TYPES and not steerable.is_irrep(field):
             raise ValueError(
                 f"Unknown representation {field!r} in {argument}="
                 f"{identifier!r}. Known representations: "
@@ -164,7 +163,7 @@ def _describe(fields):
 
 
 def _field_size(group, field):
-    if _IRREP.fullmatch(field) and group.ndim == 2:
+    if steerable.is_irrep(field) and group.ndim == 2:
         return steerable.field_size(group, field)
     if isinstance(group, SymmetricGroup):
         sizes = {"trivial": 1, "natural": group.n}
@@ -188,7 +187,7 @@ def _field(group, field, elements):
         return perm.reshape(count, group.n), np.ones((count, group.n))
     if field == "regular":
         return group.cayley[elements], np.ones((count, group.order))
-    if _IRREP.fullmatch(field):
+    if steerable.is_irrep(field):
         size = steerable.field_size(group, field)
         matrices = np.array(
             [steerable.field_matrix(group, field, g) for g in elements]

@@ -59,9 +59,14 @@ from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.layouts import KernelLayout
 
-__all__ = ["SteerableProjector", "field_matrix", "field_size"]
+__all__ = ["SteerableProjector", "field_matrix", "field_size", "is_irrep"]
 
 _IRREP = re.compile(r"irrep(\d+)([+-]?)")
+
+
+def is_irrep(field):
+    """Whether `field` names an irrep (`"irrep<m>"`, optionally +/-)."""
+    return bool(_IRREP.fullmatch(field))
 
 
 def field_size(group, field):
