@@ -175,6 +175,19 @@ class SteerableProjector:
             q.shape[0] * in_groups[a].shape[0] * out_groups[b].shape[0]
             for (a, b), q in bases.items()
         )
+        # The arrays `apply` needs, named; made into tensors once per dtype.
+        self._names, arrays = [], []
+        for key, index in (("in", in_groups), ("out", out_groups)):
+            order = np.concatenate([i.reshape(-1) for i in index.values()])
+            self._names.append(f"{key}_inverse")
+            arrays.append(np.argsort(order).astype(np.int32))
+            for field, i in index.items():
+                self._names.append(f"{key}:{field}")
+                arrays.append(i.astype(np.int32))
+        for (a, b), q in bases.items():
+            self._names.append(f"basis:{a}:{b}")
+            arrays.append(q)
+        self._arrays = tuple(arrays)
         self._tensors = {}
 
     def apply_numpy(self, kernel):
@@ -219,18 +232,8 @@ class SteerableProjector:
         return ops.reshape(ungrouped, self.shape)
 
     def _constants(self, like):
-        names, arrays = [], []
-        for key, index in (("in", self.in_groups), ("out", self.out_groups)):
-            order = np.concatenate([i.reshape(-1) for i in index.values()])
-            names.append(f"{key}_inverse")
-            arrays.append(np.argsort(order).astype(np.int32))
-            for field, i in index.items():
-                names.append(f"{key}:{field}")
-                arrays.append(i.astype(np.int32))
-        for (a, b), q in self.bases.items():
-            names.append(f"basis:{a}:{b}")
-            arrays.append(q)
-        return dict(zip(names, constants(self._tensors, like, tuple(arrays))))
+        tensors = constants(self._tensors, like, self._arrays)
+        return dict(zip(self._names, tensors))
 
 
 def get_steerable_projector(group, in_fields, out_fields, shape, layout):

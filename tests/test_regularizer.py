@@ -183,10 +183,12 @@ def test_zero_lambdas_give_a_zero_tensor(rng):
     assert hasattr(value, "dtype")
 
 
-def test_compiled_penalty_is_traced_once(rng):
+@pytest.mark.parametrize("group,channels", [("C4", 4), ("C8", 8)])
+def test_compiled_penalty_is_traced_once(group, channels, rng):
     """The penalty runs inside jit/tf.function/torch.compile, no retrace."""
-    reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
-    kernels = rng.normal(size=(3, 3, 3, 4, 4)).astype("float32")
+    reg = ProjectionRegularizer(group, in_rep="regular", out_rep="regular")
+    shape = (3, 3, 3, channels, channels)
+    kernels = rng.normal(size=shape).astype("float32")
     expected = [ops.convert_to_numpy(reg(k)) for k in kernels]
     traces = []
     if BACKEND == "jax":
@@ -332,10 +334,19 @@ def test_bad_kernel_errors_surface_when_the_model_is_built():
         _ = layer.losses
 
 
-def test_first_call_inside_a_compiled_function_then_eagerly(rng):
+@pytest.mark.parametrize(
+    "group,in_rep,out_rep,shape",
+    [
+        ("Oh", "standard", "trivial", (3, 3, 3, 6, 5)),
+        ("C8", "regular", ["irrep0", "irrep1"], (5, 5, 8, 6)),
+    ],
+)
+def test_first_call_inside_a_compiled_function_then_eagerly(
+    group, in_rep, out_rep, shape, rng
+):
     """A cold cache filled under tracing must not leak tracers or graphs."""
-    reg = ProjectionRegularizer("Oh", in_rep="standard", out_rep="trivial")
-    kernel = rng.normal(size=(3, 3, 3, 6, 5)).astype("float32")
+    reg = ProjectionRegularizer(group, in_rep=in_rep, out_rep=out_rep)
+    kernel = rng.normal(size=shape).astype("float32")
     if BACKEND == "jax":
         import jax
 
@@ -351,6 +362,6 @@ def test_first_call_inside_a_compiled_function_then_eagerly(rng):
     first = ops.convert_to_numpy(compiled(ops.convert_to_tensor(kernel)))
     eager = ops.convert_to_numpy(reg(ops.convert_to_tensor(kernel)))
     again = ops.convert_to_numpy(compiled(ops.convert_to_tensor(2 * kernel)))
-    parallel = project(kernel.astype("float64"), "Oh", "standard", "trivial")
+    parallel = project(kernel.astype("float64"), group, in_rep, out_rep)
     expected = 1e-2 * np.linalg.norm(kernel - parallel)
     np.testing.assert_allclose([first, eager, again / 2], expected, rtol=1e-5)
