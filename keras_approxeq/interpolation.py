@@ -16,10 +16,10 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import representations
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.steerable import field_matrix
-from keras_approxeq.steerable import field_size
 
 __all__ = ["rotate"]
 
@@ -85,19 +85,11 @@ def _maps(group_name, key, fields, channels, spatial):
 
 
 def _channel_matrix(group, fields, channels, element):
-    blocks = [field_matrix(group, field, element) for field in fields]
-    total = sum(field_size(group, field) for field in fields)
-    if channels % total:
-        raise ValueError(
-            f"The representation {list(fields)} of group {group.name} has "
-            f"{total} channel(s) per copy, so the channels must be a "
-            f"multiple of {total}. Received: {channels} channels."
-        )
+    """`rho(g)` on all channels: a block per field."""
     matrix = np.zeros((channels, channels))
-    start = 0
-    for _ in range(channels // total):
-        for block in blocks:
-            end = start + len(block)
-            matrix[start:end, start:end] = block
-            start = end
+    rep = representations.Representation(group, fields)
+    for field, index in rep.field_channels(channels).items():
+        block = field_matrix(group, field, element)
+        for rows in index:
+            matrix[np.ix_(rows, rows)] = block
     return matrix

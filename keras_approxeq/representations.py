@@ -122,6 +122,22 @@ class Representation:
             )
         return channels // self.size
 
+    def field_channels(self, channels, argument="channels"):
+        """Field type -> `(fields, size)` int array of its fields' channels.
+
+        Example: `["trivial", "standard"]` over 6 channels gives
+        `{"trivial": [[0], [3]], "standard": [[1, 2], [4, 5]]}`.
+        """
+        copies = self.copies(channels, argument)
+        sizes = [_field_size(self.group, f) for f in self.fields]
+        starts = np.cumsum([0] + sizes[:-1])
+        index = {}
+        for copy in range(copies):
+            for field, start, size in zip(self.fields, starts, sizes):
+                first = copy * self.size + start
+                index.setdefault(field, []).append(first + np.arange(size))
+        return {field: np.array(rows) for field, rows in index.items()}
+
     def signed_permutation(self, channels, argument="channels", elements=None):
         """`(perm, sign)`, each `(len(elements), channels)`.
 
@@ -163,7 +179,7 @@ def _describe(fields):
 
 
 def _field_size(group, field):
-    if steerable.is_irrep(field) and group.ndim == 2:
+    if group.ndim == 2 and field != "natural":
         return steerable.field_size(group, field)
     if isinstance(group, SymmetricGroup):
         sizes = {"trivial": 1, "natural": group.n}

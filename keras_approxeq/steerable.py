@@ -55,6 +55,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import representations
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.layouts import KernelLayout
@@ -274,8 +275,12 @@ def _build(group_name, in_fields, out_fields, shape, layout_name):
             f"Group {group.name} needs a square 2D kernel; received a "
             f"kernel of shape {shape}."
         )
-    in_groups = _channel_groups(group, in_fields, shape[-2], "input")
-    out_groups = _channel_groups(group, out_fields, shape[-1], "output")
+    in_groups = representations.Representation(group, in_fields).field_channels(
+        shape[-2], "input channels"
+    )
+    out_groups = representations.Representation(
+        group, out_fields
+    ).field_channels(shape[-1], "output channels")
     bases = {}
     for a in in_groups:
         for b in out_groups:
@@ -301,25 +306,6 @@ def _check_band_limit(group, a, b, spatial):
             f"{group.name} needs frequency {abs(m_a - m_b)} or more. Use a "
             "larger kernel_size or lower irrep frequencies."
         )
-
-
-def _channel_groups(group, fields, channels, what):
-    """Field type -> `(copies, d)` array of the channels of its fields."""
-    sizes = [field_size(group, f) for f in fields]
-    total = sum(sizes)
-    if channels % total:
-        raise ValueError(
-            f"The representation {list(fields)} of group {group.name} has "
-            f"{total} channel(s) per copy, so the {what} channels must be a "
-            f"multiple of {total}. Received: {channels} {what} channels."
-        )
-    starts = np.cumsum([0] + sizes[:-1])
-    index = {}
-    for copy in range(channels // total):
-        for field, start, size in zip(fields, starts, sizes):
-            channel = copy * total + start + np.arange(size)
-            index.setdefault(field, []).append(channel)
-    return {field: np.array(channels) for field, channels in index.items()}
 
 
 def _polar(spatial):
