@@ -40,7 +40,8 @@ def equivariance_error(
         num_elements: Check this many random elements (without the
             identity) instead of all. `None` checks all elements of groups
             of order up to 1024, 64 random ones of larger groups (`S7` and
-            up) and 16 random angles of `SO2`/`O2`.
+            up) and 16 random ones of `SO2`, `O2` (angles, mirrors) and
+            `SO3`, `O3` (uniformly random rotations, inversions).
         seed: Seed of the random elements.
 
     Returns:
@@ -81,6 +82,11 @@ def _elements(group, num_elements, seed):
             f"Received: num_elements={num_elements!r}."
         )
     rng = np.random.default_rng(seed)
+    if group.order is None and group.ndim == 3:
+        return [
+            _random_rotation(rng, group.reflections)
+            for _ in range(num_elements)
+        ]
     if group.order is None:  # SO2, O2: uniform angles (and mirrors)
         angles = rng.uniform(0, 2 * np.pi, num_elements).tolist()
         if not group.reflections:
@@ -94,6 +100,16 @@ def _elements(group, num_elements, seed):
     while len(chosen) < num_elements:
         chosen.add(1 + int(rng.integers(group.order - 1)))
     return sorted(chosen)
+
+
+def _random_rotation(rng, reflections):
+    """A uniformly random rotation (times a random sign for `O3`)."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
+    q = q * np.sign(np.linalg.det(q))  # a rotation
+    if reflections and rng.integers(2):
+        q = -q
+    return q
 
 
 def _max_abs(t):

@@ -29,6 +29,9 @@ Conventions (all groups):
   permuting pixels: their kernels are projected onto steerable bases (see
   `keras_approxeq.steerable`). An element of `SO2` is an angle, one of
   `O2` an `(angle, mirror)` pair: the mirror (if true) then the rotation.
+* `SO3` (all rotations) and `O3` (with the inversion) act on 3D grids
+  through steerable bases (see `keras_approxeq.spherical`); an element is
+  a `3x3` orthogonal matrix.
 * `S<n>` (e.g. `"S5"`) is the group of all permutations of `n` set
   elements; it acts on no grid (use it with Dense kernels). Element `k` is
   the `k`-th permutation of `range(n)` in lexicographic order (element 0
@@ -54,7 +57,14 @@ import numpy as np
 
 from keras_approxeq._memo import memoize
 
-__all__ = ["Group", "RotationGroup2D", "SymmetricGroup", "get", "names"]
+__all__ = [
+    "Group",
+    "RotationGroup2D",
+    "RotationGroup3D",
+    "SymmetricGroup",
+    "get",
+    "names",
+]
 
 
 class Group:
@@ -237,6 +247,68 @@ class RotationGroup2D:
         return f"<RotationGroup2D {self.name}>"
 
 
+class RotationGroup3D:
+    """`SO3` (all rotations of space) or `O3` (with the inversion).
+
+    An element is a `3x3` orthogonal matrix acting on `(depth, row, col)`
+    coordinates (determinant +1 for `SO3`). Kernels are projected onto
+    steerable bases of spherical harmonics (see
+    `keras_approxeq.spherical`). The signed permutation matrices among the
+    elements (the 24 of `O`, 48 of `Oh`) permute voxels exactly.
+
+    Example:
+
+    >>> len(get("O3").generators)
+    3
+    """
+
+    def __init__(self, reflections):
+        self.name = "O3" if reflections else "SO3"
+        self.ndim = 3
+        self.order = None  # infinite
+        self.reflections = reflections
+        # Two rotations about different axes by angles that are irrational
+        # multiples of pi generate a dense subgroup of SO(3).
+        self.generators = [
+            _axis_rotation((1.0, 2.0, 3.0), 1.0),
+            _axis_rotation((3.0, -1.0, 2.0), 2.0),
+        ] + [-np.eye(3)] * reflections
+        self.is_grid_exact = False
+
+    def matrix(self, g):
+        """Element `g` as a validated `3x3` orthogonal matrix."""
+        try:
+            matrix = np.asarray(g, np.float64)
+        except (TypeError, ValueError):
+            matrix = np.zeros(0)
+        valid = matrix.shape == (3, 3) and np.allclose(
+            matrix @ matrix.T, np.eye(3), atol=1e-6
+        )
+        valid = valid and (self.reflections or np.linalg.det(matrix) > 0)
+        if not valid:
+            kind = "orthogonal" if self.reflections else "rotation"
+            raise ValueError(
+                f"Expected an element of {self.name}: a 3x3 {kind} matrix "
+                f"(M @ M.T == I{'' if self.reflections else ', det M = +1'})."
+                f" Received: {g!r}."
+            )
+        return matrix
+
+    def __repr__(self):
+        return f"<RotationGroup3D {self.name}>"
+
+
+def _axis_rotation(axis, angle):
+    """The rotation by `angle` radians about `axis` (Rodrigues' formula)."""
+    x, y, z = np.asarray(axis) / np.linalg.norm(axis)
+    cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return (
+        np.eye(3)
+        + math.sin(angle) * cross
+        + (1 - math.cos(angle)) * (cross @ cross)
+    )
+
+
 class SymmetricGroup:
     """The group `S<n>` of all permutations of `n` set elements.
 
@@ -378,7 +450,9 @@ def get(identifier, ndim=None):
     >>> get("D1", ndim=1).matrices.ravel().tolist()
     [1.0, -1.0]
     """
-    if isinstance(identifier, (Group, RotationGroup2D, SymmetricGroup)):
+    if isinstance(
+        identifier, (Group, RotationGroup2D, RotationGroup3D, SymmetricGroup)
+    ):
         if ndim is None or identifier.ndim == ndim:
             return identifier
         identifier = identifier.name
@@ -398,6 +472,13 @@ def get(identifier, ndim=None):
             )
         return _symmetric(int(symmetric.group(1)))
     name = _CANONICAL.get(identifier.lower())
+    if identifier.upper() in ("SO3", "O3"):
+        if ndim not in (None, 3):
+            raise ValueError(
+                f"Group {identifier!r} acts on 3D grids, but the input has "
+                f"{ndim} spatial dimension(s)."
+            )
+        return _rotations_3d(identifier.upper() == "O3")
     steerable = re.fullmatch(r"([CD])(\d+)|(SO2|O2)", identifier, re.I)
     if name is None and steerable:
         if ndim not in (None, 2):
@@ -416,7 +497,8 @@ def get(identifier, ndim=None):
             f"{', '.join(names())} (2D grids: {', '.join(names(2))}; "
             f"3D grids: {', '.join(names(3))}; 1D grids: "
             f"{', '.join(names(1))}); C<N> and D<N> for other N up to 64, "
-            "SO2 and O2 on 2D grids through steerable bases; and S<n> for "
+            "SO2 and O2 on 2D grids and SO3 and O3 on 3D grids through "
+            "steerable bases; and S<n> for "
             "the permutations of n set elements (n = 1 to 20)."
         )
     if ndim is None:
@@ -442,6 +524,11 @@ def _build(name, ndim):
 @memoize
 def _rotations(reflections):
     return RotationGroup2D(reflections)
+
+
+@memoize
+def _rotations_3d(reflections):
+    return RotationGroup3D(reflections)
 
 
 @memoize

@@ -1,15 +1,18 @@
-"""Rotating 2D feature maps by any angle, by bilinear interpolation.
+"""Rotating feature maps by any rotation, by multilinear interpolation.
 
 Used by `keras_approxeq.transform` for the elements of `C<N>`, `D<N>`,
-`SO2` and `O2` that do not permute pixels. Output point `p` reads the
-input at `g^-1 p`, interpolated bilinearly from its four neighbours (zero
-outside the grid), and its channels are mixed by `rho(g)`. Interpolation
+`SO2`, `O2`, `SO3` and `O3` that do not permute pixels (voxels). Output
+point `p` reads the input at `g^-1 p`, interpolated bilinearly from its 4
+neighbours in 2D (trilinearly from 8 in 3D; zero outside the grid), and
+its channels are mixed by `rho(g)`. Interpolation
 blurs, and the grid's corners rotate out of the picture, so a layer is
 equivariant to these rotations only approximately, and only for smooth
 inputs that vanish towards the border. Angles that are multiples of 90
-degrees (up to 1e-9) reproduce the exact pixel permutation.
+degrees (up to 1e-9), and signed permutation matrices in 3D, reproduce
+the exact pixel permutation.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -25,13 +28,15 @@ __all__ = ["rotate"]
 
 
 def rotate(x, group, element, fields, channels_first):
-    """`(g f)(p) = rho(g) f(g^-1 p)` for a batch `x` of 2D feature maps.
+    """`(g f)(p) = rho(g) f(g^-1 p)` for a batch `x` of feature maps.
 
     Args:
-        x: A tensor `(batch, n, n, channels)` (or channels first).
-        group: A 2D group.
-        element: An element index (finite groups), an angle (`SO2`) or an
-            `(angle, mirror)` pair (`O2`).
+        x: A tensor `(batch, n, n, channels)` or `(batch, n, n, n,
+            channels)` (or channels first).
+        group: A 2D group, `SO3` or `O3`.
+        element: An element index (finite groups), an angle (`SO2`), an
+            `(angle, mirror)` pair (`O2`) or a `3x3` matrix as nested
+            tuples (`SO3`, `O3`).
         fields: Tuple of the channels' field type names.
         channels_first: Whether `x` is channels first.
 
@@ -42,8 +47,7 @@ def rotate(x, group, element, fields, channels_first):
         x = ops.moveaxis(x, 1, -1)
     batch_shape = tuple(x.shape)
     spatial, channels = batch_shape[1:-1], batch_shape[-1]
-    key = element if isinstance(element, tuple) else (element,)
-    maps = _maps(group.name, key, fields, channels, spatial)
+    maps = _maps(group.name, element, fields, channels, spatial)
     index, weight, matrix = constants(maps["tensors"], x, maps["arrays"])
     flat = ops.reshape(x, (-1, math.prod(spatial), channels))
     gathered = ops.take(flat, index, axis=1)  # (batch, points, 4, channels)
@@ -53,35 +57,46 @@ def rotate(x, group, element, fields, channels_first):
 
 
 @memoize
-def _maps(group_name, key, fields, channels, spatial):
-    group = groups.get(group_name, 2)
-    element = key if len(key) > 1 else key[0]
-    theta, mirror = group.angle(element)
-    if len(spatial) != 2 or spatial[0] != spatial[1]:
+def _maps(group_name, element, fields, channels, spatial):
+    group = groups.get(group_name, len(spatial))
+    matrix = _matrix(group, element)
+    if len(spatial) != group.ndim or len(set(spatial)) != 1:
         raise ValueError(
-            f"Rotating by {theta:.4g} radians needs square 2D feature maps. "
-            f"Received spatial shape {spatial}."
+            f"Rotating by an element of {group.name} needs "
+            f"{'square 2D' if group.ndim == 2 else 'cubic 3D'} feature "
+            f"maps. Received spatial shape {spatial}."
         )
     n = spatial[0]
     centre = (n - 1) / 2
-    points = np.indices(spatial).reshape(2, -1) - centre
-    c, s = math.cos(theta), math.sin(theta)
-    inverse = np.diag([1.0, -1.0 if mirror else 1.0]) @ np.array(
-        [[c, s], [-s, c]]
-    )
-    source = np.round(inverse @ points + centre, 9)  # (2, points)
+    points = np.indices(spatial).reshape(len(spatial), -1) - centre
+    source = np.round(matrix.T @ points + centre, 9)  # g^-1 p
     low = np.floor(source).astype(np.int64)
     frac = source - low
     index, weight = [], []
-    for dr, dc in ((0, 0), (1, 0), (0, 1), (1, 1)):
-        row, col = low[0] + dr, low[1] + dc
-        w = (frac[0] if dr else 1 - frac[0]) * (frac[1] if dc else 1 - frac[1])
-        inside = (row >= 0) & (row < n) & (col >= 0) & (col < n)
-        index.append(np.where(inside, row * n + col, 0))
+    for corner in itertools.product((0, 1), repeat=len(spatial)):
+        position = low + np.array(corner)[:, None]
+        inside = np.all((position >= 0) & (position < n), axis=0)
+        w = np.prod([f if c else 1 - f for f, c in zip(frac, corner)], axis=0)
+        flat = np.ravel_multi_index(np.where(inside, position, 0), spatial)
+        index.append(flat)
         weight.append(np.where(inside, w, 0.0))
-    matrix = _channel_matrix(group, fields, channels, element)
-    arrays = (np.stack(index, 1).astype(np.int32), np.stack(weight, 1), matrix)
+    channel_matrix = _channel_matrix(group, fields, channels, element)
+    arrays = (
+        np.stack(index, 1).astype(np.int32),
+        np.stack(weight, 1),
+        channel_matrix,
+    )
     return {"arrays": arrays, "tensors": {}}
+
+
+def _matrix(group, element):
+    """The orthogonal matrix of `element` in grid coordinates."""
+    if group.ndim == 3:
+        return np.asarray(element, np.float64)
+    theta, mirror = group.angle(element)
+    c, s = math.cos(theta), math.sin(theta)
+    mirror_matrix = np.diag([1.0, -1.0 if mirror else 1.0])
+    return np.array([[c, -s], [s, c]]) @ mirror_matrix
 
 
 def _channel_matrix(group, fields, channels, element):

@@ -76,8 +76,9 @@ def normalize(identifier, argument="rep"):
             raise ValueError(
                 f"Unknown representation {field!r} in {argument}="
                 f"{identifier!r}. Known representations: "
-                f"{', '.join(FIELD_TYPES)} and, for 2D groups, irreps "
-                "'irrep0', 'irrep1', ... (see keras_approxeq.steerable); a "
+                f"{', '.join(FIELD_TYPES)} and irreps: 'irrep0', 'irrep1', "
+                "... for 2D groups (see keras_approxeq.steerable), 'irrep2', "
+                "'irrep1e', ... for SO3/O3 (see keras_approxeq.spherical); a "
                 "direct sum is a list of these, e.g. ['trivial', 'standard']."
             )
     return fields
@@ -179,7 +180,8 @@ def _describe(fields):
 
 
 def _field_size(group, field):
-    if group.ndim == 2 and field != "natural":
+    steered = group.ndim == 2 or not getattr(group, "is_grid_exact", True)
+    if steered and field != "natural":
         return steerable.field_size(group, field)
     if isinstance(group, SymmetricGroup):
         sizes = {"trivial": 1, "natural": group.n}

@@ -48,6 +48,7 @@ the finite groups, `"regular"`):
   also changing sign under mirrors.
 """
 
+import functools
 import math
 import re
 
@@ -55,7 +56,11 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import radial
 from keras_approxeq import representations
+from keras_approxeq import spherical
+from keras_approxeq._linalg import null_space
+from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.layouts import KernelLayout
@@ -66,12 +71,16 @@ _IRREP = re.compile(r"irrep(\d+)([+-]?)")
 
 
 def is_irrep(field):
-    """Whether `field` names an irrep (`"irrep<m>"`, optionally +/-)."""
-    return bool(_IRREP.fullmatch(field))
+    """Whether `field` names an irrep: `"irrep<m>"`, optionally with a
+    suffix `+`/`-` (2D groups) or `e`/`o` (`O3`)."""
+    return bool(re.fullmatch(r"irrep\d+[-+eo]?", field))
 
 
 def field_size(group, field):
-    """Number of channels of one field of type `field` for a 2D group."""
+    """Number of channels of one field of type `field` (2D groups, `SO3`,
+    `O3`)."""
+    if group.ndim == 3:
+        return spherical.field_size(group, field)
     if field == "trivial":
         return 1
     if field == "standard":
@@ -130,6 +139,8 @@ def field_matrix(group, field, g):
     Returns:
         A `(d, d)` orthogonal matrix.
     """
+    if group.ndim == 3:
+        return spherical.field_matrix(group, field, g)
     theta, mirror = group.angle(g)
     if field == "trivial":
         return np.ones((1, 1))
@@ -237,43 +248,49 @@ class SteerableProjector:
         return dict(zip(self._names, tensors))
 
 
-def get_steerable_projector(group, in_fields, out_fields, shape, layout):
-    """The (cached) steerable projector of a kernel of a 2D group.
+def get_steerable_projector(
+    group, in_fields, out_fields, shape, layout, max_frequency=None
+):
+    """The (cached) steerable projector of a kernel.
 
     Args:
-        group: A 2D group (`C<N>`, `D<N>`, `SO2`, `O2`, also `C4`, `D4`).
+        group: A 2D group (`C<N>`, `D<N>`, `SO2`, `O2`, also `C4`, `D4`)
+            or `SO3`/`O3`.
         in_fields: Tuple of the input field type names.
         out_fields: Tuple of the output field type names.
         shape: The kernel's shape.
         layout: A `KernelLayout` of layout `"dense"`, `"conv"`,
             `"conv_transpose"` or `"bias"`.
+        max_frequency: The largest angular frequency (2D) or degree (3D)
+            of the basis kernels, or `None` for the grid's band limit.
     """
     if layout.name == "depthwise":
         raise ValueError(
             f"Depthwise kernels are supported for the grid-exact groups "
             f"only, not for {group.name}."
         )
-    return _build(group.name, in_fields, out_fields, shape, layout.name)
+    args = (group.name, group.ndim, in_fields, out_fields, shape)
+    return _build(*args, layout.name, max_frequency)
 
 
 @memoize
-def _build(group_name, in_fields, out_fields, shape, layout_name):
-    group = groups.get(group_name, 2)
-    layout = KernelLayout(shape, layout_name)
+def _build(name, ndim, in_fields, out_fields, shape, layout, max_frequency):
+    group = groups.get(name, ndim)
+    layout = KernelLayout(shape, layout)
     if layout.name == "bias":  # a bias is a 1x1 kernel from one scalar
-        core = _build(
-            group_name, ("trivial",), out_fields, (1, shape[0]), "dense"
-        )
+        dense = (1, shape[0])
+        core = _build(name, ndim, ("trivial",), out_fields, dense, "dense", 0)
         return _Reshaped(core, shape)
     if layout.name == "conv_transpose":
         swapped = (*shape[:-2], shape[-1], shape[-2])
-        core = _build(group_name, in_fields, out_fields, swapped, "conv")
-        return _Transposed(core, shape)
+        args = (name, ndim, in_fields, out_fields, swapped, "conv")
+        return _Transposed(_build(*args, max_frequency), shape)
     spatial = layout.spatial_shape
-    if spatial and (len(spatial) != 2 or spatial[0] != spatial[1]):
+    if spatial and (len(spatial) != ndim or len(set(spatial)) != 1):
+        needed = "a square 2D" if ndim == 2 else "a cubic 3D"
         raise ValueError(
-            f"Group {group.name} needs a square 2D kernel; received a "
-            f"kernel of shape {shape}."
+            f"Group {group.name} needs {needed} kernel; received a kernel "
+            f"of shape {shape}."
         )
     in_groups = representations.Representation(group, in_fields).field_channels(
         shape[-2], "input channels"
@@ -284,28 +301,38 @@ def _build(group_name, in_fields, out_fields, shape, layout_name):
     bases = {}
     for a in in_groups:
         for b in out_groups:
-            q = _pair_basis(group, a, b, spatial)
+            q = _pair_basis(group, a, b, spatial, max_frequency)
             if q.shape[0]:
                 bases[(a, b)] = q
-            elif spatial and not group.order:
+            elif spatial and not group.order and max_frequency is None:
                 _check_band_limit(group, a, b, spatial)
     return SteerableProjector(shape, in_groups, out_groups, bases)
 
 
 def _check_band_limit(group, a, b, spatial):
     """Raises if a kernel is too small for the frequencies `a` to `b` need."""
-    frequency = {"trivial": 0, "standard": 1}
-    m_a = frequency.get(a, _irrep(group, a)[1] if a not in frequency else 0)
-    m_b = frequency.get(b, _irrep(group, b)[1] if b not in frequency else 0)
-    radius = (spatial[0] - 1) / math.sqrt(2)
-    band = max(int(np.pi * r / 2) for r in range(int(np.ceil(radius)) + 1))
+    if group.ndim == 3:
+        m_a, m_b = spherical.degree(group, a), spherical.degree(group, b)
+        band = spherical.band_limit(spatial)
+    else:
+        m_a, m_b = _frequency(group, a), _frequency(group, b)
+        radius = (spatial[0] - 1) / math.sqrt(2)
+        band = max(int(np.pi * r / 2) for r in range(int(np.ceil(radius)) + 1))
     if abs(m_a - m_b) > band:
+        size = "x".join(str(n) for n in spatial)
         raise ValueError(
-            f"A {spatial[0]}x{spatial[0]} kernel resolves angular "
-            f"frequencies up to {band}, but mapping {a!r} to {b!r} under "
-            f"{group.name} needs frequency {abs(m_a - m_b)} or more. Use a "
-            "larger kernel_size or lower irrep frequencies."
+            f"A {size} kernel resolves angular frequencies up to {band}, "
+            f"but mapping {a!r} to {b!r} under {group.name} needs frequency "
+            f"{abs(m_a - m_b)} or more. Use a larger kernel_size or lower "
+            "irrep frequencies."
         )
+
+
+def _frequency(group, field):
+    """The angular frequency `m` of a field type of a 2D group."""
+    if field in ("trivial", "standard"):
+        return int(field == "standard")
+    return _irrep(group, field)[1]
 
 
 def _polar(spatial):
@@ -319,51 +346,51 @@ def _polar(spatial):
 
 
 def _radial_profiles(group, spatial):
-    """`(profile (X,), band)` pairs: the radial functions and their bands.
+    """`(profile(k), band)` pairs: the radial functions and their bands.
 
     Grid-exact groups (reached here only to compare the two routes) use the
     rings of grid points themselves, with the band `n // 2` of a ring of
     `n` points, so that the basis spans every grid-equivariant kernel. The
-    other groups use smooth Gaussian shells at radii 0, 1, 2, ... (width
-    0.6 pixels) with the band `floor(pi r / 2)` (wavelengths of 4 pixels
-    or more along the shell), which keeps the sampled kernels close to
-    continuous ones, and so rotations by any angle close to exact.
+    other groups use smooth Gaussian shells (see `keras_approxeq.radial`),
+    which keep the sampled kernels close to continuous ones, and so
+    rotations by any angle close to exact.
     """
     radius, _, key = _polar(spatial)
     if getattr(group, "is_grid_exact", False):
         return [
-            ((key == k).astype(float), int(np.sum(key == k)) // 2)
-            for k in np.unique(key)
+            (
+                lambda k, ring=(key == value).astype(float): ring,
+                int(np.sum(key == value)) // 2,
+            )
+            for value in np.unique(key)
         ]
     return [
-        (np.exp(-((radius - r) ** 2) / (2 * 0.6**2)), int(np.pi * r / 2))
-        for r in range(int(np.ceil(radius.max())) + 1)
+        (functools.partial(radial.profile, radius, r), radial.band(r))
+        for r in radial.shell_radii(radius)
     ]
 
 
-def _pair_basis(group, a, b, spatial):
+def _pair_basis(group, a, b, spatial, max_frequency=None):
     """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`."""
+    if group.ndim == 3:
+        return spherical.pair_basis(group, a, b, spatial, max_frequency)
     d_a, d_b = field_size(group, a), field_size(group, b)
     radius, angles, _ = _polar(spatial)
     centre = radius == 0  # where the angle is undefined: only k = 0 lives
     sampled = []
     for profile, band in _radial_profiles(group, spatial):
+        if max_frequency is not None:
+            band = min(band, max_frequency)
         for k in range(band + 1):
             cos_part, sin_part = _frequency_solutions(group, a, b, k)
             angular = np.einsum("p,nij->npij", np.cos(k * angles), cos_part)
             angular += np.einsum("p,nij->npij", np.sin(k * angles), sin_part)
-            weight = profile * (~centre if k else 1.0)
+            weight = profile(k) * (~centre if k else 1.0)
             sampled.append(angular * weight[None, :, None, None])
     points = radius.size
     sampled = np.concatenate(sampled).reshape(-1, points * d_a * d_b)
-    if not sampled.size:
-        return np.zeros((0, points, d_a, d_b))
-    u, s, _ = np.linalg.svd(sampled.T, full_matrices=False)
-    # The harmonics have unit norm and the profiles peak at 1, so an
-    # absolute threshold separates functions that vanish on the grid's
-    # points (e.g. cos 2phi at 45 degrees) from the others.
-    rank = int(np.sum(s > 1e-8))
-    return u[:, :rank].T.reshape(rank, points, d_a, d_b)
+    basis = orthonormal_rows(sampled)
+    return basis.reshape(len(basis), points, d_a, d_b)
 
 
 @memoize
@@ -392,13 +419,7 @@ def _frequency_solutions(group, a, b, k):
             continue
         rows.append(np.hstack([c * right - left, s * right]))
         rows.append(np.hstack([-sign * s * right, sign * c * right - left]))
-    if rows:
-        # Entries are cosines and matrix entries of size <= 1: an absolute
-        # threshold tells rounding (cos(2 pi) - 1 ~ 1e-16) from constraints.
-        _, singular, vt = np.linalg.svd(np.vstack(rows))
-        null = vt[int(np.sum(singular > 1e-9)) :]
-    else:
-        null = np.eye(parts * size)
+    null = null_space(rows, parts * size)
     null = null.reshape(len(null), parts, d_b, d_a).swapaxes(2, 3)
     if parts == 1:
         return null[:, 0], np.zeros_like(null[:, 0])

@@ -27,7 +27,8 @@ def transform(x, group, element, rep="trivial", data_format=None):
     equivariant: with an odd kernel, stride 1 and `padding="same"` on a
     square (cubic) input, `layer(transform(x, g)) == transform(layer(x), g)`
     exactly. Rotations by multiples of 90 degrees and flips permute pixels
-    exactly; other angles (`C8`, `SO2`, ...) interpolate bilinearly (see
+    exactly; other angles (`C8`, `SO2`, `SO3`, ...) interpolate
+    (bilinearly in 2D, trilinearly in 3D; see
     `keras_approxeq.interpolation`), so equivariance to them holds only
     approximately, for smooth inputs.
 
@@ -39,7 +40,8 @@ def transform(x, group, element, rep="trivial", data_format=None):
         group: A group name or `Group`; it must act on grids of `x`'s
             spatial dimension.
         element: The group element: an index in `range(group.order)`, an
-            angle in radians for `SO2`, an `(angle, mirror)` pair for `O2`.
+            angle in radians for `SO2`, an `(angle, mirror)` pair for `O2`,
+            a `3x3` orthogonal matrix for `SO3`/`O3`.
         rep: The representation of the channels.
         data_format: `"channels_last"` or `"channels_first"`; defaults to
             `keras.config.image_data_format()`. Ignored for rank-2 `x`.
@@ -102,6 +104,8 @@ def _validate_element(group, element):
         if valid and 0 <= element < group.order:
             return int(element)
         expected = f"an integer in [0, {group.order})"
+    elif group.ndim == 3:  # SO3, O3: a hashable matrix
+        return tuple(map(tuple, group.matrix(element).tolist()))
     else:
         number = (int, float, np.integer, np.floating)
         if isinstance(element, number) and math.isfinite(element):

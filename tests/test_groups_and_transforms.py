@@ -193,7 +193,7 @@ def test_bad_transform_arguments(kwargs, message):
 
 def test_unknown_group_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"Known groups: C1, C2, C4, D1, D2"):
-        groups.get("SO3")
+        groups.get("SO4")
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
