@@ -339,6 +339,7 @@ def test_bad_kernel_errors_surface_when_the_model_is_built():
     [
         ("Oh", "standard", "trivial", (3, 3, 3, 6, 5)),
         ("C8", "regular", ["irrep0", "irrep1"], (5, 5, 8, 6)),
+        ("SO3", "standard", ["trivial", "irrep2"], (3, 3, 3, 3, 12)),
     ],
 )
 def test_first_call_inside_a_compiled_function_then_eagerly(

@@ -293,6 +293,61 @@ def test_off_grid_rotations_are_approximately_equivariant(rng):
         assert raw > 5 * errors[kernel_size]
 
 
+def test_off_grid_error_shrinks_as_the_kernel_grows(rng):
+    """A smooth kernel sampled ever finer, on inputs at its own scale.
+
+    The error left after projection is the sampling of continuous kernels
+    (the shells of `keras_approxeq.radial`) and the interpolation in
+    `transform`; both shrink with the resolution: about 5 %, 1.5 % and
+    0.7 % for 5x5, 9x9 and 13x13 kernels.
+    """
+    centres = rng.uniform(-0.3, 0.3, (6, 2))
+    weights = rng.normal(size=(6, 3, 3))
+    bumps = rng.uniform(-1.5, 1.5, (4, 2))
+    values = rng.normal(size=(4, 3))
+    reps = (["trivial", "irrep1"], ["irrep1", "trivial"])
+    errors = []
+    for kernel_size in (5, 9, 13):
+        scale = (kernel_size - 1) / 2  # pixels per unit length
+        points = _unit_grid(kernel_size, scale)
+        kernel = sum(
+            _gaussian(points, c, 0.2)[:, None, None] * w
+            for c, w in zip(centres, weights)
+        ).reshape(kernel_size, kernel_size, 3, 3)
+        size = 8 * int(scale) + 1
+        points = _unit_grid(size, scale)
+        x = sum(
+            _gaussian(points, c, 0.5)[:, None] * v
+            for c, v in zip(bumps, values)
+        ).reshape(1, size, size, 3)
+        layer = keras.layers.Conv2D(
+            3,
+            kernel_size,
+            padding="same",
+            data_format="channels_last",
+            use_bias=False,
+        )
+        layer(x)
+        layer.kernel.assign(project(kernel, "SO2", *reps))
+        inner = (np.linalg.norm(points, axis=1) < 2).reshape(1, size, size, 1)
+        errors.append(
+            max(
+                _rotation_error(layer, x.astype("float32"), a, reps, inner)
+                for a in (30, 45)
+            )
+        )
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.012
+
+
+def _unit_grid(size, scale):
+    return (np.indices((size, size)).reshape(2, -1).T - (size - 1) / 2) / scale
+
+
+def _gaussian(points, centre, width):
+    return np.exp(-np.sum((points - centre) ** 2, 1) / (2 * width**2))
+
+
 def _smooth_kernel(size, rng):
     """A random kernel with smooth radial profiles (a blurred noise)."""
     r = np.hypot(*(np.indices((size, size)) - (size - 1) / 2))
@@ -300,14 +355,15 @@ def _smooth_kernel(size, rng):
     return (rng.normal(size=(size, size, 3, 3)) * envelope).astype("float32")
 
 
-def _rotation_error(layer, x, degrees, reps):
+def _rotation_error(layer, x, degrees, reps, inner=None):
     angle = np.deg2rad(degrees)
     gx = transform(x, "SO2", angle, reps[0], data_format="channels_last")
     y = layer(x)
     gy = transform(y, "SO2", angle, reps[1], data_format="channels_last")
-    size = x.shape[1]
-    r = np.hypot(*(np.indices((size, size)) - (size - 1) / 2))
-    inner = (r < size / 3)[None, :, :, None]  # away from the rotated corners
+    if inner is None:  # away from the corners that rotate out of the grid
+        size = x.shape[1]
+        r = np.hypot(*(np.indices((size, size)) - (size - 1) / 2))
+        inner = (r < size / 3)[None, :, :, None]
     diff = ops.convert_to_numpy(layer(gx) - gy) * inner
     return np.abs(diff).max() / np.abs(ops.convert_to_numpy(y)).max()
 
