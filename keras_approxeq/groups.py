@@ -387,7 +387,11 @@ _MIRROR_2D = np.diag([1.0, -1.0])
 
 
 def _cyclic(n):
-    return [_rotation_2d(2 * np.pi * k / n).round(12) for k in range(n)]
+    # Exact zeros and ones for the quarter turns (cos(pi / 2) ~ 6e-17).
+    rotations = [_rotation_2d(2 * np.pi * k / n) for k in range(n)]
+    return [
+        np.where(abs(m - m.round()) < 1e-12, m.round(), m) for m in rotations
+    ]
 
 
 def _dihedral(n):

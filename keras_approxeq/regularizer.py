@@ -11,6 +11,8 @@ from keras_approxeq import norms
 from keras_approxeq import representations
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.projectors import get_projector
+from keras_approxeq.projectors import normalize_domain
+from keras_approxeq.projectors import normalize_max_frequency
 
 __all__ = ["ProjectionRegularizer"]
 
@@ -66,6 +68,16 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         lambda_g: Weight of the equivariant part's norm, `>= 0`.
         layout: `None` (infer from rank), `"dense"`, `"conv"`,
             `"conv_transpose"`, `"depthwise"` or `"bias"`.
+        domain: `"spatial"` (default) or `"spectral"`: compute the
+            projection on the kernel as it is, or per irrep after a group
+            Fourier transform of the channels (see
+            `keras_approxeq.spectral`). The penalty is the same; the
+            spectral domain is the cheaper one for regular fields of
+            `C<N>`/`D<N>` with `N` other than 1, 2, 4.
+        max_frequency: `None` (default) or an int: the largest angular
+            frequency (degree, for `SO3`/`O3`) of the equivariant kernels,
+            which then span a band-limited subspace; see
+            `keras_approxeq.steerable`.
 
     Example:
 
@@ -89,6 +101,8 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         lambda_perp=1e-2,
         lambda_g=0.0,
         layout=None,
+        domain="spatial",
+        max_frequency=None,
     ):
         self.group = groups.get(group).name
         self.in_rep = _config_rep(representations.normalize(in_rep, "in_rep"))
@@ -100,11 +114,19 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         self.lambda_perp = _validate_lambda(lambda_perp, "lambda_perp")
         self.lambda_g = _validate_lambda(lambda_g, "lambda_g")
         self.layout = layouts.normalize(layout)
+        self.domain = normalize_domain(domain)
+        self.max_frequency = normalize_max_frequency(max_frequency)
 
     def projector(self, shape):
         """The (cached) projector for a weight of `shape`."""
         return get_projector(
-            self.group, self.in_rep, self.out_rep, shape, self.layout
+            self.group,
+            self.in_rep,
+            self.out_rep,
+            shape,
+            self.layout,
+            domain=self.domain,
+            max_frequency=self.max_frequency,
         )
 
     def __call__(self, x):
@@ -114,7 +136,11 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
         dtype = "float64" if float64 else "float32"
         x = ops.cast(x, dtype)
-        parallel = projector.apply(x)
+        if self.domain == "spectral" and self._norm in ("fro", "fro2"):
+            # Orthogonal change of basis: the same Frobenius norms.
+            x, parallel = projector.spectral(x)
+        else:
+            parallel = projector.apply(x)
         penalty = self.lambda_perp * self._norm_of(x - parallel, layout)
         if self.lambda_g:
             penalty += self.lambda_g * self._norm_of(parallel, layout)
@@ -134,6 +160,8 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             "lambda_perp": self.lambda_perp,
             "lambda_g": self.lambda_g,
             "layout": self.layout,
+            "domain": self.domain,
+            "max_frequency": self.max_frequency,
         }
 
     def __repr__(self):

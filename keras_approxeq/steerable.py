@@ -65,7 +65,15 @@ from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.layouts import KernelLayout
 
-__all__ = ["SteerableProjector", "field_matrix", "field_size", "is_irrep"]
+__all__ = [
+    "SteerableProjector",
+    "field_matrix",
+    "field_size",
+    "irreps",
+    "is_irrep",
+    "decomposition",
+    "regular_decomposition",
+]
 
 _IRREP = re.compile(r"irrep(\d+)([+-]?)")
 
@@ -162,6 +170,63 @@ def _rotation(angle, mirror):
     """`R(angle) M^mirror` with `M = diag(1, -1)`."""
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0 if mirror else 1.0])
+
+
+def irreps(group):
+    """The irreducible representations of `C<N>` or `D<N>`, by name.
+
+    Example:
+
+    >>> irreps(groups.get("D4"))
+    ('irrep0', 'irrep0-', 'irrep1', 'irrep2+', 'irrep2-')
+    """
+    reflections = group.name.startswith("D")
+    n = group.order // 2 if reflections else group.order
+    names = ["irrep0"] + ["irrep0-"] * reflections
+    names += [f"irrep{m}" for m in range(1, (n + 1) // 2)]
+    if n % 2 == 0 and n > 1:
+        half = f"irrep{n // 2}"
+        names += [half + "+", half + "-"] if reflections else [half]
+    return tuple(names)
+
+
+def regular_decomposition(group):
+    """`(fields, F)`: the regular representation of a finite 2D group as a
+    direct sum of irreps.
+
+    `F` is an orthogonal `(order, order)` matrix with
+    `F^T rho_regular(g) F = rho_fields(g)` for every element, `fields` the
+    irreps of that direct sum (with multiplicity). Its columns are matrix
+    coefficients of the irreps (Peter-Weyl): for an irrep `sigma` of
+    dimension `d`, column `(j, i)` is `h -> sqrt(d / order) sigma(h)_ij`.
+    An irrep appears `d` times, except the 2D irreps of `C<N>`, whose
+    columns `j = 0, 1` span the same functions, once. For `C<N>` this is
+    the real, unitary DFT along the group axis: `F^T v` holds the Fourier
+    coefficients `(cos, sin)` of each frequency.
+
+    Example:
+
+    >>> fields, f = regular_decomposition(groups.get("C4"))
+    >>> fields
+    ('irrep0', 'irrep1', 'irrep2')
+    """
+    return _regular_decomposition(group.name)
+
+
+@memoize
+def _regular_decomposition(name):
+    group = groups.get(name, 2)
+    fields, columns = [], []
+    for field in irreps(group):
+        size = field_size(group, field)
+        matrices = np.array(
+            [field_matrix(group, field, h) for h in group.elements]
+        )
+        copies = size if name.startswith("D") else 1
+        for j in range(copies):
+            fields.append(field)
+            columns.append(np.sqrt(size / group.order) * matrices[:, :, j])
+    return tuple(fields), np.concatenate(columns, axis=1)
 
 
 class SteerableProjector:
@@ -374,6 +439,22 @@ def _pair_basis(group, a, b, spatial, max_frequency=None):
     """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`."""
     if group.ndim == 3:
         return spherical.pair_basis(group, a, b, spatial, max_frequency)
+    return _direct_basis(group.name, a, b, spatial, max_frequency)
+
+
+def decomposition(group, field):
+    """`(irreps, F)`: a field type as a direct sum of irreps, `F^T rho F`
+    block diagonal (see `regular_decomposition`); the identity for fields
+    that are irreps already."""
+    if field == "regular":
+        return regular_decomposition(group)
+    return (field,), np.eye(field_size(group, field))
+
+
+@memoize
+def _direct_basis(group_name, a, b, spatial, max_frequency):
+    """The basis from `a` to `b`, solved for and sampled directly."""
+    group = groups.get(group_name, 2)
     d_a, d_b = field_size(group, a), field_size(group, b)
     radius, angles, _ = _polar(spatial)
     centre = radius == 0  # where the angle is undefined: only k = 0 lives
@@ -441,6 +522,10 @@ class _Reshaped:
         flat = self.core.apply_numpy(kernel.reshape(self.core.shape))
         return flat.reshape(kernel.shape)
 
+    def spectral(self, kernel):
+        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return self.core.spectral(flat)
+
 
 class _Transposed:
     """A projector for a transposed-convolution kernel `(..., out, in)`."""
@@ -457,3 +542,9 @@ class _Transposed:
     def apply_numpy(self, kernel):
         swapped = np.swapaxes(np.asarray(kernel), -1, -2)
         return np.swapaxes(self.core.apply_numpy(swapped), -1, -2)
+
+    def spectral(self, kernel):
+        rank = len(self.shape)
+        axes = (*range(rank - 2), rank - 1, rank - 2)
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), axes)
+        return self.core.spectral(swapped)

@@ -183,10 +183,15 @@ def test_zero_lambdas_give_a_zero_tensor(rng):
     assert hasattr(value, "dtype")
 
 
-@pytest.mark.parametrize("group,channels", [("C4", 4), ("C8", 8)])
-def test_compiled_penalty_is_traced_once(group, channels, rng):
+@pytest.mark.parametrize(
+    "group,channels,domain",
+    [("C4", 4, "spatial"), ("C8", 8, "spatial"), ("D4", 8, "spectral")],
+)
+def test_compiled_penalty_is_traced_once(group, channels, domain, rng):
     """The penalty runs inside jit/tf.function/torch.compile, no retrace."""
-    reg = ProjectionRegularizer(group, in_rep="regular", out_rep="regular")
+    reg = ProjectionRegularizer(
+        group, in_rep="regular", out_rep="regular", domain=domain
+    )
     shape = (3, 3, 3, channels, channels)
     kernels = rng.normal(size=shape).astype("float32")
     expected = [ops.convert_to_numpy(reg(k)) for k in kernels]
@@ -232,6 +237,8 @@ def test_config_round_trip():
         lambda_perp=0.5,
         lambda_g=0.25,
         layout="conv_transpose",
+        domain="spectral",
+        max_frequency=2,
     )
     config = reg.get_config()
     assert config == {
@@ -242,6 +249,8 @@ def test_config_round_trip():
         "lambda_perp": 0.5,
         "lambda_g": 0.25,
         "layout": "conv_transpose",
+        "domain": "spectral",
+        "max_frequency": 2,
     }
     revived = ProjectionRegularizer.from_config(config)
     assert revived.get_config() == config
@@ -283,6 +292,9 @@ BAD_ARGUMENTS = [
     ({"lambda_perp": math.inf}, r"lambda_perp=inf"),
     ({"lambda_perp": "big"}, r"lambda_perp='big'"),
     ({"layout": "conv2d"}, r"Unknown layout 'conv2d'.*'conv_transpose'"),
+    ({"domain": "fourier"}, r"'spatial' or 'spectral'.*domain='fourier'"),
+    ({"max_frequency": -1}, r"integer >= 0.*max_frequency=-1"),
+    ({"max_frequency": 2.5}, r"max_frequency=2.5"),
 ]
 
 
@@ -312,6 +324,15 @@ BAD_KERNELS = [
     ("S4", {}, (3, 3, 4, 4), r"'S4' permutes set elements.*Dense kernels"),
     ("S4", {"in_rep": "natural"}, (6, 4), r"multiple of 4.*6 input"),
     ("S4", {"in_rep": "regular"}, (4, 4), r"'regular' is not defined"),
+    ("O", {"domain": "spectral"}, (3, 3, 3, 1, 1), r"2D groups.*not for O"),
+    ("S4", {"domain": "spectral"}, (4, 4), r"domain='spatial'"),
+    ("Oh", {"max_frequency": 2}, (3, 3, 3, 1, 1), r"not\s+to Oh"),
+    (
+        "C8",
+        {"domain": "spectral", "layout": "depthwise"},
+        (3, 3, 8, 1),
+        "does not support depthwise",
+    ),
 ]
 
 
