@@ -3,7 +3,10 @@
 The reference CNN: four 3x3 convolutions with 32 channels (regular fields
 of C4 after the first; `--group SO2`: 28 channels of SO(2) irreps of
 frequencies 0 to 3, projected onto steerable bases), 28x28 inputs, batch
-64, global pooling and a 10-way classifier. Each case trains the same
+64, global pooling and a 10-way classifier. `--group SO3`: the 3D
+analogue, four 3x3x3 convolutions with 27 channels of SO(3) irreps of
+degrees 0, 1, 2 (three copies of 1 + 3 + 5), on 16x16x16 volumes, batch
+16. Each case trains the same
 model with another kernel regularizer; the cases are timed in interleaved
 rounds so that machine drift hits them alike (in a new random order each
 round), and the median over rounds is reported.
@@ -40,10 +43,12 @@ class ZeroRegularizer(keras.regularizers.Regularizer):
         return {}
 
 
-# group -> (field types of the hidden layers, channels per layer)
+# group -> (field types of the hidden layers, channels per layer, input
+# shape, batch size)
 GROUPS = {
-    "C4": ("regular", 32),
-    "SO2": (["irrep0", "irrep1", "irrep2", "irrep3"], 28),
+    "C4": ("regular", 32, (28, 28, 1), 64),
+    "SO2": (["irrep0", "irrep1", "irrep2", "irrep3"], 28, (28, 28, 1), 64),
+    "SO3": (["irrep0", "irrep1", "irrep2"], 27, (16, 16, 16, 1), 16),
 }
 
 
@@ -64,13 +69,21 @@ def regularizers(group="C4"):
     return cases
 
 
-def reference_cnn(make_regularizer, group="C4"):
-    fields, channels = GROUPS[group]
-    layers = [keras.Input((28, 28, 1))]
+def reference_cnn(make_regularizer, group="C4", input_shape=None):
+    fields, channels, default_shape, _ = GROUPS[group]
+    input_shape = input_shape or default_shape
+    three_d = len(input_shape) == 4
+    conv = keras.layers.Conv3D if three_d else keras.layers.Conv2D
+    pool = (
+        keras.layers.GlobalAveragePooling3D
+        if three_d
+        else keras.layers.GlobalAveragePooling2D
+    )
+    layers = [keras.Input(input_shape)]
     in_rep = "trivial"
     for _ in range(4):
         layers.append(
-            keras.layers.Conv2D(
+            conv(
                 channels,
                 3,
                 padding="same",
@@ -80,10 +93,7 @@ def reference_cnn(make_regularizer, group="C4"):
             )
         )
         in_rep = fields
-    layers += [
-        keras.layers.GlobalAveragePooling2D("channels_last"),
-        keras.layers.Dense(10),
-    ]
+    layers += [pool("channels_last"), keras.layers.Dense(10)]
     model = keras.Sequential(layers)
     model.compile(
         keras.optimizers.SGD(1e-3),
@@ -101,19 +111,23 @@ def main(argv=None):
         "--group",
         choices=sorted(GROUPS),
         default="C4",
-        help="C4 regular fields (32 channels) or SO2 irreps 0-3 (28)",
+        help="C4 regular fields (32 channels), SO2 irreps 0-3 (28) or "
+        "SO3 irreps 0-2 on 3D volumes (27)",
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.rounds = 2, 2
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(64 * args.steps, 28, 28, 1)).astype("float32")
-    y = rng.integers(0, 10, size=64 * args.steps)
+    _, _, input_shape, batch = GROUPS[args.group]
+    if args.quick:  # small inputs: a smoke run checks the code, not speed
+        input_shape = (*(min(n, 8) for n in input_shape[:-1]), 1)
+    x = rng.normal(size=(batch * args.steps, *input_shape)).astype("float32")
+    y = rng.integers(0, 10, size=batch * args.steps)
     models = {}
     for name, make in regularizers(args.group).items():
         keras.utils.set_random_seed(0)
-        models[name] = reference_cnn(make, args.group)
-        models[name].fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm-up
+        models[name] = reference_cnn(make, args.group, input_shape)
+        models[name].fit(x, y, batch_size=batch, epochs=1, verbose=0)  # warm
     times = {name: [] for name in models}
     order = list(models)
     for _ in range(args.rounds):
@@ -121,7 +135,7 @@ def main(argv=None):
         for name in order:
             model = models[name]
             start = time.perf_counter()
-            model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
             times[name].append((time.perf_counter() - start) / args.steps)
     base = np.median(times["none"])
     print(

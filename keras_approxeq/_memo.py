@@ -18,12 +18,15 @@ import functools
 import keras
 from keras import ops
 
-__all__ = ["constants", "memoize"]
+__all__ = ["clear_caches", "constants", "memoize"]
+
+_CACHES = []
 
 
 def memoize(fn):
     """Caches `fn(*args)` by its (hashable, plain Python) arguments."""
     cache = {}
+    _CACHES.append(cache)
 
     @functools.wraps(fn)
     def wrapper(*args):
@@ -33,6 +36,12 @@ def memoize(fn):
 
     wrapper.cache = cache
     return wrapper
+
+
+def clear_caches():
+    """Empties every `memoize` cache (to time a precomputation afresh)."""
+    for cache in _CACHES:
+        cache.clear()
 
 
 def constants(cache, like, arrays):

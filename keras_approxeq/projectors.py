@@ -147,6 +147,13 @@ class OrbitProjector:
             array.setflags(write=False)
         self._tensors = {}  # (dtype, device) -> the arrays as tensors
 
+    @property
+    def nbytes(self):
+        """Bytes of the NumPy arrays it keeps (tensors made from them take
+        as much again per dtype and device)."""
+        arrays = (self.index, self.weights, self.members, self.member_weights)
+        return sum(a.nbytes for a in arrays)
+
     def coefficients(self, kernel):
         """`Q^T K` with `keras.ops`: the kernel's `dim` coordinates."""
         flat = ops.reshape(kernel, (-1,))

@@ -75,6 +75,11 @@ class SpectralProjector:
                     arrays.append(f)
         self._names, self._arrays, self._tensors = names, tuple(arrays), {}
 
+    @property
+    def nbytes(self):
+        """Bytes of the NumPy arrays it keeps, its core's included."""
+        return self.core.nbytes + sum(a.nbytes for a in self._arrays)
+
     def to_spectral(self, kernel):
         """`K' = F_in^T K F_out`, shape `(X, in, out)` (spectral order)."""
         tensors = self._constants(kernel)

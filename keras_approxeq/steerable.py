@@ -267,6 +267,12 @@ class SteerableProjector:
         self._arrays = tuple(arrays)
         self._tensors = {}
 
+    @property
+    def nbytes(self):
+        """Bytes of the NumPy arrays it keeps (tensors made from them take
+        as much again per dtype and device)."""
+        return sum(a.nbytes for a in self._arrays)
+
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
         kernel = np.asarray(kernel)
@@ -513,6 +519,10 @@ class _Reshaped:
     def __init__(self, core, shape):
         self.core, self.shape, self.dim = core, tuple(shape), core.dim
 
+    @property
+    def nbytes(self):
+        return self.core.nbytes
+
     def apply(self, kernel):
         flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
         return ops.reshape(self.core.apply(flat), self.shape)
@@ -532,6 +542,10 @@ class _Transposed:
 
     def __init__(self, core, shape):
         self.core, self.shape, self.dim = core, tuple(shape), core.dim
+
+    @property
+    def nbytes(self):
+        return self.core.nbytes
 
     def apply(self, kernel):
         rank = len(self.shape)

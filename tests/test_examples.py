@@ -40,7 +40,7 @@ def test_demo_labels_break_the_symmetry_only_for_upright_ls():
     assert 0.15 < np.sum(labels == 3) / ls < 0.35
 
 
-@pytest.mark.parametrize("group", ["C4", "SO2"])
+@pytest.mark.parametrize("group", ["C4", "SO2", "SO3"])
 def test_benchmark_quick(group, capsys):
     _load("benchmarks/regularizer_cost.py").main(["--quick", "--group", group])
     lines = capsys.readouterr().out.splitlines()
@@ -52,3 +52,18 @@ def test_benchmark_quick(group, capsys):
     assert ratios["none"] == 1.0
     assert {"keras_l2", "projection_fro", "projection_mixed_2_1"} <= set(ratios)
     assert all(r > 0 for r in ratios.values())
+
+
+def test_projector_memory_quick(capsys):
+    _load("benchmarks/projector_memory.py").main(["--quick"])
+    lines = capsys.readouterr().out.splitlines()
+    ratios = {
+        line.split()[1]: float(line.split()[2])
+        for line in lines
+        if line.startswith("ratio ")
+    }
+    assert set(ratios) == {
+        "so3_conv3d_5x5x5_64to64",
+        "c4_conv2d_3x3_regular_64to64",
+    }
+    assert all(0 < r < 0.01 for r in ratios.values())
