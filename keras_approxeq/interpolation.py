@@ -22,6 +22,7 @@ from keras_approxeq import groups
 from keras_approxeq import representations
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
+from keras_approxeq._ops import einsum
 from keras_approxeq.steerable import field_matrix
 
 __all__ = ["rotate"]
@@ -52,7 +53,7 @@ def rotate(x, group, element, fields, channels_first):
     flat = ops.reshape(x, (-1, math.prod(spatial), channels))
     gathered = ops.take(flat, index, axis=1)  # (batch, points, 4, channels)
     moved = ops.sum(gathered * weight[None, :, :, None], axis=2)
-    y = ops.reshape(ops.einsum("bpc,dc->bpd", moved, matrix), batch_shape)
+    y = ops.reshape(einsum("bpc,dc->bpd", moved, matrix), batch_shape)
     return ops.moveaxis(y, -1, 1) if channels_first else y
 
 

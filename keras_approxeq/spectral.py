@@ -35,6 +35,8 @@ from keras_approxeq import groups
 from keras_approxeq import steerable
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
+from keras_approxeq._ops import einsum
+from keras_approxeq._ops import split
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.representations import Representation
 
@@ -129,8 +131,7 @@ class SpectralProjector:
         if all(f is None for _, f in parts):
             return flat
         position = 1 if axis == "in" else 2
-        bounds = np.cumsum([index.size for index, _ in parts])[:-1].tolist()
-        pieces = ops.split(flat, bounds, axis=position) if bounds else [flat]
+        pieces = split(flat, [index.size for index, _ in parts], position)
         mixed = []
         for i, ((index, f), piece) in enumerate(zip(parts, pieces)):
             if f is not None:
@@ -142,7 +143,7 @@ class SpectralProjector:
                 )
                 piece = ops.reshape(piece, fields)
                 subscripts = "xpdc->xpec" if position == 1 else "xcpd->xcpe"
-                piece = ops.einsum("ed," + subscripts, matrix, piece)
+                piece = einsum("ed," + subscripts, matrix, piece)
                 piece = ops.reshape(piece, shape)
             mixed.append(piece)
         return ops.concatenate(mixed, axis=position)

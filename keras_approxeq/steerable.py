@@ -63,6 +63,8 @@ from keras_approxeq._linalg import null_space
 from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
+from keras_approxeq._ops import einsum
+from keras_approxeq._ops import split
 from keras_approxeq.layouts import KernelLayout
 
 __all__ = [
@@ -229,6 +231,13 @@ def _regular_decomposition(name):
     return tuple(fields), np.concatenate(columns, axis=1)
 
 
+def _split(x, groups, axis):
+    """`x` cut along `axis` into the channels of each field type."""
+    if len(groups) == 1:
+        return [x]
+    return split(x, [index.size for index in groups.values()], axis)
+
+
 class SteerableProjector:
     """`P(K) = Q Q^T K` per pair of input and output fields.
 
@@ -256,11 +265,11 @@ class SteerableProjector:
         self._names, arrays = [], []
         for key, index in (("in", in_groups), ("out", out_groups)):
             order = np.concatenate([i.reshape(-1) for i in index.values()])
-            self._names.append(f"{key}_inverse")
-            arrays.append(np.argsort(order).astype(np.int32))
-            for field, i in index.items():
-                self._names.append(f"{key}:{field}")
-                arrays.append(i.astype(np.int32))
+            self._names += [f"{key}_order", f"{key}_inverse"]
+            arrays += [
+                order.astype(np.int32),
+                np.argsort(order).astype(np.int32),
+            ]
         for (a, b), q in bases.items():
             self._names.append(f"basis:{a}:{b}")
             arrays.append(q)
@@ -290,29 +299,31 @@ class SteerableProjector:
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)
         x, c_in, c_out = math.prod(self.shape[:-2]), *self.shape[-2:]
-        flat = ops.reshape(kernel, (x, c_in, c_out))
         tensors = self._constants(kernel)
+        flat = ops.reshape(kernel, (x, c_in, c_out))
+        # Channels grouped by field type, so that each pair is a slice.
+        grouped = ops.take(flat, tensors["in_order"], axis=1)
+        grouped = ops.take(grouped, tensors["out_order"], axis=2)
         rows = []
-        for a, in_index in self.in_groups.items():
-            row = ops.take(flat, tensors[f"in:{a}"], axis=1)  # (X, p, i, C)
+        for a, row in zip(self.in_groups, _split(grouped, self.in_groups, 1)):
+            p, i = self.in_groups[a].shape
             blocks = []
-            for b, out_index in self.out_groups.items():
-                block = ops.take(row, tensors[f"out:{b}"], axis=3)
+            for b, block in zip(
+                self.out_groups, _split(row, self.out_groups, 2)
+            ):
                 q = tensors.get(f"basis:{a}:{b}")
                 if q is None:
-                    block = ops.zeros_like(block)
-                else:
-                    coeff = ops.einsum("nxij,xpiqj->npq", q, block)
-                    block = ops.einsum("nxij,npq->xpiqj", q, coeff)
-                blocks.append(ops.reshape(block, (x, -1, out_index.size)))
+                    blocks.append(ops.zeros_like(block))
+                    continue
+                block = ops.reshape(block, (x, p, i, *self.out_groups[b].shape))
+                coeff = einsum("nxij,xpiqj->npq", q, block)
+                block = einsum("nxij,npq->xpiqj", q, coeff)
+                blocks.append(ops.reshape(block, (x, p * i, -1)))
             rows.append(ops.concatenate(blocks, axis=2))
-        grouped = ops.concatenate(rows, axis=1)  # channels grouped by type
-        ungrouped = ops.take(
-            ops.take(grouped, tensors["in_inverse"], axis=1),
-            tensors["out_inverse"],
-            axis=2,
-        )
-        return ops.reshape(ungrouped, self.shape)
+        projected = ops.concatenate(rows, axis=1)
+        projected = ops.take(projected, tensors["in_inverse"], axis=1)
+        projected = ops.take(projected, tensors["out_inverse"], axis=2)
+        return ops.reshape(projected, self.shape)
 
     def _constants(self, like):
         tensors = constants(self._tensors, like, self._arrays)

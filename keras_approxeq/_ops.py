@@ -1,0 +1,43 @@
+"""Two tensor operations that `keras.ops` does not do as needed here.
+
+`einsum` computes at the full precision of its inputs on every backend.
+On GPUs JAX multiplies float32 matrices in TF32 by default (a 10-bit
+mantissa, errors of about 1e-3), which would break the projections'
+float32 exactness (about 1e-5), so on JAX the precision is set to
+`HIGHEST` per call. PyTorch does not use TF32 for matrix products unless
+`torch.backends.cuda.matmul.allow_tf32` is set. TensorFlow uses TF32 on
+Ampere and newer GPUs unless
+`tf.config.experimental.enable_tensor_float_32_execution(False)` is
+called; it has no per-call switch.
+
+`split` cuts a tensor into pieces of static sizes by slicing: `ops.split`
+on PyTorch turns the sizes into a device tensor and back (a host sync per
+call, and a graph break under `torch.compile`).
+"""
+
+import keras
+from keras import ops
+
+__all__ = ["einsum", "split"]
+
+
+def einsum(subscripts, *operands):
+    """`keras.ops.einsum`, at full precision on JAX."""
+    symbolic = any(isinstance(x, keras.KerasTensor) for x in operands)
+    if keras.backend.backend() != "jax" or symbolic:
+        return ops.einsum(subscripts, *operands)
+    import jax
+
+    return jax.numpy.einsum(
+        subscripts, *operands, precision=jax.lax.Precision.HIGHEST
+    )
+
+
+def split(x, sizes, axis):
+    """`x` cut along `axis` into consecutive pieces of `sizes` (ints)."""
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        pieces.append(x[index])
+        start += size
+    return pieces
