@@ -7,11 +7,16 @@
 | `"l1"`       | `sum abs(K)`                                             |
 | `"linf"`     | `max abs(K)`                                             |
 | `(p, q)`     | the mixed norm of the kernel as a `(fan_in, out)` matrix |
+| `"spectral"` | the largest singular value of the layer as an operator   |
+| `"nuclear"`  | the sum of the operator's singular values                |
 
 The mixed `(p, q)` norm takes the `p`-norm of each output channel's column
 (its `fan_in` weights), then the `q`-norm of those: `(2, 1)` is the
 group-lasso norm that sums the columns' Euclidean norms, `(2, 2)` is
 `"fro"`, `(1, 1)` is `"l1"`. `p` and `q` are numbers `>= 1` or `"inf"`.
+
+The operator norms are those of the layer's linear map (for a convolution,
+on a periodic grid): see `keras_approxeq.operator_norms`.
 
 Every norm has a finite gradient everywhere, also at a zero kernel: square
 roots and `1/p` powers are guarded so that their (sub)gradient at zero is
@@ -22,10 +27,15 @@ import math
 
 from keras import ops
 
-__all__ = ["ENTRYWISE_NORMS", "OPERATOR_NORMS", "evaluate", "normalize"]
+__all__ = [
+    "ENTRYWISE_NORMS",
+    "OPERATOR_NORMS",
+    "evaluate",
+    "normalize",
+    "safe_root",
+]
 
 ENTRYWISE_NORMS = ("fro", "fro2", "l1", "linf")
-# Named in errors now; implemented in a later release.
 OPERATOR_NORMS = ("spectral", "nuclear")
 
 
@@ -40,13 +50,8 @@ def normalize(norm):
     (2.0, inf)
     """
     if isinstance(norm, str):
-        if norm in ENTRYWISE_NORMS:
+        if norm in ENTRYWISE_NORMS + OPERATOR_NORMS:
             return norm
-        if norm in OPERATOR_NORMS:
-            raise ValueError(
-                f"The operator norm {norm!r} is not available yet. Use one of "
-                f"{list(ENTRYWISE_NORMS)} or a mixed (p, q) norm."
-            )
     elif isinstance(norm, (tuple, list)) and len(norm) == 2:
         try:
             p, q = (float(v) for v in norm)
@@ -55,9 +60,9 @@ def normalize(norm):
         if p >= 1 and q >= 1:
             return (p, q)
     raise ValueError(
-        f"Unknown norm {norm!r}. Expected one of {list(ENTRYWISE_NORMS)}, a "
-        "mixed norm (p, q) with numbers p, q >= 1 or 'inf' (e.g. (2, 1)); "
-        f"the operator norms {list(OPERATOR_NORMS)} come in a later release."
+        f"Unknown norm {norm!r}. Expected one of "
+        f"{list(ENTRYWISE_NORMS + OPERATOR_NORMS)} or a mixed norm (p, q) "
+        "with numbers p, q >= 1 or 'inf' (e.g. (2, 1))."
     )
 
 
@@ -84,7 +89,7 @@ def evaluate(x, norm, matrix_shape=None):
     if norm == "fro2":
         return ops.sum(ops.square(x))
     if norm == "fro":
-        return _safe_root(ops.sum(ops.square(x)), 2.0)
+        return safe_root(ops.sum(ops.square(x)), 2.0)
     if norm == "l1":
         return ops.sum(ops.abs(x))
     if norm == "linf":
@@ -100,11 +105,11 @@ def _vector_norm(x, p, axis):
     if p == 1:
         return ops.sum(ops.abs(x), axis=axis)
     if p == 2:
-        return _safe_root(ops.sum(ops.square(x), axis=axis), 2.0)
-    return _safe_root(ops.sum(ops.power(ops.abs(x), p), axis=axis), p)
+        return safe_root(ops.sum(ops.square(x), axis=axis), 2.0)
+    return safe_root(ops.sum(ops.power(ops.abs(x), p), axis=axis), p)
 
 
-def _safe_root(s, p):
+def safe_root(s, p):
     """`s ** (1 / p)` for `s >= 0`, with a zero gradient at `s == 0`."""
     positive = s > 0
     safe = ops.where(positive, s, ops.ones_like(s))

@@ -8,6 +8,7 @@ from keras import ops
 from keras_approxeq import groups
 from keras_approxeq import layouts
 from keras_approxeq import norms
+from keras_approxeq import operator_norms
 from keras_approxeq import representations
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.projectors import get_projector
@@ -62,8 +63,10 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             sum). The input channel count must be a multiple of its size.
         out_rep: How the output channels transform, likewise. Ignored for
             depthwise kernels, whose outputs carry their input's type.
-        norm: `"fro"` (default), `"fro2"`, `"l1"`, `"linf"` or a mixed
-            `(p, q)` norm; see `keras_approxeq.norms`.
+        norm: `"fro"` (default), `"fro2"`, `"l1"`, `"linf"`, a mixed
+            `(p, q)` norm, or an operator norm of the layer: `"spectral"`
+            (its largest singular value) or `"nuclear"`; see
+            `keras_approxeq.norms`.
         lambda_perp: Weight of the non-equivariant part's norm, `>= 0`.
         lambda_g: Weight of the equivariant part's norm, `>= 0`.
         layout: `None` (infer from rank), `"dense"`, `"conv"`,
@@ -74,6 +77,9 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             `keras_approxeq.spectral`). The penalty is the same; the
             spectral domain is the cheaper one for regular fields of
             `C<N>`/`D<N>` with `N` other than 1, 2, 4.
+        grid_size: For the operator norms of a convolution, the periodic
+            grid the layer acts on: an int (each spatial axis) or a tuple;
+            `None` (default) takes `max(8, 2 * kernel_size)` per axis.
         max_frequency: `None` (default) or an int: the largest angular
             frequency (degree, for `SO3`/`O3`) of the equivariant kernels,
             which then span a band-limited subspace; see
@@ -103,6 +109,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         layout=None,
         domain="spatial",
         max_frequency=None,
+        grid_size=None,
     ):
         self.group = groups.get(group).name
         self.in_rep = _config_rep(representations.normalize(in_rep, "in_rep"))
@@ -116,6 +123,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         self.layout = layouts.normalize(layout)
         self.domain = normalize_domain(domain)
         self.max_frequency = normalize_max_frequency(max_frequency)
+        self.grid_size = _validate_grid_size(grid_size)
 
     def projector(self, shape):
         """The (cached) projector for a weight of `shape`."""
@@ -136,8 +144,8 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
         dtype = "float64" if float64 else "float32"
         x = ops.cast(x, dtype)
-        if self.domain == "spectral" and self._norm in ("fro", "fro2"):
-            # Orthogonal change of basis: the same Frobenius norms.
+        if self.domain == "spectral" and self._norm in _ORTHOGONAL_INVARIANT:
+            # An orthogonal change of basis of the channels keeps these.
             x, parallel = projector.spectral(x)
         else:
             parallel = projector.apply(x)
@@ -147,6 +155,19 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         return penalty
 
     def _norm_of(self, x, layout):
+        if self._norm in norms.OPERATOR_NORMS:
+            spatial = layout.spatial_shape
+            flat = ops.reshape(x, (math.prod(spatial), -1, x.shape[-1]))
+            grid = self.grid_size
+            if isinstance(grid, int):
+                grid = (grid,) * len(spatial)
+            return operator_norms.evaluate(
+                flat,
+                self._norm,
+                spatial,
+                grid,
+                depthwise=layout.name == "depthwise",
+            )
         if isinstance(self._norm, tuple):
             x = ops.transpose(x, layout.matrix_axes())
         return norms.evaluate(x, self._norm, layout.matrix_shape())
@@ -162,11 +183,37 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             "layout": self.layout,
             "domain": self.domain,
             "max_frequency": self.max_frequency,
+            "grid_size": self.grid_size,
         }
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"ProjectionRegularizer({args})"
+
+
+_ORTHOGONAL_INVARIANT = ("fro", "fro2", "spectral", "nuclear")
+
+
+def _validate_grid_size(grid_size):
+    if grid_size is None:
+        return None
+    sizes = [grid_size] if isinstance(grid_size, int) else grid_size
+    try:
+        valid = (
+            all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                for n in sizes
+            )
+            and len(sizes) > 0
+        )
+    except TypeError:
+        valid = False
+    if not valid:
+        raise ValueError(
+            "Expected `grid_size` to be None, a positive int or a list of "
+            f"them (one per spatial axis). Received: grid_size={grid_size!r}."
+        )
+    return grid_size if isinstance(grid_size, int) else list(grid_size)
 
 
 def _config_rep(fields):
