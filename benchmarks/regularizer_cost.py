@@ -30,7 +30,7 @@ import numpy as np
 
 from keras_approxeq import ProjectionRegularizer
 
-NORMS = ["fro", "fro2", "l1", "linf", (2, 1)]
+NORMS = ["fro", "fro2", "l1", "linf", (2, 1), "spectral", "nuclear"]
 
 
 class ZeroRegularizer(keras.regularizers.Regularizer):

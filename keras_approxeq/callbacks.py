@@ -1,0 +1,97 @@
+"""`EquivarianceMonitor`: equivariance in the training logs."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_approxeq.diagnostics import equivariance_error
+from keras_approxeq.report import regularized_weights
+
+__all__ = ["EquivarianceMonitor"]
+
+
+@keras.saving.register_keras_serializable(package="keras_approxeq")
+class EquivarianceMonitor(keras.callbacks.Callback):
+    """Writes how equivariant the model is into the logs, every epoch.
+
+    For each weight with a `ProjectionRegularizer` it adds
+    `"<prefix>/<weight path>"`: `||T - P T||_F / ||T||_F`; with a batch `x`
+    and a `group`, also `"<prefix>_error"`: `equivariance_error(model, x,
+    group, in_rep, out_rep)`. `History` then holds the curves
+    (`plot_equivariance` draws them) and a `TensorBoard` callback listed
+    after this one writes them as scalars.
+
+    Args:
+        x: Optional batch of inputs for the model's equivariance error.
+        group: The group for that error (a name).
+        in_rep: The representation of `x`'s channels.
+        out_rep: The representation of the model's outputs.
+        data_format: As for `equivariance_error`.
+        num_elements: As for `equivariance_error`.
+        prefix: Prefix of the log keys.
+
+    Example:
+
+    ```python
+    history = model.fit(
+        x, y, epochs=10,
+        callbacks=[EquivarianceMonitor(x_val[:32], group="C4")],
+    )
+    history.history["equivariance_error"]
+    ```
+    """
+
+    def __init__(
+        self,
+        x=None,
+        group=None,
+        in_rep="trivial",
+        out_rep="trivial",
+        data_format=None,
+        num_elements=None,
+        prefix="equivariance",
+    ):
+        super().__init__()
+        if (x is None) != (group is None):
+            raise ValueError(
+                "Pass both `x` and `group` to log the model's equivariance "
+                "error, or neither. Received: "
+                f"x={'None' if x is None else 'a batch'}, group={group!r}."
+            )
+        self.x = None if x is None else np.asarray(x)
+        self.group = group
+        self.in_rep = in_rep
+        self.out_rep = out_rep
+        self.data_format = data_format
+        self.num_elements = num_elements
+        self.prefix = prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for variable, regularizer in regularized_weights(self.model):
+            kernel = np.asarray(ops.convert_to_numpy(variable), np.float64)
+            projected = regularizer.projector(kernel.shape).apply_numpy(kernel)
+            norm = np.linalg.norm(kernel)
+            ratio = np.linalg.norm(kernel - projected) / norm if norm else 0.0
+            logs[f"{self.prefix}/{variable.path}"] = float(ratio)
+        if self.x is not None:
+            logs[f"{self.prefix}_error"] = equivariance_error(
+                self.model,
+                self.x,
+                self.group,
+                self.in_rep,
+                self.out_rep,
+                self.data_format,
+                self.num_elements,
+            )
+
+    def get_config(self):
+        return {
+            "group": self.group,
+            "in_rep": self.in_rep,
+            "out_rep": self.out_rep,
+            "data_format": self.data_format,
+            "num_elements": self.num_elements,
+            "prefix": self.prefix,
+        }

@@ -1,0 +1,141 @@
+"""equivariance_report, EquivarianceMonitor, plot_equivariance and
+project_weights on a small C4 CNN."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_approxeq import EquivarianceMonitor
+from keras_approxeq import ProjectionRegularizer
+from keras_approxeq import equivariance_error
+from keras_approxeq import equivariance_report
+from keras_approxeq import plot_equivariance
+from keras_approxeq import project
+from keras_approxeq import project_weights
+
+
+def _invariant_cnn():
+    """Regular fields, then an invariant map: C4-invariant when projected."""
+    lifting = ProjectionRegularizer("C4", out_rep="regular")
+    hidden = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
+    pooling = ProjectionRegularizer("C4", in_rep="regular")
+    return keras.Sequential(
+        [
+            keras.Input((9, 9, 1)),
+            keras.layers.Conv2D(
+                8,
+                3,
+                padding="same",
+                activation="relu",
+                data_format="channels_last",
+                kernel_regularizer=lifting,
+                bias_regularizer=lifting,
+            ),
+            keras.layers.Conv2D(
+                8,
+                3,
+                padding="same",
+                activation="relu",
+                data_format="channels_last",
+                kernel_regularizer=hidden,
+                use_bias=False,
+            ),
+            keras.layers.Conv2D(
+                3,
+                1,
+                data_format="channels_last",
+                kernel_regularizer=pooling,
+                bias_regularizer=pooling,
+            ),
+            keras.layers.GlobalAveragePooling2D("channels_last"),
+        ]
+    )
+
+
+def test_report_lists_every_regularised_weight(rng):
+    model = _invariant_cnn()
+    report = equivariance_report(model)
+    assert len(report) == 5  # 3 kernels, 2 biases
+    first = model.layers[0].kernel
+    kernel = ops.convert_to_numpy(first).astype("float64")
+    residual = kernel - project(kernel, "C4", "trivial", "regular")
+    assert report[0]["weight"] == first.path
+    assert report[0]["group"] == "C4"
+    assert report[0]["out_rep"] == "regular"
+    np.testing.assert_allclose(
+        report[0]["relative_residual"],
+        np.linalg.norm(residual) / np.linalg.norm(kernel),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        report[0]["penalty"], 1e-2 * np.linalg.norm(residual), rtol=1e-5
+    )
+    table = str(report)
+    assert "||T-PT||/||T||" in table and first.path in table
+    assert len(table.splitlines()) == 2 + len(report)
+
+
+def test_project_weights_makes_the_model_exactly_invariant(rng):
+    model = _invariant_cnn()
+    x = rng.normal(size=(4, 9, 9, 1)).astype("float32")
+    assert (
+        equivariance_error(model, x, "C4", data_format="channels_last") > 1e-2
+    )
+    summary = project_weights(model, x)
+    assert summary["weights"] == 5
+    assert 0 < summary["relative_change"] < 1
+    assert summary["max_output_change"] > 0
+    assert (
+        equivariance_error(model, x, "C4", data_format="channels_last") < 1e-5
+    )
+    assert (
+        max(r["relative_residual"] for r in equivariance_report(model)) < 1e-6
+    )
+    # Projecting again changes nothing.
+    assert project_weights(model)["relative_change"] < 1e-6
+
+
+def test_monitor_writes_the_ratios_into_the_history(rng):
+    model = _invariant_cnn()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    x = rng.normal(size=(16, 9, 9, 1)).astype("float32")
+    y = rng.normal(size=(16, 3)).astype("float32")
+    monitor = EquivarianceMonitor(
+        x[:4], group="C4", data_format="channels_last"
+    )
+    history = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    paths = [row["weight"] for row in equivariance_report(model)]
+    for path in paths:
+        values = history.history[f"equivariance/{path}"]
+        assert len(values) == 2 and all(0 <= v < 2 for v in values)
+    assert len(history.history["equivariance_error"]) == 2
+    last = {
+        row["weight"]: row["relative_residual"]
+        for row in equivariance_report(model)
+    }
+    for path in paths:
+        np.testing.assert_allclose(
+            history.history[f"equivariance/{path}"][-1], last[path], rtol=1e-6
+        )
+    assert EquivarianceMonitor(prefix="eq").get_config()["prefix"] == "eq"
+    with pytest.raises(ValueError, match="both `x` and `group`"):
+        EquivarianceMonitor(x[:4])
+
+
+def test_plot_draws_one_curve_per_weight():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    logs = {
+        "loss": [1.0, 0.5],
+        "equivariance/a/kernel": [0.9, 0.1],
+        "equivariance/b/kernel": [0.5, 0.0],
+    }
+    ax = plot_equivariance(logs)
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "a/kernel",
+        "b/kernel",
+    ]
+    with pytest.raises(ValueError, match="EquivarianceMonitor"):
+        plot_equivariance({"loss": [1.0]})
