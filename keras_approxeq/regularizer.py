@@ -112,8 +112,10 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         grid_size=None,
     ):
         self.group = groups.get(group).name
-        self.in_rep = _config_rep(representations.normalize(in_rep, "in_rep"))
-        self.out_rep = _config_rep(
+        self.in_rep = representations.to_config(
+            representations.normalize(in_rep, "in_rep")
+        )
+        self.out_rep = representations.to_config(
             representations.normalize(out_rep, "out_rep")
         )
         self._norm = norms.normalize(norm)
@@ -214,10 +216,6 @@ def _validate_grid_size(grid_size):
             f"them (one per spatial axis). Received: grid_size={grid_size!r}."
         )
     return grid_size if isinstance(grid_size, int) else list(grid_size)
-
-
-def _config_rep(fields):
-    return fields[0] if len(fields) == 1 else list(fields)
 
 
 def _validate_lambda(value, name):

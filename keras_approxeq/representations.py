@@ -46,7 +46,7 @@ import numpy as np
 from keras_approxeq import steerable
 from keras_approxeq.groups import SymmetricGroup
 
-__all__ = ["FIELD_TYPES", "Representation", "normalize"]
+__all__ = ["FIELD_TYPES", "Representation", "normalize", "to_config"]
 
 FIELD_TYPES = ("trivial", "regular", "standard", "natural")
 
@@ -82,6 +82,11 @@ def normalize(identifier, argument="rep"):
                 "direct sum is a list of these, e.g. ['trivial', 'standard']."
             )
     return fields
+
+
+def to_config(fields):
+    """The plain form of normalised fields: a name, or a list of names."""
+    return fields[0] if len(fields) == 1 else list(fields)
 
 
 class Representation:

@@ -1,0 +1,80 @@
+"""`ProjectionDecay`: shrink the non-equivariant part after every step."""
+
+import keras
+from keras import ops
+
+from keras_approxeq.projectors import get_projector
+from keras_approxeq.representations import normalize
+from keras_approxeq.representations import to_config
+
+__all__ = ["ProjectionDecay"]
+
+
+@keras.saving.register_keras_serializable(package="keras_approxeq")
+class ProjectionDecay(keras.constraints.Constraint):
+    """Decoupled decay of the non-equivariant part, as AdamW is to L2.
+
+    After each optimizer step Keras applies the constraint:
+
+        K <- P(K) + (1 - rate) (K - P(K)).
+
+    A penalty's gradient goes through the optimizer, and Adam divides it
+    by its running scale, mixed per coordinate with the task's gradient;
+    the non-equivariant part then settles at a floor set by the learning
+    rate rather than by the penalty's weight. This decay does not go
+    through the optimizer: after `n` steps without task gradient the
+    non-equivariant part is `(1 - rate)^n` of what it was, whatever the
+    optimizer. `rate=1` projects after every step (an exactly equivariant
+    layer, trained by projected gradient descent).
+
+    Args:
+        group: The group (see `ProjectionRegularizer`).
+        in_rep: The input representation.
+        out_rep: The output representation.
+        rate: In `[0, 1]`: the fraction of the non-equivariant part removed
+            per step.
+        layout: The weight's layout (`None` infers it from the rank).
+
+    Example:
+
+    ```python
+    decay = ProjectionDecay("C4", "regular", "regular", rate=0.01)
+    layer = keras.layers.Conv2D(32, 3, kernel_constraint=decay)
+    ```
+    """
+
+    def __init__(
+        self, group, in_rep="trivial", out_rep="trivial", rate=0.01, layout=None
+    ):
+        try:
+            valid = 0.0 <= float(rate) <= 1.0
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(
+                "Expected `rate` to be a number in [0, 1] (the fraction of "
+                "the non-equivariant part removed per step). Received: "
+                f"rate={rate!r}."
+            )
+        self.group = group if isinstance(group, str) else group.name
+        self.in_rep = to_config(normalize(in_rep, "in_rep"))
+        self.out_rep = to_config(normalize(out_rep, "out_rep"))
+        self.rate = float(rate)
+        self.layout = layout
+
+    def __call__(self, w):
+        w = ops.convert_to_tensor(w)
+        projector = get_projector(
+            self.group, self.in_rep, self.out_rep, tuple(w.shape), self.layout
+        )
+        parallel = projector.apply(w)
+        return parallel + (1.0 - self.rate) * (w - parallel)
+
+    def get_config(self):
+        return {
+            "group": self.group,
+            "in_rep": self.in_rep,
+            "out_rep": self.out_rep,
+            "rate": self.rate,
+            "layout": self.layout,
+        }

@@ -1,0 +1,186 @@
+"""Group convolutions as plain convolutions with a projection penalty.
+
+`LiftingConv2D`, `GroupConv2D` (and `LiftingConv3D`, `GroupConv3D`) are
+Keras convolutions whose output channels are regular fields of a finite
+group, with a `ProjectionRegularizer` attached to the kernel and the bias.
+With a large `lambda_perp` (or after `project_weights`) they are exactly
+the group convolutions of Cohen & Welling (2016); with a small one, an
+approximately equivariant CNN:
+
+```python
+model = keras.Sequential([
+    keras.Input((28, 28, 1)),
+    LiftingConv2D(8, 3, group="C4", padding="same", activation="relu"),
+    GroupConv2D(8, 3, group="C4", padding="same", activation="relu"),
+    GroupPooling("C4"),
+    keras.layers.GlobalAveragePooling2D(),
+    keras.layers.Dense(10),
+])
+```
+"""
+
+import keras
+
+from keras_approxeq import groups
+from keras_approxeq.regularizer import ProjectionRegularizer
+
+__all__ = ["GroupConv2D", "GroupConv3D", "LiftingConv2D", "LiftingConv3D"]
+
+_ARGS_DOC = """
+    Args:
+        fields: Number of output regular fields; the layer has
+            `fields * |G|` output channels.
+        kernel_size: As for the Keras convolution.
+        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
+            ... in 2D; `"O"`, `"Oh"` in 3D.
+        in_rep: The input channels' representation.
+        norm: The penalty's norm (see `ProjectionRegularizer`).
+        lambda_perp: Weight of the non-equivariant part's norm.
+        lambda_g: Weight of the equivariant part's norm.
+        domain: `"spatial"` or `"spectral"`.
+        **kwargs: Every other argument of the Keras convolution
+            (`strides`, `padding`, `activation`, `use_bias`, initializers,
+            constraints, ...). A `kernel_regularizer` or `bias_regularizer`
+            given here replaces the default one.
+"""
+
+
+def _regular_conv(
+    layer, base, ndim, fields, kernel_size, group, in_rep, penalty, kwargs
+):
+    resolved = groups.get(group, ndim)
+    if resolved.order is None:
+        raise ValueError(
+            f"{type(layer).__name__} needs a finite group with regular "
+            f"fields; {resolved.name} has none. Use a finite one such as "
+            "'C8', or a Conv layer with a ProjectionRegularizer on irreps."
+        )
+    if not isinstance(fields, int) or fields < 1:
+        raise ValueError(
+            f"Expected `fields` to be a positive int (the number of regular "
+            f"fields). Received: fields={fields!r}."
+        )
+    regularizer = ProjectionRegularizer(
+        resolved.name, in_rep=in_rep, out_rep="regular", **penalty
+    )
+    kwargs.setdefault("kernel_regularizer", regularizer)
+    kwargs.setdefault("bias_regularizer", regularizer)
+    layer.fields, layer.group, layer.in_rep = fields, resolved.name, in_rep
+    layer.penalty = penalty
+    base.__init__(
+        layer,
+        filters=fields * resolved.order,
+        kernel_size=kernel_size,
+        **kwargs,
+    )
+
+
+class _RegularOutput:
+    """Shared by the four classes: the arguments and the config."""
+
+    _base = None
+    _ndim = None
+
+    def __init__(
+        self,
+        fields,
+        kernel_size,
+        group,
+        in_rep,
+        norm="fro",
+        lambda_perp=1e-2,
+        lambda_g=0.0,
+        domain="spatial",
+        **kwargs,
+    ):
+        penalty = {
+            "norm": norm,
+            "lambda_perp": lambda_perp,
+            "lambda_g": lambda_g,
+            "domain": domain,
+        }
+        _regular_conv(
+            self,
+            self._base,
+            self._ndim,
+            fields,
+            kernel_size,
+            group,
+            in_rep,
+            penalty,
+            kwargs,
+        )
+
+    def get_config(self):
+        config = self._base.get_config(self)
+        config.pop("filters")
+        config.update(
+            {"fields": self.fields, "group": self.group, "in_rep": self.in_rep}
+        )
+        config.update(self.penalty)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_approxeq")
+class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
+    __doc__ = (
+        """A `Conv2D` from scalar (or other) fields to regular fields of
+    `group`, penalised towards equivariance: the first layer of a group
+    CNN.
+"""
+        + _ARGS_DOC
+    )
+    _base, _ndim = keras.layers.Conv2D, 2
+
+    def __init__(
+        self, fields, kernel_size, group="C4", in_rep="trivial", **kwargs
+    ):
+        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_approxeq")
+class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
+    __doc__ = (
+        """A `Conv2D` between regular fields of `group`, penalised
+    towards equivariance: a group convolution when exact.
+"""
+        + _ARGS_DOC
+    )
+    _base, _ndim = keras.layers.Conv2D, 2
+
+    def __init__(
+        self, fields, kernel_size, group="C4", in_rep="regular", **kwargs
+    ):
+        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_approxeq")
+class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
+    __doc__ = (
+        """A `Conv3D` from scalar (or other) fields to regular fields of
+    `group` (`"O"`: 24 channels per field), penalised towards equivariance.
+"""
+        + _ARGS_DOC
+    )
+    _base, _ndim = keras.layers.Conv3D, 3
+
+    def __init__(
+        self, fields, kernel_size, group="O", in_rep="trivial", **kwargs
+    ):
+        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_approxeq")
+class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
+    __doc__ = (
+        """A `Conv3D` between regular fields of `group`, penalised
+    towards equivariance.
+"""
+        + _ARGS_DOC
+    )
+    _base, _ndim = keras.layers.Conv3D, 3
+
+    def __init__(
+        self, fields, kernel_size, group="O", in_rep="regular", **kwargs
+    ):
+        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
