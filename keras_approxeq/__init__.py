@@ -12,6 +12,7 @@ layer = keras.layers.Conv2D(32, 3, padding="same", kernel_regularizer=reg)
 """
 
 from keras_approxeq import groups
+from keras_approxeq import layers
 from keras_approxeq import layouts
 from keras_approxeq import norms
 from keras_approxeq import operator_norms
@@ -20,22 +21,29 @@ from keras_approxeq import spectral
 from keras_approxeq import spherical
 from keras_approxeq import steerable
 from keras_approxeq.callbacks import EquivarianceMonitor
+from keras_approxeq.constraints import ProjectionDecay
 from keras_approxeq.deploy import project_weights
 from keras_approxeq.diagnostics import equivariance_error
+from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.plotting import plot_equivariance
 from keras_approxeq.projectors import project
 from keras_approxeq.regularizer import ProjectionRegularizer
 from keras_approxeq.report import equivariance_report
+from keras_approxeq.sampled import SampledEquivariance
 from keras_approxeq.transforms import transform
 from keras_approxeq.version import __version__
 
 __all__ = [
     "EquivarianceMonitor",
+    "ProjectedInitializer",
+    "ProjectionDecay",
     "ProjectionRegularizer",
+    "SampledEquivariance",
     "__version__",
     "equivariance_error",
     "equivariance_report",
     "groups",
+    "layers",
     "layouts",
     "norms",
     "operator_norms",

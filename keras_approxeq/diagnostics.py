@@ -6,7 +6,7 @@ from keras import ops
 from keras_approxeq import groups
 from keras_approxeq.transforms import transform
 
-__all__ = ["equivariance_error"]
+__all__ = ["equivariance_error", "sample_elements"]
 
 
 def equivariance_error(
@@ -100,6 +100,12 @@ def _elements(group, num_elements, seed):
     while len(chosen) < num_elements:
         chosen.add(1 + int(rng.integers(group.order - 1)))
     return sorted(chosen)
+
+
+def sample_elements(group, count, seed=0):
+    """`count` random elements of a continuous group (`SO2`, `O2`, `SO3`,
+    `O3`), or of a finite one (without the identity), seeded."""
+    return list(_elements(group, count, seed))
 
 
 def _random_rotation(rng, reflections):

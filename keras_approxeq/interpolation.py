@@ -53,7 +53,8 @@ def rotate(x, group, element, fields, channels_first):
     flat = ops.reshape(x, (-1, math.prod(spatial), channels))
     gathered = ops.take(flat, index, axis=1)  # (batch, points, 4, channels)
     moved = ops.sum(gathered * weight[None, :, :, None], axis=2)
-    y = ops.reshape(einsum("bpc,dc->bpd", moved, matrix), batch_shape)
+    y = einsum("bpc,dc->bpd", moved, matrix)
+    y = ops.reshape(y, (-1, *batch_shape[1:]))  # the batch may be unknown
     return ops.moveaxis(y, -1, 1) if channels_first else y
 
 

@@ -93,7 +93,7 @@ def transform(x, group, element, rep="trivial", data_format=None):
         y = ops.take(ops.reshape(y, flat_shape), source, axis=spatial_axis)
     y = ops.take(y, channel_source, axis=channel_axis)
     y = y * ops.reshape(sign, sign_shape)
-    return ops.reshape(y, shape)
+    return ops.reshape(y, (-1, *shape[1:]))  # the batch may be unknown
 
 
 def _validate_element(group, element):

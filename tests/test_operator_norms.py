@@ -133,3 +133,21 @@ def test_gradient_is_zero_at_an_equivariant_kernel_without_lambda_g(norm, rng):
     value, grad = value_and_grad(reg, kernel.astype("float32"))
     assert value == 0.0
     np.testing.assert_allclose(grad, 0.0)
+
+
+def test_spectral_norm_picks_the_right_frequency_on_random_kernels():
+    """The power iterations rank the frequencies right on random kernels
+    (a check of the shortcut: the value is the exact maximum)."""
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        kernel = rng.normal(size=(3, 3, 4, 4))
+        value = operator_norms.evaluate(
+            ops.convert_to_tensor(kernel.reshape(9, 4, 4).astype("float32")),
+            "spectral",
+            (3, 3),
+            (8, 8),
+        )
+        expected = _reference(kernel, np.array((8, 8)), "spectral")
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(value), expected, rtol=1e-5
+        )

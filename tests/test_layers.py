@@ -1,0 +1,344 @@
+"""The layers, the initializer, the decay and the sample-based baseline
+through Keras' standard checks: build, call, fit, config, `.keras` files."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_approxeq import ProjectedInitializer
+from keras_approxeq import ProjectionDecay
+from keras_approxeq import SampledEquivariance
+from keras_approxeq import equivariance_error
+from keras_approxeq import project
+from keras_approxeq import project_weights
+from keras_approxeq.layers import FieldNormalization
+from keras_approxeq.layers import GroupConv2D
+from keras_approxeq.layers import GroupConv3D
+from keras_approxeq.layers import GroupPooling
+from keras_approxeq.layers import LiftingConv2D
+from keras_approxeq.layers import LiftingConv3D
+from keras_approxeq.layers import RelaxedGroupConv2D
+from keras_approxeq.layers import ResidualPathway
+
+CL = "channels_last"
+
+# name -> (factory, input shape, group, in_rep, out_rep, equivariant at init)
+LAYERS = {
+    "group_pooling": (
+        lambda: GroupPooling("C4", data_format=CL),
+        (7, 7, 8),
+        "C4",
+        "regular",
+        "trivial",
+        True,
+    ),
+    "group_pooling_mean_d4": (
+        lambda: GroupPooling("D4", mode="mean", data_format=CL),
+        (5, 5, 16),
+        "D4",
+        "regular",
+        "trivial",
+        True,
+    ),
+    "lifting_conv2d": (
+        lambda: LiftingConv2D(2, 3, padding="same", data_format=CL),
+        (7, 7, 1),
+        "C4",
+        "trivial",
+        "regular",
+        False,
+    ),
+    "group_conv2d": (
+        lambda: GroupConv2D(
+            2, 3, group="D4", padding="same", data_format=CL, activation="relu"
+        ),
+        (7, 7, 8),
+        "D4",
+        "regular",
+        "regular",
+        False,
+    ),
+    "lifting_conv3d": (
+        lambda: LiftingConv3D(1, 3, padding="same", data_format=CL),
+        (5, 5, 5, 1),
+        "O",
+        "trivial",
+        "regular",
+        False,
+    ),
+    "group_conv3d": (
+        lambda: GroupConv3D(1, 3, padding="same", data_format=CL),
+        (5, 5, 5, 24),
+        "O",
+        "regular",
+        "regular",
+        False,
+    ),
+    "relaxed_group_conv2d": (
+        lambda: RelaxedGroupConv2D(
+            2, 3, num_filter_banks=3, padding="same", data_format=CL
+        ),
+        (7, 7, 4),
+        "C4",
+        "regular",
+        "regular",
+        True,
+    ),
+    "residual_pathway": (
+        lambda: ResidualPathway(
+            8,
+            3,
+            group="C4",
+            in_rep="regular",
+            out_rep="regular",
+            padding="same",
+            data_format=CL,
+        ),
+        (7, 7, 4),
+        "C4",
+        "regular",
+        "regular",
+        True,
+    ),
+    "residual_pathway_dense_s4": (
+        lambda: ResidualPathway(
+            4, group="S4", in_rep="natural", out_rep="natural", rank=0
+        ),
+        (8,),
+        "S4",
+        "natural",
+        "natural",
+        True,
+    ),
+    "field_normalization": (
+        lambda: FieldNormalization(
+            "C4", ["trivial", "regular", "standard"], data_format=CL
+        ),
+        (7, 7, 14),
+        "C4",
+        ["trivial", "regular", "standard"],
+        ["trivial", "regular", "standard"],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_standard_layer_checks(name, tmp_path, rng):
+    factory, shape, group, in_rep, out_rep, equivariant = LAYERS[name]
+    layer = factory()
+    x = rng.normal(size=(4, *shape)).astype("float32")
+    y = layer(x)
+    assert tuple(y.shape[1:]) == tuple(
+        layer.compute_output_shape((4, *shape))[1:]
+    )
+    error = equivariance_error(layer, x, group, in_rep, out_rep, CL)
+    if equivariant:
+        assert error < 1e-5
+    else:  # plain initialisation; exactly equivariant once projected
+        assert error > 1e-3
+        project_weights(layer)
+        assert equivariance_error(layer, x, group, in_rep, out_rep, CL) < 1e-5
+    revived = type(layer).from_config(layer.get_config())
+    assert revived.get_config() == layer.get_config()
+    model = keras.Sequential([keras.Input(shape), layer])
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
+    model.fit(x, np.asarray(ops.convert_to_numpy(y)) + 0.1, epochs=1, verbose=0)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored(x)),
+        ops.convert_to_numpy(model(x)),
+        atol=1e-5,
+    )
+
+
+def test_field_normalization_is_equivariant_in_training_mode(rng):
+    layer = FieldNormalization("C4", ["regular", "standard"], data_format=CL)
+    x = rng.normal(size=(4, 7, 7, 6)).astype("float32") * 3 + 1
+
+    def train(v):
+        return layer(v, training=True)
+
+    error = equivariance_error(
+        train, x, "C4", *(["regular", "standard"],) * 2, CL
+    )
+    assert error < 1e-5
+    y = ops.convert_to_numpy(train(x))
+    np.testing.assert_allclose(y[..., :4].mean(), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y[..., :4].var(), 1.0, atol=1e-2)
+    np.testing.assert_allclose(np.mean(y[..., 4:] ** 2), 1.0, atol=1e-2)
+
+
+def test_bad_layer_arguments_raise():
+    with pytest.raises(ValueError, match="finite group"):
+        GroupPooling("SO2")
+    with pytest.raises(ValueError, match="'max' or 'mean'"):
+        GroupPooling("C4", mode="sum")
+    with pytest.raises(ValueError, match="multiple of 4.*6 channels"):
+        GroupPooling("C4", data_format=CL)(np.zeros((1, 3, 3, 6), "float32"))
+    with pytest.raises(ValueError, match="finite group"):
+        GroupConv2D(2, 3, group="SO2")
+    with pytest.raises(ValueError, match="positive int"):
+        LiftingConv2D(0, 3)
+    with pytest.raises(ValueError, match="num_filter_banks"):
+        RelaxedGroupConv2D(2, 3, num_filter_banks=0)
+    with pytest.raises(ValueError, match=r"rate.*\[0, 1\]"):
+        ProjectionDecay("C4", rate=1.5)
+    with pytest.raises(ValueError, match="num_samples"):
+        SampledEquivariance(
+            keras.Sequential([keras.Input((2,))]), "C4", num_samples=0
+        )
+
+
+def test_relaxed_group_conv_breaks_symmetry_only_through_mixing_weights(rng):
+    layer = RelaxedGroupConv2D(1, 3, padding="same", data_format=CL)
+    x = rng.normal(size=(2, 7, 7, 4)).astype("float32")
+    layer(x)
+    assert float(ops.convert_to_numpy(layer.losses[0])) == 0.0
+    weights = np.array([[1.0, 0.5, 0.2, 0.0], [0.3, 0.3, 0.3, 0.3]], "float32")
+    layer.mixing_weights.assign(weights)
+    assert equivariance_error(layer, x, "C4", "regular", "regular", CL) > 1e-2
+    deviation = weights - weights.mean(1, keepdims=True)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(layer.losses[0]),
+        1e-2 * np.linalg.norm(deviation),
+        rtol=1e-5,
+    )
+
+
+def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
+    """Projection keeps 1/4 of a C4 regular kernel's variance: after six
+    projected layers a He-initialised stack's activations shrink by about
+    (1/2)^6, the projected initializer's do not."""
+    init = ProjectedInitializer("C4", "regular", "regular", base="he_normal")
+    kernel = ops.convert_to_numpy(init((3, 3, 64, 64)))
+    np.testing.assert_allclose(
+        project(kernel.astype("float64"), "C4", "regular", "regular"),
+        kernel,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(kernel.std(), np.sqrt(2 / (9 * 64)), rtol=0.05)
+    x = rng.normal(size=(4, 16, 16, 16)).astype("float32")
+    scales = {}
+    for name, initializer in (
+        ("he_normal", "he_normal"),
+        ("projected", ProjectedInitializer("C4", "regular", "regular")),
+    ):
+        keras.utils.set_random_seed(0)
+        stack = keras.Sequential(
+            [keras.Input((16, 16, 16))]
+            + [
+                GroupConv2D(
+                    4,
+                    3,
+                    padding="same",
+                    activation="relu",
+                    use_bias=False,
+                    kernel_initializer=initializer,
+                    data_format=CL,
+                )
+                for _ in range(6)
+            ]
+        )
+        project_weights(stack)
+        out = ops.convert_to_numpy(stack(x))
+        scales[name] = float(np.sqrt(np.mean(out**2)))
+    assert scales["projected"] > 0.3
+    assert scales["he_normal"] < 0.1 * scales["projected"]
+
+
+def test_projection_decay_shrinks_the_non_equivariant_part(rng):
+    decay = ProjectionDecay("C4", "regular", "regular", rate=0.25)
+    kernel = rng.normal(size=(3, 3, 4, 4)).astype("float32")
+    parallel = project(kernel.astype("float64"), "C4", "regular", "regular")
+    decayed = ops.convert_to_numpy(decay(kernel))
+    np.testing.assert_allclose(
+        decayed, parallel + 0.75 * (kernel - parallel), atol=1e-5
+    )
+    assert ProjectionDecay.from_config(decay.get_config()).rate == 0.25
+    # As a kernel constraint, applied after every optimizer step.
+    layer = keras.layers.Conv2D(
+        4, 3, padding="same", kernel_constraint=decay, data_format=CL
+    )
+    model = keras.Sequential([keras.Input((7, 7, 4)), layer])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    x = rng.normal(size=(8, 7, 7, 4)).astype("float32")
+    start = ops.convert_to_numpy(layer.kernel)
+    before = np.linalg.norm(
+        start - project(start.astype("float64"), "C4", "regular", "regular")
+    )
+    model.fit(x, x, epochs=10, batch_size=8, verbose=0)
+    end = ops.convert_to_numpy(layer.kernel)
+    after = np.linalg.norm(
+        end - project(end.astype("float64"), "C4", "regular", "regular")
+    )
+    assert after < 0.1 * before  # 0.75 ** 10 ~ 0.06, plus the task's pull
+
+
+def _c4_model(equivariant):
+    model = keras.Sequential(
+        [
+            keras.Input((7, 7, 1)),
+            keras.layers.Conv2D(4, 3, padding="same", data_format=CL),
+        ]
+    )
+    if equivariant:
+        layer = model.layers[0]
+        layer.kernel.assign(
+            project(
+                ops.convert_to_numpy(layer.kernel), "C4", "trivial", "regular"
+            )
+        )
+        layer.bias.assign(np.full(4, 0.1, "float32"))
+    return model
+
+
+@pytest.mark.parametrize("num_samples", [1, 4])
+def test_sampled_equivariance_loss(num_samples, tmp_path, rng):
+    x = rng.normal(size=(4, 7, 7, 1)).astype("float32")
+    exact = SampledEquivariance(
+        _c4_model(True),
+        "C4",
+        out_rep="regular",
+        num_samples=num_samples,
+        data_format=CL,
+    )
+    assert float(ops.convert_to_numpy(exact.sample_loss(x))) < 1e-10
+    plain = SampledEquivariance(
+        _c4_model(False),
+        "C4",
+        out_rep="regular",
+        num_samples=num_samples,
+        weight=0.5,
+        data_format=CL,
+    )
+    assert float(ops.convert_to_numpy(plain.sample_loss(x))) > 1e-3
+    plain.compile(optimizer=keras.optimizers.SGD(1e-2), loss="mse")
+    history = plain.fit(x, np.zeros((4, 7, 7, 4)), epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    path = tmp_path / "sampled.keras"
+    plain.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.get_config()["num_samples"] == num_samples
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(restored(x)),
+        ops.convert_to_numpy(plain(x)),
+        atol=1e-6,
+    )
+
+
+def test_sampled_equivariance_draws_rotations_of_continuous_groups(rng):
+    x = rng.normal(size=(2, 9, 9, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 1)),
+            keras.layers.Conv2D(2, 3, padding="same", data_format=CL),
+        ]
+    )
+    wrapped = SampledEquivariance(
+        model, "SO2", num_samples=2, pool_size=4, data_format=CL
+    )
+    assert float(ops.convert_to_numpy(wrapped.sample_loss(x))) > 0
