@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The GPU check: the test suite on JAX and PyTorch on the GPU, then the
-# step-cost benchmark there. TensorFlow is not checked: its GPU wheel is
-# too large to carry to the lent machine. Logs go to $OUT (or ./gpu_logs).
+# The GPU check: tests on JAX and PyTorch on the GPU, then the step-cost
+# benchmark there. TensorFlow is not checked: its GPU wheel is too large to
+# carry to the lent machine. Logs go to $OUT (or ./gpu_logs).
+#
+#   TESTS="tests/test_layers.py ..." GROUPS_TO_BENCH="C4 SO3" \
+#     bash benchmarks/gpu_check.sh
 #
 # Needs keras and its pure-Python dependencies as wheels in .whl/ when the
-# machine has no keras (see the device notes in the contributing docs).
+# machine has no keras.
 set -u
 OUT=${OUT:-gpu_logs}
+TESTS=${TESTS:-tests}
+GROUPS_TO_BENCH=${GROUPS_TO_BENCH:-C4 SO3}
+BACKENDS=${BACKENDS:-jax torch}
 mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile \
@@ -17,18 +23,17 @@ else
 fi
 export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
-for backend in jax torch; do
-  KERAS_BACKEND=$backend timeout 170 python3 -c \
-    "import keras; from keras import ops; print(keras.__version__, ops.convert_to_tensor([1.0]).device if '$backend' == 'torch' else __import__('jax').devices())" \
-    2>&1 | tee "$OUT/device_$backend.txt"
-  KERAS_BACKEND=$backend timeout 170 python3 -m pytest -q -p no:cacheprovider \
-    -m "not slow and not multi_device" -n 8 tests 2>&1 | tail -25 \
-    | tee "$OUT/tests_$backend.txt"
+for backend in $BACKENDS; do
+  # shellcheck disable=SC2086
+  KERAS_BACKEND=$backend timeout 170 python3 -m pytest -q \
+    -p no:cacheprovider -m "not slow and not multi_device" -n 8 $TESTS \
+    2>&1 | tail -25 | tee "$OUT/tests_$backend.txt"
 done
-for backend in jax torch; do
-  for group in C4 SO3; do
-    KERAS_BACKEND=$backend timeout 75 python3 benchmarks/regularizer_cost.py \
-      --group $group --steps 10 --rounds 5 2>&1 | grep -v Warning \
+for backend in $BACKENDS; do
+  for group in $GROUPS_TO_BENCH; do
+    KERAS_BACKEND=$backend timeout 150 python3 \
+      benchmarks/regularizer_cost.py --group "$group" --steps 10 \
+      --rounds 5 2>&1 | grep -E "^#|^ratio" \
       | tee "$OUT/bench_${backend}_$group.txt"
   done
 done

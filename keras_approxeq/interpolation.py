@@ -60,7 +60,11 @@ def rotate(x, group, element, fields, channels_first):
 
 @memoize
 def _maps(group_name, element, fields, channels, spatial):
-    group = groups.get(group_name, len(spatial))
+    group = groups.get(group_name, len(spatial) or None)
+    if not spatial:  # (batch, channels): only the channels are mixed
+        matrix = _channel_matrix(group, fields, channels, element)
+        arrays = (np.zeros((1, 1), np.int32), np.ones((1, 1)), matrix)
+        return {"arrays": arrays, "tensors": {}}
     matrix = _matrix(group, element)
     if len(spatial) != group.ndim or len(set(spatial)) != 1:
         raise ValueError(

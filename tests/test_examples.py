@@ -50,7 +50,8 @@ def test_benchmark_quick(group, capsys):
         if line.startswith("ratio ")
     }
     assert ratios["none"] == 1.0
-    assert {"keras_l2", "projection_fro", "projection_mixed_2_1"} <= set(ratios)
+    assert {"keras_l2", "projection_fro", "projection_spectral"} <= set(ratios)
+    assert {"sampled_k1", "sampled_k4", "residual_pathway"} <= set(ratios)
     assert all(r > 0 for r in ratios.values())
 
 
@@ -67,3 +68,13 @@ def test_projector_memory_quick(capsys):
         "c4_conv2d_3x3_regular_64to64",
     }
     assert all(0 < r < 0.01 for r in ratios.values())
+
+
+def test_decay_vs_penalty_quick(capsys):
+    results = _load("examples/decay_vs_penalty.py").main(["--quick"])
+    assert len(results) == 4
+    for runs in results.values():
+        accuracy, error, residual = runs.mean(0)
+        assert 0 <= accuracy <= 1 and np.isfinite(error) and residual >= 0
+    # The decay of rate 0.1 leaves less non-equivariance than no pull.
+    assert results["decay, rate 0.1"][0, 2] < results["plain"][0, 2]
