@@ -221,7 +221,7 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
         atol=1e-5,
     )
     np.testing.assert_allclose(kernel.std(), np.sqrt(2 / (9 * 64)), rtol=0.05)
-    x = rng.normal(size=(4, 16, 16, 16)).astype("float32")
+    x = rng.normal(size=(4, 16, 16, 32)).astype("float32")
     scales = {}
     for name, initializer in (
         ("he_normal", "he_normal"),
@@ -229,10 +229,10 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
     ):
         keras.utils.set_random_seed(0)
         stack = keras.Sequential(
-            [keras.Input((16, 16, 16))]
+            [keras.Input((16, 16, 32))]
             + [
                 GroupConv2D(
-                    4,
+                    8,
                     3,
                     padding="same",
                     activation="relu",
@@ -246,7 +246,8 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
         project_weights(stack)
         out = ops.convert_to_numpy(stack(x))
         scales[name] = float(np.sqrt(np.mean(out**2)))
-    assert scales["projected"] > 0.3
+    # He keeps a ReLU network's scale; projection costs (1/2)^6 of it.
+    assert scales["projected"] > 0.1
     assert scales["he_normal"] < 0.1 * scales["projected"]
 
 
