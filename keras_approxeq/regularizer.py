@@ -74,9 +74,10 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         domain: `"spatial"` (default) or `"spectral"`: compute the
             projection on the kernel as it is, or per irrep after a group
             Fourier transform of the channels (see
-            `keras_approxeq.spectral`). The penalty is the same; the
-            spectral domain is the cheaper one for regular fields of
-            `C<N>`/`D<N>` with `N` other than 1, 2, 4.
+            `keras_approxeq.spectral`). The penalty is the same. For
+            `C4`/`D4` the spatial domain (orbit averaging) is usually the
+            cheaper; regular fields of other `C<N>`/`D<N>` go through
+            their irreps in both.
         grid_size: For the operator norms of a convolution, the periodic
             grid the layer acts on: an int (each spatial axis) or a tuple;
             `None` (default) takes `max(8, 2 * kernel_size)` per axis.

@@ -15,15 +15,16 @@ route
 3. changes the basis back (only where the norm needs it).
 
 Every step is orthogonal, so `||K - P K||_F = ||K' - P' K'||_F`: for the
-Frobenius norms the penalty is computed on the spectral coefficients
-without step 3. The projection is the same as the spatial route's (up to
-rounding); what changes is the cost. Between regular fields of `C<N>`,
-`D<N>` the spatial route keeps an orthonormal basis per pair of regular
-fields, of size about `X * order^2 * dim`, while the spectral route keeps
-one per pair of irreps, smaller by about `order^2`; for `C4`/`D4` the
-spatial route is orbit averaging, a few gathers, and usually the cheaper.
-Fields that are irreps already (all fields of `SO2`, `O2`, `SO3`, `O3`)
-need no change of basis, so there both routes are one computation.
+Frobenius and operator norms the penalty is computed on the spectral
+coefficients without step 3. The projection is the same as the spatial
+route's (up to rounding). For `C4`/`D4` the spatial route, orbit
+averaging, is a few gathers and usually the cheaper. Regular fields of
+other `C<N>`/`D<N>` always take this route (`get_projector` sends them
+here in both domains): one basis per pair of regular fields would be
+about `order^2` times larger than the bases per pair of irreps, for the
+same projection. Fields that are irreps already (all fields of `SO2`,
+`O2`, `SO3`, `O3`) need no change of basis, so there both domains are one
+computation.
 """
 
 import math
