@@ -224,7 +224,13 @@ def test_spectral_regularizer_survives_a_keras_round_trip(tmp_path, rng):
     model = keras.Sequential(
         [
             keras.Input((9, 9, 8)),
-            keras.layers.Conv2D(8, 5, padding="same", kernel_regularizer=reg),
+            keras.layers.Conv2D(
+                8,
+                5,
+                padding="same",
+                kernel_regularizer=reg,
+                data_format="channels_last",
+            ),
         ]
     )
     path = tmp_path / "spectral.keras"
