@@ -480,15 +480,39 @@ def _direct_basis(group_name, a, b, spatial, max_frequency):
         if max_frequency is not None:
             band = min(band, max_frequency)
         for k in range(band + 1):
+            if not _may_couple(group, a, b, k):
+                continue
             cos_part, sin_part = _frequency_solutions(group, a, b, k)
             angular = np.einsum("p,nij->npij", np.cos(k * angles), cos_part)
             angular += np.einsum("p,nij->npij", np.sin(k * angles), sin_part)
             weight = profile(k) * (~centre if k else 1.0)
             sampled.append(angular * weight[None, :, None, None])
     points = radius.size
+    if not sampled:
+        return np.zeros((0, points, d_a, d_b))
     sampled = np.concatenate(sampled).reshape(-1, points * d_a * d_b)
     basis = orthonormal_rows(sampled)
     return basis.reshape(len(basis), points, d_a, d_b)
+
+
+def _may_couple(group, a, b, k):
+    """The selection rule, a cheap filter before the exact solve.
+
+    Rotating by `theta` multiplies harmonic `k` by `exp(i k theta)` and
+    fields of frequencies `m_a`, `m_b` by `exp(+-i m theta)`, so the
+    harmonic can map `a` to `b` only if `k = +-m_a +-m_b` modulo the
+    number of rotations `N` (exactly, for `SO2`/`O2`). Regular fields mix
+    all frequencies: always possible.
+    """
+    if "regular" in (a, b):
+        return True
+    m_a, m_b = _frequency(group, a), _frequency(group, b)
+    reflections = getattr(group, "reflections", group.name.startswith("D"))
+    n = group.order and (group.order // 2 if reflections else group.order)
+    for shift in (m_a + m_b, m_a - m_b, -m_a + m_b, -m_a - m_b):
+        if (k - shift) % n == 0 if n else k == shift:
+            return True
+    return False
 
 
 @memoize
