@@ -84,7 +84,7 @@ class FieldNormalization(keras.layers.Layer):
         index = Representation(group, self.rep).field_channels(
             channels, "channels"
         )
-        membership, shiftable, start = [], [], 0
+        shiftable, start = [], 0
         field_of = np.zeros(channels, np.int64)
         for field, rows in index.items():
             for channels_of_field in rows:
