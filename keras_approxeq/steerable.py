@@ -577,23 +577,21 @@ class _Transposed:
 
     def __init__(self, core, shape):
         self.core, self.shape, self.dim = core, tuple(shape), core.dim
+        rank = len(self.shape)
+        self._axes = (*range(rank - 2), rank - 1, rank - 2)
 
     @property
     def nbytes(self):
         return self.core.nbytes
 
     def apply(self, kernel):
-        rank = len(self.shape)
-        axes = (*range(rank - 2), rank - 1, rank - 2)
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), axes)
-        return ops.transpose(self.core.apply(swapped), axes)
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        return ops.transpose(self.core.apply(swapped), self._axes)
 
     def apply_numpy(self, kernel):
         swapped = np.swapaxes(np.asarray(kernel), -1, -2)
         return np.swapaxes(self.core.apply_numpy(swapped), -1, -2)
 
     def spectral(self, kernel):
-        rank = len(self.shape)
-        axes = (*range(rank - 2), rank - 1, rank - 2)
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), axes)
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
         return self.core.spectral(swapped)

@@ -2,10 +2,10 @@
 
 import math
 
-import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq import data_formats
 from keras_approxeq import groups
 from keras_approxeq import interpolation
 from keras_approxeq import representations
@@ -64,7 +64,9 @@ def transform(x, group, element, rep="trivial", data_format=None):
             "Expected features of shape (batch, spatial..., channels) or "
             f"(batch, channels). Received: shape {shape}."
         )
-    data_format = _data_format(data_format, len(shape))
+    data_format = data_formats.standardize(data_format)
+    if len(shape) == 2:
+        data_format = "channels_last"
     if data_format == "channels_first":
         channels, spatial = shape[1], shape[2:]
     else:
@@ -120,17 +122,6 @@ def _validate_element(group, element):
         f"Expected `element` to be {expected} for group {group.name}. "
         f"Received: element={element!r}."
     )
-
-
-def _data_format(data_format, rank):
-    if data_format is None:
-        data_format = keras.config.image_data_format()
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            "Expected data_format 'channels_last' or 'channels_first'. "
-            f"Received: data_format={data_format!r}."
-        )
-    return "channels_last" if rank == 2 else data_format
 
 
 @memoize

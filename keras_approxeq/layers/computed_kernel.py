@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_approxeq import data_formats
+
 __all__ = ["ComputedKernelLayer"]
 
 
@@ -51,7 +53,7 @@ class ComputedKernelLayer(keras.layers.Layer):
         self.strides = _tuple(strides, rank, "strides")
         self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
         self.padding = padding
-        self.data_format = data_format or keras.config.image_data_format()
+        self.data_format = data_formats.standardize(data_format)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -59,9 +61,9 @@ class ComputedKernelLayer(keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
 
     def _channel_axis(self):
-        if self.rank == 0 or self.data_format == "channels_last":
+        if self.rank == 0:  # a Dense layer: the last axis, at any rank
             return -1
-        return 1
+        return data_formats.channel_axis(self.rank + 2, self.data_format)
 
     def build(self, input_shape):
         self.build_kernel(input_shape[self._channel_axis()])

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq import data_formats
 from keras_approxeq import groups
+from keras_approxeq._memo import constants
 from keras_approxeq.representations import Representation
 from keras_approxeq.representations import normalize
 from keras_approxeq.representations import to_config
@@ -69,12 +71,10 @@ class FieldNormalization(keras.layers.Layer):
         self.rep = to_config(normalize(rep))
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
-        self.data_format = data_format or keras.config.image_data_format()
+        self.data_format = data_formats.standardize(data_format)
 
     def _channel_axis(self, rank):
-        if rank == 2 or self.data_format == "channels_last":
-            return rank - 1
-        return 1
+        return data_formats.channel_axis(rank, self.data_format)
 
     def build(self, input_shape):
         axis = self._channel_axis(len(input_shape))
@@ -95,9 +95,12 @@ class FieldNormalization(keras.layers.Layer):
         membership = np.zeros((channels, fields))
         membership[np.arange(channels), field_of] = 1.0
         # (C, F) averaging over a field's channels, and (F, C) broadcasting.
-        self._average = membership / membership.sum(0)
-        self._broadcast = membership.T
-        self._shiftable = np.array(shiftable, np.float64)
+        self._arrays = (
+            membership / membership.sum(0),
+            membership.T,
+            np.array(shiftable, np.float64),
+        )
+        self._tensors = {}
         self.gamma = self.add_weight(
             name="gamma", shape=(fields,), initializer="ones"
         )
@@ -121,8 +124,9 @@ class FieldNormalization(keras.layers.Layer):
         rank = len(x.shape)
         axis = self._channel_axis(rank)
         reduce = tuple(a for a in range(rank) if a != axis)
-        average = ops.cast(self._average, x.dtype)
-        shiftable = ops.cast(self._shiftable, x.dtype)
+        average, broadcast, shiftable = constants(
+            self._tensors, x, self._arrays
+        )
         if training:
             channel_mean = ops.mean(x, axis=reduce)
             channel_square = ops.mean(ops.square(x), axis=reduce)
@@ -141,7 +145,6 @@ class FieldNormalization(keras.layers.Layer):
             variance = ops.cast(self.moving_variance, x.dtype)
         scale = self.gamma * ops.rsqrt(variance + self.epsilon)
         offset = self.beta * shiftable - mean * scale
-        broadcast = ops.cast(self._broadcast, x.dtype)
         shape = [1] * rank
         shape[axis] = -1
         scale = ops.reshape(ops.matmul(scale, broadcast), shape)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_approxeq import data_formats
 from keras_approxeq import groups
 
 __all__ = ["GroupPooling"]
@@ -52,18 +53,10 @@ class GroupPooling(keras.layers.Layer):
         self.group = resolved.name
         self.order = resolved.order
         self.mode = mode
-        data_format = data_format or keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                "Expected `data_format` to be 'channels_last' or "
-                f"'channels_first'. Received: data_format={data_format!r}."
-            )
-        self.data_format = data_format
+        self.data_format = data_formats.standardize(data_format)
 
     def _channel_axis(self, rank):
-        if rank == 2 or self.data_format == "channels_last":
-            return rank - 1
-        return 1
+        return data_formats.channel_axis(rank, self.data_format)
 
     def build(self, input_shape):
         axis = self._channel_axis(len(input_shape))
