@@ -151,3 +151,28 @@ def test_spectral_norm_picks_the_right_frequency_on_random_kernels():
         np.testing.assert_allclose(
             ops.convert_to_numpy(value), expected, rtol=1e-5
         )
+
+
+def test_spectral_norm_is_exact_with_nearly_equal_top_singular_values():
+    """The Gram squarings resolve a top gap of 1e-3 (where 16 plain power
+    iterations are off by 0.6 %)."""
+    rng = np.random.default_rng(3)
+    left, _ = np.linalg.qr(rng.normal(size=(24, 24)))
+    right, _ = np.linalg.qr(rng.normal(size=(24, 24)))
+    singular = np.concatenate([[1.001], np.linspace(1.0, 0.2, 23)])
+    matrix = (left * singular) @ right.T
+    value = operator_norms.evaluate(
+        ops.convert_to_tensor(matrix[None].astype("float32")), "spectral", ()
+    )
+    np.testing.assert_allclose(ops.convert_to_numpy(value), 1.001, rtol=1e-6)
+
+
+def test_spectral_norm_gradient_is_the_top_singular_pair(rng):
+    """d sigma_max / dW = u v^T for the top singular vectors `u`, `v`."""
+    matrix = rng.normal(size=(6, 5)).astype("float32")
+    value, grad = value_and_grad(
+        lambda w: operator_norms.evaluate(w[None], "spectral", ()), matrix
+    )
+    u, s, vt = np.linalg.svd(matrix.astype("float64"))
+    np.testing.assert_allclose(value, s[0], rtol=1e-6)
+    np.testing.assert_allclose(grad, np.outer(u[:, 0], vt[0]), atol=1e-5)
