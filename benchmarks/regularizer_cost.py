@@ -15,8 +15,8 @@ round), and the median over rounds is reported.
 
 prints one line per case: `ratio <case> <step time / step time without a
 regularizer>`. Besides the projection penalty with each norm, the cases
-include the baselines: the sample-based regulariser with `k = 1` and
-`k = 4` elements per step (`SampledEquivariance`), and the same CNN built
+include the baselines: the sample-based regulariser with `k = 1`, 4 and
+16 elements per step (`SampledEquivariance`), and the same CNN built
 from `ResidualPathway` layers. `zero_regularizer` (a regularizer that
 returns 0 from one entry) shows what attaching any regularizer costs in
 Keras, the floor for every other case.
@@ -114,7 +114,7 @@ def reference_cnn(make_regularizer, group="C4", input_shape=None, conv=None):
 
 def baselines(group, input_shape):
     """Case name -> function returning the model of a baseline: the
-    sample-based regulariser (k = 1, 4) and residual pathways."""
+    sample-based regulariser (k = 1, 4, 16) and residual pathways."""
     rank = len(input_shape) - 1
 
     def sampled(k):
@@ -149,6 +149,7 @@ def baselines(group, input_shape):
     return {
         "sampled_k1": sampled(1),
         "sampled_k4": sampled(4),
+        "sampled_k16": sampled(16),
         "residual_pathway": residual_pathway,
     }
 

@@ -3,8 +3,11 @@
 import importlib.util
 import os
 
+import keras
 import numpy as np
 import pytest
+
+from keras_approxeq import project_weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +54,12 @@ def test_benchmark_quick(group, capsys):
     }
     assert ratios["none"] == 1.0
     assert {"keras_l2", "projection_fro", "projection_spectral"} <= set(ratios)
-    assert {"sampled_k1", "sampled_k4", "residual_pathway"} <= set(ratios)
+    assert {
+        "sampled_k1",
+        "sampled_k4",
+        "sampled_k16",
+        "residual_pathway",
+    } <= set(ratios)
     assert all(r > 0 for r in ratios.values())
 
 
@@ -78,3 +86,36 @@ def test_decay_vs_penalty_quick(capsys):
         assert 0 <= accuracy <= 1 and np.isfinite(error) and residual >= 0
     # The decay of rate 0.1 leaves less non-equivariance than no pull.
     assert results["decay, rate 0.1"][0, 2] < results["plain"][0, 2]
+
+
+def test_so2_toy_quick(tmp_path, capsys):
+    results = _load("examples/so2_toy.py").main(
+        ["--quick", "--out-dir", str(tmp_path)]
+    )
+    assert (tmp_path / "so2_toy_grid.png").stat().st_size > 0
+    assert "Wavy rings" in capsys.readouterr().out
+    for accuracy, error in results["grid"].values():
+        assert 0 <= accuracy <= 1 and 0 <= error <= 1
+    for runs in results["rings"].values():
+        assert runs.shape == (1, 2)
+
+
+def test_so2_toy_harmonic_model_is_invariant_once_projected():
+    toy = _load("examples/so2_toy.py")
+    keras.utils.set_random_seed(0)
+    classifier = toy.Classifier(toy.harmonic_model(0.0, 1.0), harmonic=True)
+    points, _ = toy.wavy_rings(0.5, n=50)
+    assert classifier.invariance_error(points) > 1e-2
+    project_weights(classifier.model)
+    assert classifier.invariance_error(points) < 1e-5
+
+
+def test_so2_toy_data():
+    toy = _load("examples/so2_toy.py")
+    points, labels = toy.disc_and_wedge()
+    assert points.shape == (200, 2) and labels.sum() == 100
+    radius = np.hypot(*points.T)
+    assert radius[labels == 1].max() <= 1 and radius[labels == 0].min() >= 2.3
+    points, labels = toy.wavy_rings(0.0)
+    radius = np.hypot(*points.T)
+    assert np.all(np.abs(radius[labels == 0] - 1.1) <= 0.15 + 1e-6)
