@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_approxeq import project_weights
+from keras_approxeq import transform
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -119,3 +120,26 @@ def test_so2_toy_data():
     points, labels = toy.wavy_rings(0.0)
     radius = np.hypot(*points.T)
     assert np.all(np.abs(radius[labels == 0] - 1.1) <= 0.15 + 1e-6)
+
+
+def test_smoke_plumes_quick(capsys):
+    results = _load("examples/smoke_plumes.py").main(["--quick"])
+    assert "| model | RMSE future" in capsys.readouterr().out
+    assert len(results) == 7
+    for runs in results.values():
+        assert runs.shape == (1, 3) and np.all(np.isfinite(runs))
+    # Projected after every step: exactly equivariant.
+    assert results["equivariant"][0, 2] < 1e-5
+
+
+def test_smoke_plumes_are_c4_symmetric_up_to_the_buoyancy():
+    """A quarter turn maps the plume from one wall onto the plume from the
+    next, for the same buoyancy strength."""
+    smoke = _load("examples/smoke_plumes.py")
+    bottom = smoke.simulate(0, 0.05, 16, 4)
+    right = smoke.simulate(1, 0.05, 16, 4)
+    turned = transform(
+        bottom, "C4", 3, rep="standard", data_format="channels_last"
+    )
+    turned = keras.ops.convert_to_numpy(turned)
+    np.testing.assert_allclose(turned, right, atol=1e-4 * np.abs(right).max())
