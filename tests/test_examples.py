@@ -143,3 +143,25 @@ def test_smoke_plumes_are_c4_symmetric_up_to_the_buoyancy():
     )
     turned = keras.ops.convert_to_numpy(turned)
     np.testing.assert_allclose(turned, right, atol=1e-4 * np.abs(right).max())
+
+
+def test_ct_artefacts_quick(capsys):
+    results = _load("examples/ct_artefacts.py").main(["--quick"])
+    out = capsys.readouterr().out
+    assert "FBP without a network: PSNR" in out
+    assert {"plain", "sampled (k = 1)", "residual pathway"} <= set(results)
+    assert {"penalty fro 0.1", "penalty spectral 0.1"} <= set(results)
+    for runs in results.values():
+        psnr, ssim, error, _ = runs[0]
+        assert np.isfinite(psnr) and -1 <= ssim <= 1 and error >= 0
+    # project_weights leaves an exactly C4-equivariant network.
+    assert results["projected after training"][0, 2] < 1e-5
+
+
+def test_ct_phantoms_have_metal_and_streaks():
+    ct = _load("examples/ct_artefacts.py")
+    x, y = ct.make_data(4, 32, seed=0, shepp=True)
+    assert x.shape == y.shape == (5, 32, 32, 1)
+    assert np.all(np.max(y, axis=(1, 2, 3)) == ct.METAL)
+    # The damaged reconstruction is far from the phantom.
+    assert np.linalg.norm(x - y) > 0.3 * np.linalg.norm(y)

@@ -1,0 +1,321 @@
+"""
+Title: CT metal-artefact reduction under C4
+Author: keras-approxeq developers
+Date created: 2026/11/27
+Last modified: 2026/11/27
+Description: A CNN removes the streaks that metal inserts leave in
+    filtered back-projections of sparse, damaged sinograms; the projection
+    penalty against a plain CNN, the sample-based regulariser, residual
+    pathways and a model projected after training, with the paper's norm
+    and lambda ablations.
+Accelerator: None
+
+```
+KERAS_BACKEND=jax python examples/ct_artefacts.py [--quick]
+```
+"""
+
+"""
+## The data
+
+Phantoms are sums of random ellipses inside an elliptic body, plus small
+discs of metal (attenuation 2, against at most 1 for tissue). Their
+sinograms (`skimage.transform.radon`, 60 views over 180 degrees) are
+damaged the way metal damages a real scan: every ray through metal is
+*photon-starved*, its line integral clipped at a ceiling, and noise is
+added. Filtered back-projection (`iradon`, ramp filter) of the damaged
+sinogram gives an image with dark and bright streaks between the metal
+inserts; the network learns to map it back to the phantom.
+
+Reconstruction nearly commutes with quarter turns (the 60 views map onto
+themselves; scikit-image's interpolations leave about 7 % of difference,
+more around the metal), so the artefacts are almost C4-equivariant; the
+*anatomy* is not C4-invariant: bodies are wider than tall and lie on a
+horizontal table, as patients do. The symmetry is approximate.
+
+The test set is 40 random phantoms and the Shepp-Logan phantom of
+scikit-image, with metal. Quality is measured by PSNR and SSIM
+(`skimage.metrics`) against the phantom.
+"""
+
+import argparse
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras
+import numpy as np
+
+from keras_approxeq import ProjectionRegularizer
+from keras_approxeq import SampledEquivariance
+from keras_approxeq import equivariance_error
+from keras_approxeq import equivariance_report
+from keras_approxeq import project_weights
+from keras_approxeq.layers import ResidualPathway
+
+VIEWS = 60
+METAL = 2.0
+
+
+def ellipse(shape, centre, axes, angle):
+    rows, cols = np.indices(shape, dtype="float64")
+    rows = (rows - centre[0]) / shape[0]
+    cols = (cols - centre[1]) / shape[1]
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = c * cols + s * rows, -s * cols + c * rows
+    return (u / axes[0]) ** 2 + (v / axes[1]) ** 2 <= 1
+
+
+def phantom(size, rng):
+    """A body (wider than tall) on a table, with organs and metal."""
+    image = np.zeros((size, size))
+    body = ellipse(
+        image.shape,
+        (size * rng.uniform(0.45, 0.5), size * rng.uniform(0.45, 0.55)),
+        (rng.uniform(0.34, 0.4), rng.uniform(0.24, 0.3)),
+        rng.normal(0, 0.1),
+    )
+    image[body] = 0.4
+    for _ in range(rng.integers(3, 7)):
+        centre = size * rng.uniform(0.3, 0.7, size=2)
+        organ = ellipse(
+            image.shape,
+            centre,
+            rng.uniform(0.04, 0.12, 2),
+            rng.uniform(0, np.pi),
+        )
+        image[organ & body] = rng.uniform(0.1, 1.0)
+    image[int(0.85 * size) : int(0.88 * size), size // 8 : -size // 8] = 0.6
+    return _with_metal(image, rng)
+
+
+def _with_metal(image, rng):
+    size = image.shape[0]
+    for _ in range(rng.integers(1, 4)):
+        centre = size * rng.uniform(0.35, 0.65, size=2)
+        radius = rng.uniform(0.02, 0.04)
+        image[ellipse(image.shape, centre, (radius, radius), 0.0)] = METAL
+    return image
+
+
+def shepp_logan(size, rng):
+    from skimage.data import shepp_logan_phantom
+    from skimage.transform import resize
+
+    image = resize(shepp_logan_phantom(), (size, size), anti_aliasing=True)
+    return _with_metal(image, rng)
+
+
+def reconstruct(image, rng, noise=0.02):
+    """FBP of the photon-starved, noisy sinogram of `image`."""
+    from skimage.transform import iradon
+    from skimage.transform import radon
+
+    angles = np.linspace(0.0, 180.0, VIEWS, endpoint=False)
+    sinogram = radon(image, angles, circle=False)
+    metal = radon((image >= METAL).astype("float64"), angles, circle=False)
+    ceiling = np.quantile(sinogram, 0.7)
+    starved = np.where(metal > 0.5, np.minimum(sinogram, ceiling), sinogram)
+    starved += noise * sinogram.std() * rng.normal(size=sinogram.shape)
+    fbp = iradon(starved, angles, output_size=image.shape[0], circle=False)
+    return fbp.astype("float32")
+
+
+def make_data(count, size, seed, shepp=False):
+    rng = np.random.default_rng(seed)
+    images = [phantom(size, rng) for _ in range(count)]
+    if shepp:
+        images.append(shepp_logan(size, rng))
+    x = np.array([reconstruct(image, rng) for image in images])
+    y = np.array(images, dtype="float32")
+    return x[..., None], y[..., None]
+
+
+"""
+## The models
+
+One residual CNN, `output = input + f(input)`: five 3 x 3 convolutions,
+the hidden ones with 8 C4 regular fields (32 channels, ReLU), the last
+back to one trivial channel. Treatments:
+
+- *plain*: no regularizer;
+- *sampled*: `SampledEquivariance` with `k = 1` rotation per step;
+- *residual pathway*: `ResidualPathway` layers;
+- *penalty, <norm>, lambda*: `ProjectionRegularizer` on every kernel
+  and bias (the norm ablation at `lambda_perp = 0.1`, the lambda ablation
+  with `"fro"`);
+- *projected*: the penalty model (`"fro"`, `0.1`) after
+  `project_weights`, exactly C4-equivariant.
+"""
+
+FIELDS = 8
+LAYERS = 5
+
+
+def _reps(i):
+    in_rep = "trivial" if i == 0 else "regular"
+    out_rep = "trivial" if i == LAYERS - 1 else "regular"
+    return in_rep, out_rep
+
+
+def conv(i, kind, norm, lambda_perp):
+    in_rep, out_rep = _reps(i)
+    filters = 1 if out_rep == "trivial" else 4 * FIELDS
+    activation = None if i == LAYERS - 1 else "relu"
+    common = dict(
+        padding="same", activation=activation, data_format="channels_last"
+    )
+    if kind == "residual pathway":
+        return ResidualPathway(
+            filters, 3, group="C4", in_rep=in_rep, out_rep=out_rep, **common
+        )
+    args = {}
+    if kind == "penalty":
+        args["kernel_regularizer"] = ProjectionRegularizer(
+            "C4",
+            in_rep=in_rep,
+            out_rep=out_rep,
+            norm=norm,
+            lambda_perp=lambda_perp,
+        )
+        args["bias_regularizer"] = ProjectionRegularizer(
+            "C4",
+            out_rep=out_rep,
+            norm=norm,
+            lambda_perp=lambda_perp,
+            layout="bias",
+        )
+    return keras.layers.Conv2D(filters, 3, **common, **args)
+
+
+def build_model(kind, size, norm="fro", lambda_perp=0.1):
+    inputs = keras.Input((size, size, 1))
+    x = inputs
+    for i in range(LAYERS):
+        x = conv(i, kind, norm, lambda_perp)(x)
+    model = keras.Model(inputs, keras.layers.Add()([inputs, x]))
+    if kind == "sampled":
+        model = SampledEquivariance(
+            model, "C4", num_samples=1, weight=1.0, data_format="channels_last"
+        )
+    return model
+
+
+"""
+## Training and metrics
+
+Adam (`1e-3`), mean squared error, batch 16. PSNR and SSIM over the
+test images, with the phantom's range (0 to 2) as data range; the
+equivariance error (relative, over the three quarter turns) on test
+images; for penalised models, the mean `||T - P T|| / ||T||` of their
+kernels.
+"""
+
+
+def quality(images, truth):
+    """Mean PSNR and SSIM of `(n, H, W, 1)` images against the truth."""
+    from skimage.metrics import peak_signal_noise_ratio
+    from skimage.metrics import structural_similarity
+
+    pairs = list(zip(truth[..., 0], images[..., 0]))
+    psnr = [peak_signal_noise_ratio(t, p, data_range=METAL) for t, p in pairs]
+    ssim = [structural_similarity(t, p, data_range=METAL) for t, p in pairs]
+    return float(np.mean(psnr)), float(np.mean(ssim))
+
+
+def evaluate(model, test):
+    psnr, ssim = quality(model.predict(test[0], verbose=0), test[1])
+    error = equivariance_error(
+        model, test[0][:16], "C4", data_format="channels_last"
+    )
+    report = equivariance_report(model)
+    kernels = [
+        r["relative_residual"] for r in report if "kernel" in r["weight"]
+    ]
+    residual = float(np.mean(kernels)) if kernels else float("nan")
+    return psnr, ssim, error, residual
+
+
+def train(kind, train_data, size, epochs, seed, norm="fro", lambda_perp=0.1):
+    keras.utils.set_random_seed(seed)
+    model = build_model(kind, size, norm, lambda_perp)
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    model.fit(*train_data, batch_size=16, epochs=epochs, verbose=0)
+    return model
+
+
+def configurations(quick):
+    """Name -> (kind, norm, lambda_perp), and which are headline ones."""
+    headline = {
+        "plain": ("plain", "fro", 0.0),
+        "sampled (k = 1)": ("sampled", "fro", 0.0),
+        "residual pathway": ("residual pathway", "fro", 0.0),
+        "penalty fro 0.1": ("penalty", "fro", 0.1),
+    }
+    norms = (
+        ["spectral"]
+        if quick
+        else ["fro2", "l1", "linf", (2, 1), "spectral", "nuclear"]
+    )
+    lambdas = [1.0] if quick else [1e-3, 1e-2, 1.0]
+    ablation = {f"penalty {_name(n)} 0.1": ("penalty", n, 0.1) for n in norms}
+    ablation.update(
+        {f"penalty fro {lam:g}": ("penalty", "fro", lam) for lam in lambdas}
+    )
+    return headline, ablation
+
+
+def _name(norm):
+    return norm if isinstance(norm, str) else f"mixed{norm}".replace(" ", "")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="CT artefact reduction")
+    parser.add_argument("--quick", action="store_true", help="a tiny run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        size, n_train, n_test, epochs = 32, 32, 8, 1
+        seeds, ablation_seeds = [0], [0]
+    else:
+        size, n_train, n_test, epochs = 64, 480, 40, 12
+        seeds, ablation_seeds = [0, 1, 2], [0]
+    train_data = make_data(n_train, size, seed=100)
+    test = make_data(n_test, size, seed=200, shepp=True)
+    print(
+        f"backend {keras.backend.backend()}: {n_train} training images of "
+        f"{size}x{size}, {epochs} epochs"
+    )
+    fbp_psnr, fbp_ssim = quality(*test)
+    print(f"FBP without a network: PSNR {fbp_psnr:.2f} dB, SSIM {fbp_ssim:.3f}")
+    headline, ablation = configurations(args.quick)
+    print(
+        "| model | seeds | PSNR (dB) | SSIM | equiv. error | ||T-PT||/||T|| |"
+    )
+    print("|---|---|---|---|---|---|")
+    results = {}
+
+    def report(name, runs):
+        runs = np.array(runs)
+        results[name] = runs
+        mean, sd = runs.mean(0), runs.std(0)
+        cells = [f"{m:.4g} +- {s:.2g}" for m, s in zip(mean, sd)]
+        print(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+
+    projected = []
+    for configs, seed_list in ((headline, seeds), (ablation, ablation_seeds)):
+        for name, (kind, norm, lam) in configs.items():
+            runs = []
+            for seed in seed_list:
+                model = train(kind, train_data, size, epochs, seed, norm, lam)
+                runs.append(evaluate(model, test))
+                if name == "penalty fro 0.1":
+                    project_weights(model)
+                    projected.append(evaluate(model, test))
+            report(name, runs)
+            if name == "penalty fro 0.1":
+                report("projected after training", projected)
+    return results
+
+
+if __name__ == "__main__":
+    main()
