@@ -165,3 +165,27 @@ def test_ct_phantoms_have_metal_and_streaks():
     assert np.all(np.max(y, axis=(1, 2, 3)) == ct.METAL)
     # The damaged reconstruction is far from the phantom.
     assert np.linalg.norm(x - y) > 0.3 * np.linalg.norm(y)
+
+
+def test_volumes_so3_quick(capsys):
+    results = _load("examples/volumes_so3.py").main(["--quick"])
+    assert "| model | accuracy |" in capsys.readouterr().out
+    assert {"plain", "projected", "penalty SO3", "penalty O3"} <= set(results)
+    assert {"residual pathway", "sampled"} <= set(results)
+    for runs in results.values():
+        assert runs.shape == (1, 5) and np.all(np.isfinite(runs))
+    # Kernels projected after every step: invariant under the cube's
+    # rotations, exactly, through gates, a strided layer and the pooling.
+    assert results["projected"][0, 1] < 1e-5
+    assert results["penalty SO3"][0, 4] > 0 and results["plain"][0, 4] == 0
+
+
+def test_volumes_so3_classes_differ_by_shape_or_by_pose():
+    volumes = _load("examples/volumes_so3.py")
+    x, labels = volumes.make_data(10, seed=0, size=9)
+    assert x.shape == (10, 9, 9, 9, 1) and set(labels) <= set(range(5))
+    rng = np.random.default_rng(0)
+    for upright in (True, False):
+        rotation = volumes._axis_rotation(rng, upright)
+        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+        assert (abs(rotation[0, 0]) > 0.86) == upright
