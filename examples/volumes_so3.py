@@ -341,7 +341,7 @@ def main(argv=None):
     if args.quick:
         size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
     else:
-        size, n_train, n_test, epochs, seeds = SIZE, 640, 400, 15, [0, 1, 2]
+        size, n_train, n_test, epochs, seeds = SIZE, 640, 400, 10, [0, 1, 2]
     data = make_data(n_train, 1, size), make_data(n_test, 2, size)
     print(
         f"backend {keras.backend.backend()}: {n_train} training volumes of "
