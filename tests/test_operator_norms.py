@@ -167,9 +167,10 @@ def test_spectral_norm_is_exact_with_nearly_equal_top_singular_values():
     np.testing.assert_allclose(ops.convert_to_numpy(value), 1.001, rtol=1e-6)
 
 
-def test_spectral_norm_gradient_is_the_top_singular_pair(rng):
+@pytest.mark.parametrize("shape", [(6, 5), (4, 9)], ids=["tall", "wide"])
+def test_spectral_norm_gradient_is_the_top_singular_pair(shape, rng):
     """d sigma_max / dW = u v^T for the top singular vectors `u`, `v`."""
-    matrix = rng.normal(size=(6, 5)).astype("float32")
+    matrix = rng.normal(size=shape).astype("float32")
     value, grad = value_and_grad(
         lambda w: operator_norms.evaluate(w[None], "spectral", ()), matrix
     )
