@@ -84,7 +84,7 @@ def simulate(wall, strength, size, frames, warmup=8):
     )
     smoke = flow.CenteredGrid(0, flow.extrapolation.BOUNDARY, **grid)
     velocity = flow.StaggeredGrid(0, flow.extrapolation.ZERO, **grid)
-    solve = flow.Solve("CG", 1e-5, 1e-5, max_iterations=2000)
+    solve = flow.Solve("scipy-direct", 1e-3, 1e-3, rank_deficiency=1)
     fields = []
     for step in range(warmup + frames):
         smoke = flow.advect.mac_cormack(smoke, velocity, dt=1) + inflow
