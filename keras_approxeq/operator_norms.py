@@ -139,20 +139,22 @@ def _largest_singular_value(matrices):
     (start,) = constants(start["tensors"], matrices, start["arrays"])
     fixed = ops.stop_gradient(matrices)
     if matrices.shape[0] > 1:
-        v = ops.broadcast_to(start, (matrices.shape[0], matrices.shape[-1]))
+        shape = (matrices.shape[0], matrices.shape[-1], 1)
+        v = ops.broadcast_to(start[:, None], shape)
+        transposed = ops.swapaxes(fixed, -1, -2)
         for _ in range(_ITERATIONS):
-            u = _normalized(einsum("wab,wb->wa", fixed, v))
-            v = _normalized(einsum("wab,wa->wb", fixed, u))
-        estimates = ops.sum(ops.square(einsum("wab,wb->wa", fixed, v)), axis=1)
+            v = ops.matmul(transposed, ops.matmul(fixed, v))
+            v = _normalized(v, axis=-2)
+        estimates = ops.sum(ops.square(ops.matmul(fixed, v)), axis=(1, 2))
         top = ops.argmax(estimates)
         matrix = ops.take(matrices, top, axis=0)
         fixed = ops.take(fixed, top, axis=0)
     else:
         matrix, fixed = matrices[0], fixed[0]
-    gram = _normalized(einsum("ab,ac->bc", fixed, fixed), axis=(0, 1))
+    gram = _normalized(ops.matmul(ops.transpose(fixed), fixed), axis=(0, 1))
     for _ in range(_SQUARINGS):
-        gram = _normalized(einsum("ab,bc->ac", gram, gram), axis=(0, 1))
-    v = _normalized(einsum("ab,b->a", gram, start))
+        gram = _normalized(ops.matmul(gram, gram), axis=(0, 1))
+    v = _normalized(ops.matmul(gram, start))
     return safe_root(ops.sum(ops.square(einsum("ab,b->a", matrix, v))), 2)
 
 
