@@ -46,6 +46,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras
 import numpy as np
 
+from keras_approxeq import ProjectedInitializer
+from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import SampledEquivariance
 from keras_approxeq import equivariance_error
@@ -141,6 +143,9 @@ back to one trivial channel. Treatments:
 - *plain*: no regularizer;
 - *sampled*: `SampledEquivariance` with `k = 1` rotation per step;
 - *residual pathway*: `ResidualPathway` layers;
+- *equivariant*: exactly C4-equivariant from start to end
+  (`ProjectedInitializer`, and `ProjectionDecay(rate=1)` projects every
+  kernel and bias after each step): what the symmetry alone allows;
 - *penalty, <norm>, lambda*: `ProjectionRegularizer` on every kernel
   and bias (the norm ablation at `lambda_perp = 0.1`, the lambda ablation
   with `"fro"`);
@@ -184,6 +189,16 @@ def conv(i, kind, norm, lambda_perp):
             norm=norm,
             lambda_perp=lambda_perp,
             layout="bias",
+        )
+    elif kind == "equivariant":
+        args["kernel_initializer"] = ProjectedInitializer(
+            "C4", in_rep, out_rep, "glorot_uniform"
+        )
+        args["kernel_constraint"] = ProjectionDecay(
+            "C4", in_rep, out_rep, rate=1.0
+        )
+        args["bias_constraint"] = ProjectionDecay(
+            "C4", "trivial", out_rep, rate=1.0, layout="bias"
         )
     return keras.layers.Conv2D(filters, 3, **common, **args)
 
@@ -250,6 +265,7 @@ def configurations(quick):
         "plain": ("plain", "fro", 0.0),
         "sampled (k = 1)": ("sampled", "fro", 0.0),
         "residual pathway": ("residual pathway", "fro", 0.0),
+        "equivariant": ("equivariant", "fro", 0.0),
         "penalty fro 0.1": ("penalty", "fro", 0.1),
     }
     norms = (
@@ -272,6 +288,11 @@ def _name(norm):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="CT artefact reduction")
     parser.add_argument("--quick", action="store_true", help="a tiny run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="run only this model (repeatable), e.g. --only plain",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         size, n_train, n_test, epochs = 32, 32, 8, 1
@@ -304,6 +325,8 @@ def main(argv=None):
     projected = []
     for configs, seed_list in ((headline, seeds), (ablation, ablation_seeds)):
         for name, (kind, norm, lam) in configs.items():
+            if args.only and name not in args.only:
+                continue
             runs = []
             for seed in seed_list:
                 model = train(kind, train_data, size, epochs, seed, norm, lam)

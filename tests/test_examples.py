@@ -150,6 +150,7 @@ def test_ct_artefacts_quick(capsys):
     out = capsys.readouterr().out
     assert "FBP without a network: PSNR" in out
     assert {"plain", "sampled (k = 1)", "residual pathway"} <= set(results)
+    assert results["equivariant"][0, 2] < 1e-5
     assert {"penalty fro 0.1", "penalty spectral 0.1"} <= set(results)
     for runs in results.values():
         psnr, ssim, error, _ = runs[0]
