@@ -19,7 +19,7 @@ KERAS_BACKEND=jax python examples/volumes_so3.py [--quick]
 """
 ## The data
 
-A stand-in for MedMNIST3D (which would have to be downloaded): `13^3`
+A stand-in for MedMNIST3D (which would have to be downloaded): `11^3`
 volumes, each a soft solid shape in a random pose (a Haar-random
 rotation), random size, plus noise. Five classes:
 
@@ -56,7 +56,7 @@ from keras_approxeq.groups import get as get_group
 from keras_approxeq.layers import ResidualPathway
 from keras_approxeq.representations import Representation
 
-SIZE = 13
+SIZE = 11
 CLASSES = 5
 
 
@@ -120,7 +120,7 @@ def make_data(count, seed, size=SIZE):
 ## The network
 
 A ResNet of plain `Conv3D`s: a 5^3 convolution, a residual block of two
-3^3 convolutions, a strided 3^3 convolution (to `7^3`; an odd size keeps
+3^3 convolutions, a strided 3^3 convolution (to `6^3`; an odd size keeps
 the strided grid symmetric), another residual
 block, global average pooling and a linear classifier. Every hidden
 feature is two copies of the SO(3) fields `irrep0 + irrep1 + irrep2`
@@ -341,7 +341,7 @@ def main(argv=None):
     if args.quick:
         size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
     else:
-        size, n_train, n_test, epochs, seeds = SIZE, 640, 400, 10, [0, 1, 2]
+        size, n_train, n_test, epochs, seeds = SIZE, 320, 200, 8, [0, 1, 2]
     data = make_data(n_train, 1, size), make_data(n_test, 2, size)
     print(
         f"backend {keras.backend.backend()}: {n_train} training volumes of "
