@@ -293,6 +293,15 @@ def main(argv=None):
         action="append",
         help="run only this model (repeatable), e.g. --only plain",
     )
+    parser.add_argument(
+        "--train-images", type=int, help="training images (default 480)"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="seeds for every model (default 3 for "
+        "the headline models, 1 for the ablations)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         size, n_train, n_test, epochs = 32, 32, 8, 1
@@ -300,6 +309,11 @@ def main(argv=None):
     else:
         size, n_train, n_test, epochs = 64, 480, 40, 12
         seeds, ablation_seeds = [0, 1, 2], [0]
+    if args.seeds:
+        seeds = ablation_seeds = list(range(args.seeds))
+    n_train = args.train_images or n_train
+    # The epochs follow the data so that every run takes as many steps.
+    epochs = max(1, epochs * 480 // n_train) if not args.quick else epochs
     train_data = make_data(n_train, size, seed=100)
     test = make_data(n_test, size, seed=200, shepp=True)
     print(

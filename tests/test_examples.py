@@ -159,6 +159,12 @@ def test_ct_artefacts_quick(capsys):
     assert results["projected after training"][0, 2] < 1e-5
 
 
+def test_ct_artefacts_runs_only_the_chosen_models():
+    ct = _load("examples/ct_artefacts.py")
+    results = ct.main(["--quick", "--only", "plain", "--seeds", "2"])
+    assert set(results) == {"plain"} and results["plain"].shape == (2, 4)
+
+
 def test_ct_phantoms_have_metal_and_streaks():
     ct = _load("examples/ct_artefacts.py")
     x, y = ct.make_data(4, 32, seed=0, shepp=True)
