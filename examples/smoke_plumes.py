@@ -250,10 +250,10 @@ def rmse(model, data):
     return float(np.sqrt(np.mean((prediction - data[1]) ** 2)))
 
 
-def run(kind, data, size, epochs, seed):
+def run(kind, data, size, epochs, seed, lambda_perp=1e-2):
     train, future, domain = data
     keras.utils.set_random_seed(seed)
-    model = build_model(kind, size)
+    model = build_model(kind, size, lambda_perp)
     model.compile(keras.optimizers.Adam(1e-3), "mse")
     model.fit(*train, batch_size=16, epochs=epochs, verbose=0)
     error = equivariance_error(
@@ -270,6 +270,15 @@ def run(kind, data, size, epochs, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Smoke plumes under C4")
     parser.add_argument("--quick", action="store_true", help="a tiny run")
+    parser.add_argument(
+        "--only", action="append", help="run only this model (repeatable)"
+    )
+    parser.add_argument(
+        "--lambda-perp",
+        type=float,
+        action="append",
+        help="lambda_perp of the penalised models (repeatable; default 0.01)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         size, frames, train_frames, magnitudes, unseen = 16, 8, 6, [1], 2
@@ -291,12 +300,22 @@ def main(argv=None):
     print("| model | RMSE future | RMSE domain | equivariance error |")
     print("|---|---|---|---|")
     results = {}
+    cases = []
     for kind in KINDS:
-        runs = np.array([run(kind, data, size, epochs, s) for s in seeds])
-        results[kind] = runs
+        if args.only and kind not in args.only:
+            continue
+        if "penalty" in kind:
+            for lam in args.lambda_perp or [1e-2]:
+                name = f"{kind} {lam:g}" if args.lambda_perp else kind
+                cases.append((name, kind, lam))
+        else:
+            cases.append((kind, kind, 0.0))
+    for name, kind, lam in cases:
+        runs = np.array([run(kind, data, size, epochs, s, lam) for s in seeds])
+        results[name] = runs
         mean, sd = runs.mean(0), runs.std(0)
         print(
-            f"| {kind} | "
+            f"| {name} | "
             + " | ".join(f"{m:.4f} +- {s:.4f}" for m, s in zip(mean, sd))
             + " |"
         )

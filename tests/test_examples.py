@@ -123,8 +123,10 @@ def test_so2_toy_data():
 
 
 def test_smoke_plumes_quick(capsys):
-    results = _load("examples/smoke_plumes.py").main(["--quick"])
+    smoke = _load("examples/smoke_plumes.py")
+    results = smoke.main(["--quick", "--lambda-perp", "0.1"])
     assert "| model | RMSE future" in capsys.readouterr().out
+    assert {"penalty 0.1", "relaxed + penalty 0.1", "plain"} <= set(results)
     assert len(results) == 7
     for runs in results.values():
         assert runs.shape == (1, 3) and np.all(np.isfinite(runs))
