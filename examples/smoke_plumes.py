@@ -114,14 +114,14 @@ def pairs(fields):
     return np.array(inputs), fields[HISTORY:]
 
 
-def make_data(size, frames, train_frames, magnitudes, unseen):
+def make_data(size, frames, train_frames, magnitudes, unseen, warmup=8):
     train, future, domain = [], [], []
     for wall in range(4):
         for m in magnitudes:
-            fields = simulate(wall, strength(wall, m), size, frames)
+            fields = simulate(wall, strength(wall, m), size, frames, warmup)
             train.append(pairs(fields[:train_frames]))
             future.append(pairs(fields[train_frames - HISTORY :]))
-        fields = simulate(wall, strength(wall, unseen), size, frames)
+        fields = simulate(wall, strength(wall, unseen), size, frames, warmup)
         domain.append(pairs(fields))
 
     def stack(parts):
@@ -292,7 +292,8 @@ def main(argv=None):
             2.5,
         )
         epochs, seeds = 20, [0, 1, 2]
-    data = make_data(size, frames, train_frames, magnitudes, unseen)
+    warmup = 2 if args.quick else 8
+    data = make_data(size, frames, train_frames, magnitudes, unseen, warmup)
     print(
         f"backend {keras.backend.backend()}: {len(data[0][0])} training "
         f"pairs of {size}x{size}, {epochs} epochs, {len(seeds)} seed(s)"
