@@ -142,13 +142,13 @@ def _largest_singular_value(matrices):
     (start,) = constants(start["tensors"], matrices, start["arrays"])
     fixed = ops.stop_gradient(matrices)
     if matrices.shape[0] > 1:
-        shape = (matrices.shape[0], matrices.shape[-1], 1)
-        v = ops.broadcast_to(start[:, None], shape)
+        # Row vectors `(W, 1, b)`: PyTorch's CPU batched matmul is 4 times
+        # slower for column vectors.
+        v = ops.broadcast_to(start, (matrices.shape[0], 1, matrices.shape[-1]))
         transposed = ops.swapaxes(fixed, -1, -2)
         for _ in range(_ITERATIONS):
-            v = ops.matmul(transposed, ops.matmul(fixed, v))
-            v = _normalized(v, axis=-2)
-        estimates = ops.sum(ops.square(ops.matmul(fixed, v)), axis=(1, 2))
+            v = _normalized(ops.matmul(ops.matmul(v, transposed), fixed))
+        estimates = ops.sum(ops.square(ops.matmul(v, transposed)), axis=(1, 2))
         top = ops.argmax(estimates)
         matrix = ops.take(matrices, top, axis=0)
         fixed = ops.take(fixed, top, axis=0)
@@ -170,8 +170,8 @@ def _start_vector(size):
 
 
 def _normalized(x, axis=-1):
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
-    return x / ops.maximum(norm, 1e-30)
+    # `+ 1e-30` keeps a zero vector zero, with no NaN.
+    return x / (ops.norm(x, axis=axis, keepdims=True) + 1e-30)
 
 
 def _reduce(values, norm, weights):
