@@ -206,6 +206,7 @@ def conv(kind, group, in_rep, kernel_size, strides=1, lambda_perp=1.0):
             group,
             in_rep=in_rep,
             out_rep=out_rep,
+            norm="fro2",
             lambda_perp=lambda_perp,
             lambda_g=1e-3,
         )
@@ -253,8 +254,10 @@ Adam (`2e-3`), cross-entropy, batch 16. Models:
 - *plain*: no penalty;
 - *projected*: every kernel projected after each step (a steerable CNN
   built from plain convolutions);
-- *penalty SO3* / *penalty O3*: `ProjectionRegularizer` with
-  `lambda_perp = 1`, `lambda_g = 1e-3` (the paper's nodule setting);
+- *penalty SO3* / *penalty O3*: `ProjectionRegularizer` with the
+  paper's squared norms (`"fro2"`), `lambda_perp = 1`, `lambda_g = 1e-3`
+  (its nodule setting; with the unsquared `"fro"` at these weights the
+  network collapses to a constant);
 - *residual pathway*: `ResidualPathway` layers;
 - *sampled*: `SampledEquivariance`, one random rotation per step.
 
@@ -337,6 +340,9 @@ def run(kind, group, data, epochs, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="3D shapes under SO(3)")
     parser.add_argument("--quick", action="store_true", help="a tiny run")
+    parser.add_argument(
+        "--only", action="append", help="run only this model (repeatable)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
@@ -354,8 +360,10 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     results = {}
     for kind, group in KINDS:
-        runs = np.array([run(kind, group, data, epochs, s) for s in seeds])
         name = f"{kind} {group}" if kind == "penalty" else kind
+        if args.only and name not in args.only:
+            continue
+        runs = np.array([run(kind, group, data, epochs, s) for s in seeds])
         results[name] = runs
         mean, sd = runs.mean(0), runs.std(0)
         print(
