@@ -210,10 +210,14 @@ def conv(kind, group, in_rep, kernel_size, strides=1, lambda_perp=1.0):
             lambda_perp=lambda_perp,
             lambda_g=1e-3,
         )
-    elif kind == "projected":
+    if kind in ("penalty", "projected"):
+        # He's variance inside the steerable subspace, a small part of the
+        # kernel space: a plain initializer's projection is so small that
+        # the signal dies once the penalty takes hold.
         args["kernel_initializer"] = ProjectedInitializer(
             group, in_rep, out_rep
         )
+    if kind == "projected":
         args["kernel_constraint"] = ProjectionDecay(
             group, in_rep, out_rep, rate=1.0
         )
@@ -256,8 +260,9 @@ Adam (`2e-3`), cross-entropy, batch 16. Models:
   built from plain convolutions);
 - *penalty SO3* / *penalty O3*: `ProjectionRegularizer` with the
   paper's squared norms (`"fro2"`), `lambda_perp = 1`, `lambda_g = 1e-3`
-  (its nodule setting; with the unsquared `"fro"` at these weights the
-  network collapses to a constant);
+  (its nodule setting), starting from `ProjectedInitializer` (from a
+  plain initializer the network collapses to a constant once the
+  penalty removes the non-equivariant part, most of each kernel);
 - *residual pathway*: `ResidualPathway` layers;
 - *sampled*: `SampledEquivariance`, one random rotation per step.
 
