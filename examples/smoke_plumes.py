@@ -148,7 +148,7 @@ differs is how each treats the symmetry:
 | relaxed + penalty | the same, projection penalty on the mixing weights |
 | residual pathway | `ResidualPathway` layers (equivariant + free branch) |
 | sampled (k = 4) | `SampledEquivariance`, 4 rotations per step |
-| penalty | plain `Conv2D`s with `ProjectionRegularizer` |
+| penalty | `Conv2D`s with `ProjectionRegularizer`, `ProjectedInitializer` |
 """
 
 FIELDS = 8
@@ -183,6 +183,12 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
     use_bias = out_rep == "regular"
     args = {}
     if kind == "penalty":
+        # Starts equivariant, with the variance of a plain initializer (a
+        # plain kernel's projection keeps a quarter of it, and the penalty
+        # soon removes the rest).
+        args["kernel_initializer"] = ProjectedInitializer(
+            "C4", in_rep, out_rep, "glorot_uniform"
+        )
         args["kernel_regularizer"] = ProjectionRegularizer(
             "C4", in_rep=in_rep, out_rep=out_rep, lambda_perp=lambda_perp
         )
