@@ -157,9 +157,10 @@ class FieldGate(keras.layers.Layer):
 
     def call(self, x):
         parts = []
+        leading = (-1, *x.shape[1:-1])  # static, for symbolic tensors too
         for index in self.index:
             fields = ops.take(x, index.reshape(-1), axis=-1)
-            fields = ops.reshape(fields, (*ops.shape(x)[:-1], *index.shape))
+            fields = ops.reshape(fields, (*leading, *index.shape))
             if index.shape[1] == 1:
                 gated = ops.relu(fields)
             else:
@@ -169,7 +170,8 @@ class FieldGate(keras.layers.Layer):
                 gated = (
                     norm if self.invariants else fields * ops.sigmoid(norm - 1)
                 )
-            parts.append(ops.reshape(gated, (*ops.shape(x)[:-1], -1)))
+            size = gated.shape[-2] * gated.shape[-1]
+            parts.append(ops.reshape(gated, (*leading, size)))
         if self.invariants:
             return ops.concatenate(parts, axis=-1)
         return ops.take(ops.concatenate(parts, axis=-1), self.restore, axis=-1)
