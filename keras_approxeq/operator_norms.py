@@ -97,6 +97,7 @@ def evaluate(x, norm, spatial_shape, grid_size=None, depthwise=False):
     """
     # 0 with a zero gradient at a zero kernel, as for the other norms (the
     # singular values' subgradient there is not unique).
+    x = ops.convert_to_tensor(x)
     nonzero = ops.sum(ops.square(x)) > 0
     return ops.where(
         nonzero, _norm(x, norm, spatial_shape, grid_size, depthwise), 0.0
