@@ -38,6 +38,7 @@ from keras_approxeq import spectral
 from keras_approxeq import steerable
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
+from keras_approxeq.kronecker import KroneckerProjector
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.representations import Representation
 
@@ -143,6 +144,7 @@ class OrbitProjector:
         self.members = members
         self.member_weights = member_weights
         self.dim = members.shape[0]
+        self.is_identity = self.dim == index.size
         for array in (index, weights, members, member_weights):
             array.setflags(write=False)
         self._tensors = {}  # (dtype, device) -> the arrays as tensors
@@ -250,7 +252,7 @@ def get_projector(
                 f"to {group.name}. Leave max_frequency=None."
             )
         return steerable.get_steerable_projector(*args)
-    return _build(
+    return _build_kronecker(
         group.name, group.ndim, in_rep, out_rep, layout.shape, layout.name
     )
 
@@ -278,6 +280,42 @@ def normalize_max_frequency(max_frequency):
         "Expected `max_frequency` to be None or an integer >= 0. Received: "
         f"max_frequency={max_frequency!r}."
     )
+
+
+# Blocks of at most this many entries are projected by dense matrices
+# (`keras_approxeq.kronecker`); larger ones (regular fields of O and Oh)
+# by orbit gathers, whose constants grow with the kernel, not its square.
+_MAX_DENSE_BLOCK = 4096
+
+
+@memoize
+def _build_kronecker(group_name, ndim, in_fields, out_fields, shape, layout):
+    """The projector of one copy of the fields, applied to every copy."""
+    if "natural" in in_fields + out_fields:  # element-major, not copy-major
+        return _build(group_name, ndim, in_fields, out_fields, shape, layout)
+    group = groups.get(group_name, ndim)
+    kernel_layout = KernelLayout(shape, layout)
+    block = list(shape)
+    sizes = {kernel_layout.out_axis: 1}  # a depthwise multiplier axis
+    if layout != "depthwise":
+        rep = Representation(group, out_fields)
+        rep.copies(shape[kernel_layout.out_axis], "output channels")
+        sizes[kernel_layout.out_axis] = rep.size
+    if kernel_layout.in_axis is not None:
+        rep = Representation(group, in_fields)
+        rep.copies(shape[kernel_layout.in_axis], "input channels")
+        sizes[kernel_layout.in_axis] = rep.size
+    for axis, size in sizes.items():
+        block[axis] = size
+    if math.prod(block) > _MAX_DENSE_BLOCK:
+        return _build(group_name, ndim, in_fields, out_fields, shape, layout)
+    core = _build(group_name, ndim, in_fields, out_fields, tuple(block), layout)
+    basis = np.zeros((core.index.size, core.dim))
+    live = np.flatnonzero(core.weights)
+    basis[live, core.index[live]] = core.weights[live]
+    spatial = len(kernel_layout.spatial_shape)
+    field_sizes = [sizes[axis] for axis in sorted(sizes)]
+    return KroneckerProjector(shape, spatial, field_sizes, basis)
 
 
 @memoize

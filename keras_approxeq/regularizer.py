@@ -146,14 +146,28 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         projector = self.projector(layout.shape)
         float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
         dtype = "float64" if float64 else "float32"
+        if getattr(projector, "is_identity", False) and not self.lambda_g:
+            # Every kernel of this signature is equivariant (a 1x1 or
+            # Dense kernel between trivial fields): nothing to penalise.
+            return ops.zeros((), dtype)
         x = ops.cast(x, dtype)
+        euclidean = self._norm in _EUCLIDEAN
         if self.domain == "spectral" and self._norm in _ORTHOGONAL_INVARIANT:
             # An orthogonal change of basis of the channels keeps these.
             x, parallel = projector.spectral(x)
+            if euclidean:
+                parallel = ops.stop_gradient(parallel)
+        elif euclidean:
+            parallel = ops.stop_gradient(projector.apply(ops.stop_gradient(x)))
         else:
             parallel = projector.apply(x)
+        # For the Euclidean norms, the gradient of ||(1 - P) x|| is
+        # (1 - P) x / ||(1 - P) x||, already orthogonal to the range of P:
+        # P is held constant, so that no gradient flows back through it.
         penalty = self.lambda_perp * self._norm_of(x - parallel, layout)
         if self.lambda_g:
+            if euclidean:  # value P x, gradient P x / ||P x|| likewise
+                parallel = parallel + (x - ops.stop_gradient(x))
             penalty += self.lambda_g * self._norm_of(parallel, layout)
         return penalty
 
@@ -195,6 +209,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
 
 
 _ORTHOGONAL_INVARIANT = ("fro", "fro2", "spectral", "nuclear")
+_EUCLIDEAN = ("fro", "fro2")
 
 
 def _validate_grid_size(grid_size):
