@@ -27,6 +27,7 @@ from keras_approxeq.diagnostics import equivariance_error
 from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.plotting import plot_equivariance
 from keras_approxeq.projectors import project
+from keras_approxeq.regularize import regularize
 from keras_approxeq.regularizer import ProjectionRegularizer
 from keras_approxeq.report import equivariance_report
 from keras_approxeq.sampled import SampledEquivariance
@@ -50,6 +51,7 @@ __all__ = [
     "plot_equivariance",
     "project",
     "project_weights",
+    "regularize",
     "representations",
     "spectral",
     "spherical",

@@ -73,7 +73,9 @@ class KroneckerProjector:
         self.shape = tuple(shape)
         spatial = self.shape[:spatial_axes]
         size = math.prod(spatial)
-        copies = [n // d for n, d in zip(self.shape[spatial_axes:], field_sizes)]
+        copies = [
+            n // d for n, d in zip(self.shape[spatial_axes:], field_sizes)
+        ]
         block, rank = basis.shape
         self.dim = rank * math.prod(copies)
         self.is_identity = rank == block

@@ -146,7 +146,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         projector = self.projector(layout.shape)
         float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
         dtype = "float64" if float64 else "float32"
-        if getattr(projector, "is_identity", False) and not self.lambda_g:
+        if projector.is_identity and not self.lambda_g:
             # Every kernel of this signature is equivariant (a 1x1 or
             # Dense kernel between trivial fields): nothing to penalise.
             return ops.zeros((), dtype)

@@ -62,6 +62,7 @@ class SpectralProjector:
         self.shape = tuple(shape)
         self.core = core
         self.dim = core.dim
+        self.is_identity = core.is_identity
         # Per axis: [(channel index (p, d), F (d, d) or None)], in the order
         # in which the spectral channels are laid out.
         self._parts = (in_parts, out_parts)

@@ -261,6 +261,7 @@ class SteerableProjector:
             q.shape[0] * in_groups[a].shape[0] * out_groups[b].shape[0]
             for (a, b), q in bases.items()
         )
+        self.is_identity = self.dim == math.prod(self.shape)
         # The arrays `apply` needs, named; made into tensors once per dtype.
         self._names, arrays = [], []
         for key, index in (("in", in_groups), ("out", out_groups)):
@@ -553,6 +554,7 @@ class _Reshaped:
 
     def __init__(self, core, shape):
         self.core, self.shape, self.dim = core, tuple(shape), core.dim
+        self.is_identity = core.is_identity
 
     @property
     def nbytes(self):
@@ -577,6 +579,7 @@ class _Transposed:
 
     def __init__(self, core, shape):
         self.core, self.shape, self.dim = core, tuple(shape), core.dim
+        self.is_identity = core.is_identity
         rank = len(self.shape)
         self._axes = (*range(rank - 2), rank - 1, rank - 2)
 

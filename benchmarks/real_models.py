@@ -1,0 +1,157 @@
+"""Training-step cost of the penalty on `keras.applications` models.
+
+ResNet50, MobileNetV2 and EfficientNetB0 (`weights=None`, 32x32x3 inputs,
+batch 8, Adam, 10 classes), each trained with:
+
+* `none`: no regularizer;
+* `keras_l2`: `keras.regularizers.L2(1e-2)` on every kernel;
+* `projection_c4`, `projection_d4`: `ProjectionRegularizer` (`fro`,
+  trivial fields) on every kernel, attached by `regularize`;
+* `projection_c4_regular`: regular C4 fields on every layer after the
+  first (trivial input and logits), the regular-field model;
+* `sampled_k1`: the sample-based baseline `SampledEquivariance` with one
+  group element per step.
+
+The cases are timed in interleaved rounds, in a new random order each
+round, and the median over rounds is reported:
+
+    KERAS_BACKEND=jax python benchmarks/real_models.py [--models ResNet50]
+
+prints `ratio <model> <case> <step time / step time without a
+regularizer>` per case and `first_step <model> <case> <first step / L2's
+first step>` (compilation or tracing included).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras
+import numpy as np
+
+from keras_approxeq import SampledEquivariance
+from keras_approxeq import regularize
+
+MODELS = {
+    "ResNet50": keras.applications.ResNet50,
+    "MobileNetV2": keras.applications.MobileNetV2,
+    "EfficientNetB0": keras.applications.EfficientNetB0,
+}
+INPUT_SHAPE = (32, 32, 3)
+BATCH = 8
+
+
+def backbone(name):
+    keras.utils.set_random_seed(0)
+    return MODELS[name](weights=None, input_shape=INPUT_SHAPE, classes=10)
+
+
+def regular_fields(model):
+    """Reps for regular C4 fields after the first layer: (in, out)."""
+    first = next(
+        layer.name for layer in model.layers if hasattr(layer, "kernel_size")
+    )
+    last = model.layers[-1].name
+
+    def in_rep(layer):
+        return "trivial" if layer.name == first else "regular"
+
+    def out_rep(layer):
+        return "trivial" if layer.name == last else "regular"
+
+    return in_rep, out_rep
+
+
+def l2(model):
+    for layer in model._flatten_layers(include_self=False):
+        for name in ("kernel", "depthwise_kernel"):
+            variable = getattr(layer, name, None)
+            if variable is not None:
+                variable.regularizer = keras.regularizers.L2(1e-2)
+    return model
+
+
+def cases(name):
+    """Case name -> function returning the (uncompiled) model."""
+
+    def projection(group, regular=False):
+        def make():
+            model = backbone(name)
+            reps = {}
+            if regular:
+                in_rep, out_rep = regular_fields(model)
+                reps = {"in_rep": in_rep, "out_rep": out_rep}
+            return regularize(
+                model, group, lambda_perp=1e-2, verbose=False, **reps
+            )
+
+        return make
+
+    def sampled():
+        return SampledEquivariance(
+            backbone(name), "C4", num_samples=1, weight=1e-2
+        )
+
+    return {
+        "none": lambda: backbone(name),
+        "keras_l2": lambda: l2(backbone(name)),
+        "projection_c4": projection("C4"),
+        "projection_d4": projection("D4"),
+        "projection_c4_regular": projection("C4", regular=True),
+        "sampled_k1": sampled,
+    }
+
+
+def measure(name, steps, rounds, rng):
+    x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
+    y = rng.integers(0, 10, size=BATCH * steps)
+    models, first = {}, {}
+    for case, make in cases(name).items():
+        model = make()
+        model.compile(
+            keras.optimizers.Adam(1e-4),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        start = time.perf_counter()
+        model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, verbose=0)
+        first[case] = time.perf_counter() - start
+        models[case] = model
+    times = {case: [] for case in models}
+    order = list(models)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for case in order:
+            start = time.perf_counter()
+            models[case].fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+            times[case].append((time.perf_counter() - start) / steps)
+    base = np.median(times["none"])
+    print(
+        f"# {name}, backend {keras.backend.backend()}, {steps} steps x "
+        f"{rounds} rounds, median step without regularizer "
+        f"{1e3 * base:.1f} ms, first step with L2 {first['keras_l2']:.1f} s",
+        flush=True,
+    )
+    for case, values in times.items():
+        print(f"ratio {name} {case} {np.median(values) / base:.3f}")
+    for case, seconds in first.items():
+        print(f"first_step {name} {case} {seconds / first['keras_l2']:.3f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.rounds = 1, 1
+    rng = np.random.default_rng(0)
+    for name in args.models:
+        measure(name, args.steps, args.rounds, rng)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""`regularize`: make an existing Keras model approximately equivariant."""
+
+import keras
+
+from keras_approxeq.constraints import ProjectionDecay
+from keras_approxeq.regularizer import ProjectionRegularizer
+
+__all__ = ["KERNEL_LAYERS", "regularize"]
+
+L = keras.layers
+# (layer classes, kernel attribute, its regularizer and constraint
+# attributes, layout, whether the kernel's outputs carry `in_rep`)
+KERNEL_LAYERS = (
+    ((L.Conv1D, L.Conv2D, L.Conv3D), "kernel", "kernel", "conv", False),
+    (
+        (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose),
+        "kernel",
+        "kernel",
+        "conv_transpose",
+        False,
+    ),
+    (
+        (L.DepthwiseConv1D, L.DepthwiseConv2D),
+        "kernel",
+        "depthwise",
+        "depthwise",
+        True,
+    ),
+    (
+        (L.SeparableConv1D, L.SeparableConv2D),
+        "depthwise_kernel",
+        "depthwise",
+        "depthwise",
+        True,
+    ),
+    (
+        (L.SeparableConv1D, L.SeparableConv2D),
+        "pointwise_kernel",
+        "pointwise",
+        "conv",
+        False,
+    ),
+    ((L.Dense,), "kernel", "kernel", "dense", False),
+)
+del L
+
+
+def regularize(
+    model,
+    group,
+    *,
+    in_rep="trivial",
+    out_rep="trivial",
+    layers=None,
+    penalty=True,
+    decay=None,
+    verbose=True,
+    **regularizer_options,
+):
+    """Puts a `ProjectionRegularizer` on every kernel of a built model.
+
+    Every kernel of a `Conv1D/2D/3D`, `Conv*Transpose`, `DepthwiseConv*`,
+    `SeparableConv*` (both kernels) and `Dense` layer, nested models
+    included, gets a `ProjectionRegularizer(group, ...)` with the layout of
+    its layer. A bias gets one too (layout `"bias"`) when its output
+    fields are not all trivial; between trivial fields every bias is
+    invariant. Kernels whose projection is the identity, such as 1x1 and
+    Dense kernels between trivial fields of a spatial group, have no
+    non-equivariant part: they are left alone and listed.
+
+    Every kernel's channel counts are checked against the representations
+    before anything changes; one `ValueError` lists every layer that does
+    not fit, with the fix.
+
+    Sequential and functional models (`keras.applications` among them)
+    are cloned: the returned model is new, with the original's weights,
+    and the original is unchanged. A subclassed model cannot be rebuilt
+    from its config in general, so its layers are regularised in place
+    and the same model is returned. Call `regularize` before `compile`
+    (or compile again): a compiled train step keeps the losses it traced.
+
+    Args:
+        model: A built Keras model.
+        group: A group name (see `ProjectionRegularizer`).
+        in_rep: Representation of every layer's inputs, or a function
+            `layer -> representation` (e.g. `"trivial"` for the first
+            layer and `"regular"` after it).
+        out_rep: Representation of every layer's outputs, or a function
+            `layer -> representation`.
+        layers: Which layers: `None` (all that have kernels), a list of
+            layer names, or a predicate `layer -> bool`.
+        penalty: Whether to add the `ProjectionRegularizer` penalty.
+        decay: `None` or a rate in `(0, 1]`: also (or, with
+            `penalty=False`, instead) put a `ProjectionDecay` of this
+            rate as each kernel's constraint.
+        verbose: Whether to print what was regularised and what was left
+            alone.
+        **regularizer_options: Passed to every `ProjectionRegularizer`
+            (`norm`, `lambda_perp`, `lambda_g`, `domain`, ...).
+
+    Returns:
+        The regularised model.
+
+    Raises:
+        ValueError: if the model is not built, no layer matches, or some
+            kernels do not fit the representations (all of them listed).
+
+    Example:
+
+    ```python
+    backbone = keras.applications.ResNet50(
+        weights=None, input_shape=(33, 33, 3)
+    )
+    model = regularize(backbone, "C4", lambda_perp=1e-2)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    ```
+    """
+    if not model.built:
+        raise ValueError(
+            "`regularize` needs a built model, to know each kernel's shape. "
+            "Call the model on a batch or `model.build(input_shape)` first."
+        )
+    if not penalty and decay is None:
+        raise ValueError(
+            "Nothing to add: `penalty=False` and `decay=None`. Keep the "
+            "penalty or give a decay rate, e.g. decay=0.1."
+        )
+    target = _clone(model)
+    chosen = _selector(layers)
+    plans, identities, problems = [], [], []
+    for layer in target._flatten_layers(include_self=False):
+        specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
+        if not specs or not chosen(layer):
+            continue
+        reps = _reps(layer, in_rep, out_rep)
+        weights = [
+            (kernel, attribute, layout)
+            for _, kernel, attribute, layout, _ in specs
+        ]
+        if getattr(layer, "bias", None) is not None:
+            # A depthwise layer's outputs carry its inputs' fields.
+            bias_rep = reps[0] if all(s[4] for s in specs) else reps[1]
+            weights.append(("bias", "bias", "bias", bias_rep))
+        for kernel, attribute, layout, *bias_rep in weights:
+            field_reps = (reps[0], *bias_rep) if bias_rep else reps
+            regularizer = ProjectionRegularizer(
+                group,
+                in_rep=field_reps[0],
+                out_rep=field_reps[1],
+                layout=layout,
+                **regularizer_options,
+            )
+            variable = _variable(layer, kernel)
+            try:
+                projector = regularizer.projector(tuple(variable.shape))
+            except ValueError as error:
+                problems.append(f"  {layer.name} ({kernel}): {error}")
+                continue
+            if projector.is_identity and not regularizer.lambda_g:
+                if kernel != "bias":
+                    identities.append(variable.path)
+                continue
+            plans.append((layer, variable, attribute, layout, regularizer))
+    if problems:
+        raise ValueError(
+            f"{len(problems)} weight(s) do not fit the representations of "
+            f"group {group!r}:\n" + "\n".join(problems) + "\nFix: pass "
+            "`layers=` to skip these layers, or `in_rep`/`out_rep` as "
+            "functions of the layer that give each its own representation."
+        )
+    if not plans and not identities:
+        raise ValueError(
+            "No layer with a kernel was selected. `regularize` handles "
+            f"{', '.join(_names())}; check `layers=`."
+        )
+    for layer, variable, attribute, layout, regularizer in plans:
+        if penalty:
+            variable.regularizer = regularizer
+            setattr(layer, f"{attribute}_regularizer", regularizer)
+        if decay is not None:
+            config = regularizer.get_config()
+            constraint = ProjectionDecay(
+                config["group"],
+                config["in_rep"],
+                config["out_rep"],
+                rate=decay,
+                layout=layout,
+            )
+            variable.constraint = constraint
+            setattr(layer, f"{attribute}_constraint", constraint)
+    if verbose:
+        _summary(plans, identities)
+    return target
+
+
+_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+
+
+def _clone(model):
+    if isinstance(model, keras.Sequential) or _is_functional(model):
+        clone = keras.models.clone_model(model)
+        clone.set_weights(model.get_weights())
+        return clone
+    return model
+
+
+def _is_functional(model):
+    return isinstance(model, keras.Model) and hasattr(
+        model, "_run_through_graph"
+    )
+
+
+def _selector(layers):
+    if layers is None:
+        return lambda layer: True
+    if callable(layers):
+        return layers
+    names = set(layers)
+    return lambda layer: layer.name in names
+
+
+def _reps(layer, in_rep, out_rep):
+    return (
+        in_rep(layer) if callable(in_rep) else in_rep,
+        out_rep(layer) if callable(out_rep) else out_rep,
+    )
+
+
+def _variable(layer, name):
+    # Conv and Dense layers keep their kernel as `_kernel` behind a
+    # `kernel` property (which adds the LoRA update when enabled).
+    variable = getattr(layer, f"_{name}", None)
+    return getattr(layer, name) if variable is None else variable
+
+
+def _names():
+    return sorted(
+        {c.__name__ for classes, *_ in KERNEL_LAYERS for c in classes}
+    )
+
+
+def _summary(plans, identities):
+    print(f"regularize: {len(plans)} weight(s) regularised.")
+    if identities:
+        print(
+            f"regularize: {len(identities)} kernel(s) left alone, their "
+            "projection is the identity (every such kernel is already "
+            "equivariant): " + ", ".join(identities)
+        )
