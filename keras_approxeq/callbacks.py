@@ -2,10 +2,11 @@
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_approxeq.diagnostics import equivariance_error
 from keras_approxeq.report import regularized_weights
+from keras_approxeq.report import relative_residual
+from keras_approxeq.report import weight_and_projection
 
 __all__ = ["EquivarianceMonitor"]
 
@@ -70,11 +71,9 @@ class EquivarianceMonitor(keras.callbacks.Callback):
         if logs is None:
             return
         for variable, regularizer in regularized_weights(self.model):
-            kernel = np.asarray(ops.convert_to_numpy(variable), np.float64)
-            projected = regularizer.projector(kernel.shape).apply_numpy(kernel)
-            norm = np.linalg.norm(kernel)
-            ratio = np.linalg.norm(kernel - projected) / norm if norm else 0.0
-            logs[f"{self.prefix}/{variable.path}"] = float(ratio)
+            kernel, projected = weight_and_projection(variable, regularizer)
+            ratio = relative_residual(kernel, projected)
+            logs[f"{self.prefix}/{variable.path}"] = ratio
         if self.x is not None:
             logs[f"{self.prefix}_error"] = equivariance_error(
                 self.model,

@@ -3,7 +3,9 @@
 import numpy as np
 from keras import ops
 
+from keras_approxeq.report import no_regularized_weights
 from keras_approxeq.report import regularized_weights
+from keras_approxeq.report import weight_and_projection
 
 __all__ = ["project_weights"]
 
@@ -23,6 +25,10 @@ def project_weights(model, x=None):
         x: Optional batch of inputs: the outputs before and after are
             compared on it.
 
+    Raises:
+        ValueError: if the model has no weight with a
+            `ProjectionRegularizer` (nothing would be projected).
+
     Returns:
         A dict: `"weights"` (how many were projected),
         `"relative_change"` (`||T - P T|| / ||T||` over all of them
@@ -37,12 +43,13 @@ def project_weights(model, x=None):
     equivariance_error(model, x_val[:64], "C4")  # ~1e-7 now
     ```
     """
+    pairs = regularized_weights(model)
+    if not pairs:
+        raise ValueError(no_regularized_weights(model, "project_weights"))
     before = None if x is None else ops.convert_to_numpy(model(x))
     changed = total = 0.0
-    pairs = regularized_weights(model)
     for variable, regularizer in pairs:
-        kernel = np.asarray(ops.convert_to_numpy(variable), np.float64)
-        projected = regularizer.projector(kernel.shape).apply_numpy(kernel)
+        kernel, projected = weight_and_projection(variable, regularizer)
         changed += np.sum((kernel - projected) ** 2)
         total += np.sum(kernel**2)
         variable.assign(ops.cast(projected, variable.dtype))

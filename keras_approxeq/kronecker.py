@@ -103,29 +103,42 @@ class KroneckerProjector:
         self._subscripts = subscripts
         self._block_letters = block_letters
         self._copy_letters = copy_letters
+        self._copies = tuple(copies)
+        self._rank = rank
         self._use_matrix = block <= 64 or 2 * rank >= block
+        self._basis = basis.reshape((*block_shape, rank))
+        # The arrays apply() contracts with: the (B, B) projection itself
+        # or the basis (applied twice).
+        arrays = (self._basis,)
         if self._use_matrix:
             matrix = basis @ basis.T
-            self._array = matrix.reshape((*block_shape, *block_shape))
-        else:
-            self._array = basis.reshape((*block_shape, rank))
-        self._array.setflags(write=False)
-        self._basis = basis
-        self._tensors = {}
+            arrays = (matrix.reshape((*block_shape, *block_shape)),)
+        self._arrays = arrays
+        for array in (self._basis, *arrays):
+            array.setflags(write=False)
+        self._tensors = {}  # (dtype, device) -> the arrays as tensors
+        self._basis_tensors = {}
 
     @property
     def nbytes(self):
         """Bytes of the NumPy arrays it keeps."""
-        return self._array.nbytes + self._basis.nbytes
+        return self._basis.nbytes + sum(a.nbytes for a in self._arrays)
 
-    def _equations(self):
-        view, blk = self._subscripts, self._block_letters
-        if self._use_matrix:
-            upper = blk.upper()
-            out = "".join(c.upper() if c in blk else c for c in view)
-            return (f"{upper}{blk},{view}->{out}",)
-        copies = self._copy_letters
-        return (f"{view},{blk}r->r{copies}", f"r{copies},{blk}r->{view}")
+    def coefficients(self, kernel):
+        """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
+        kernel = ops.convert_to_tensor(kernel)
+        (basis,) = constants(self._basis_tensors, kernel, (self._basis,))
+        analysis, _ = self._basis_equations()
+        x = ops.reshape(kernel, self._view)
+        return ops.reshape(einsum(analysis, x, basis), (-1,))
+
+    def expand(self, coefficients):
+        """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
+        coefficients = ops.convert_to_tensor(coefficients)
+        (basis,) = constants(self._basis_tensors, coefficients, (self._basis,))
+        _, synthesis = self._basis_equations()
+        c = ops.reshape(coefficients, (self._rank, *self._copies))
+        return ops.reshape(einsum(synthesis, c, basis), self.shape)
 
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
@@ -134,25 +147,30 @@ class KroneckerProjector:
             return kernel
         if self.is_zero:
             return ops.zeros_like(kernel)
-        (array,) = constants(self._tensors, kernel, (self._array,))
-        x = ops.reshape(kernel, self._view)
-        equations = self._equations()
-        if self._use_matrix:
-            x = einsum(equations[0], array, x)
-        else:
-            x = einsum(equations[1], einsum(equations[0], x, array), array)
+        if not self._use_matrix:
+            return self.expand(self.coefficients(kernel))
+        (matrix,) = constants(self._tensors, kernel, self._arrays)
+        x = einsum(
+            self._matrix_equation(), matrix, ops.reshape(kernel, self._view)
+        )
         return ops.reshape(x, self.shape)
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
         kernel = np.asarray(kernel)
-        if self.is_identity:
-            return kernel.copy()
         x = kernel.reshape(self._view).astype(np.float64)
-        equations = self._equations()
-        if self._use_matrix:
-            x = np.einsum(equations[0], self._array, x)
-        else:
-            coefficients = np.einsum(equations[0], x, self._array)
-            x = np.einsum(equations[1], coefficients, self._array)
+        analysis, synthesis = self._basis_equations()
+        x = np.einsum(
+            synthesis, np.einsum(analysis, x, self._basis), self._basis
+        )
         return x.reshape(kernel.shape).astype(kernel.dtype)
+
+    def _matrix_equation(self):
+        view, block = self._subscripts, self._block_letters
+        out = "".join(c.upper() if c in block else c for c in view)
+        return f"{block.upper()}{block},{view}->{out}"
+
+    def _basis_equations(self):
+        view, block = self._subscripts, self._block_letters
+        copies = self._copy_letters
+        return (f"{view},{block}r->r{copies}", f"r{copies},{block}r->{view}")

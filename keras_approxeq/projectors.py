@@ -163,15 +163,19 @@ class OrbitProjector:
         gathered = ops.take(flat, members, axis=0)
         return ops.sum(gathered * member_weights, axis=1)
 
+    def expand(self, coefficients):
+        """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
+        coefficients = ops.convert_to_tensor(coefficients)
+        index, weights, _, _ = self._constants(coefficients)
+        projected = ops.take(coefficients, index, axis=0) * weights
+        return ops.reshape(projected, self.shape)
+
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)
         if self.dim == 0:
             return ops.zeros_like(kernel)
-        index, weights, _, _ = self._constants(kernel)
-        coefficients = self.coefficients(kernel)
-        projected = ops.take(coefficients, index, axis=0) * weights
-        return ops.reshape(projected, self.shape)
+        return self.expand(self.coefficients(kernel))
 
     def _constants(self, like):
         arrays = (self.index, self.weights, self.members, self.member_weights)

@@ -1,9 +1,17 @@
 """Which layers of a model are how equivariant: `equivariance_report`."""
 
+import warnings
+
 import numpy as np
 from keras import ops
 
-__all__ = ["EquivarianceReport", "equivariance_report", "regularized_weights"]
+__all__ = [
+    "EquivarianceReport",
+    "equivariance_report",
+    "regularized_weights",
+    "relative_residual",
+    "weight_and_projection",
+]
 
 
 def regularized_weights(model):
@@ -26,18 +34,52 @@ def regularized_weights(model):
     return pairs
 
 
+def weight_and_projection(variable, regularizer):
+    """`(T, P(T))` of a regularised weight, NumPy float64 arrays."""
+    kernel = np.asarray(ops.convert_to_numpy(variable.value), np.float64)
+    return kernel, regularizer.projector(kernel.shape).apply_numpy(kernel)
+
+
+def relative_residual(kernel, projected):
+    """`||T - P T||_F / ||T||_F`, and 0 for a zero weight."""
+    norm = np.linalg.norm(kernel)
+    return float(np.linalg.norm(kernel - projected) / norm) if norm else 0.0
+
+
+def no_regularized_weights(model, action):
+    """The message for a model that has no `ProjectionRegularizer`."""
+    return (
+        f"{action}: {getattr(model, 'name', model)!r} has no weight with a "
+        "`ProjectionRegularizer`. Attach them with "
+        "`keras_approxeq.regularize(model, group)` (setting "
+        "`layer.kernel_regularizer` on a built layer adds no loss), or "
+        "pass `kernel_regularizer=ProjectionRegularizer(...)` when the "
+        "layers are created."
+    )
+
+
 class EquivarianceReport(list):
     """A list of one dict per regularised weight, printed as a table.
 
     Keys: `"weight"` (the variable's path), `"shape"`, `"group"`,
     `"in_rep"`, `"out_rep"`, `"norm"`, `"relative_residual"`
     (`||T - P T||_F / ||T||_F`, 0 for an exactly equivariant weight, about
-    1 for one that ignores the symmetry) and `"penalty"` (the
-    regularizer's value, its lambdas included).
+    1 for one that ignores the symmetry), `"penalty"` (the
+    regularizer's value, its lambdas included) and `"note"`: empty, or
+    why the row is zero by construction (`"P = identity"`: every weight
+    of this shape and these fields is equivariant, e.g. a 1x1 kernel
+    between trivial fields).
     """
 
     def __str__(self):
-        header = ("weight", "group", "in -> out", "||T-PT||/||T||", "penalty")
+        header = (
+            "weight",
+            "group",
+            "in -> out",
+            "||T-PT||/||T||",
+            "penalty",
+            "note",
+        )
         rows = [
             (
                 row["weight"],
@@ -45,6 +87,7 @@ class EquivarianceReport(list):
                 f"{_short(row['in_rep'])} -> {_short(row['out_rep'])}",
                 f"{row['relative_residual']:.3e}",
                 f"{row['penalty']:.3e}",
+                row["note"],
             )
             for row in self
         ]
@@ -53,7 +96,7 @@ class EquivarianceReport(list):
             for i in range(len(header))
         ]
         lines = [
-            "  ".join(str(v).ljust(w) for v, w in zip(r, widths))
+            "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
             for r in [header, *rows]
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -78,12 +121,14 @@ def equivariance_report(model):
     report[0]["relative_residual"]      # the data
     ```
     """
+    pairs = regularized_weights(model)
+    if not pairs:
+        warnings.warn(no_regularized_weights(model, "equivariance_report"))
     report = EquivarianceReport()
-    for variable, regularizer in regularized_weights(model):
-        kernel = np.asarray(ops.convert_to_numpy(variable), np.float64)
-        projector = regularizer.projector(kernel.shape)
-        residual = kernel - projector.apply_numpy(kernel)
-        norm = np.linalg.norm(kernel)
+    for variable, regularizer in pairs:
+        kernel, projected = weight_and_projection(variable, regularizer)
+        identity = regularizer.projector(kernel.shape).is_identity
+        penalty = regularizer(variable.value)
         report.append(
             {
                 "weight": variable.path,
@@ -92,10 +137,9 @@ def equivariance_report(model):
                 "in_rep": regularizer.in_rep,
                 "out_rep": regularizer.out_rep,
                 "norm": regularizer.norm,
-                "relative_residual": float(
-                    np.linalg.norm(residual) / norm if norm > 0 else 0.0
-                ),
-                "penalty": float(ops.convert_to_numpy(regularizer(variable))),
+                "relative_residual": relative_residual(kernel, projected),
+                "penalty": float(ops.convert_to_numpy(penalty)),
+                "note": "P = identity" if identity else "",
             }
         )
     return report

@@ -114,6 +114,17 @@ class SpectralProjector:
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         return self.from_spectral(self.spectral(kernel)[1])
 
+    def coefficients(self, kernel):
+        """The kernel's `dim` coordinates in the irreps' bases (1-D)."""
+        spectral = self.to_spectral(ops.convert_to_tensor(kernel))
+        return self.core.coefficients(ops.reshape(spectral, self.core.shape))
+
+    def expand(self, coefficients):
+        """The kernel of coordinates `coefficients`."""
+        spectral = self.core.expand(coefficients)
+        x = math.prod(self.shape[:-2])
+        return self.from_spectral(ops.reshape(spectral, (x, *self.shape[-2:])))
+
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
         kernel = np.asarray(kernel)

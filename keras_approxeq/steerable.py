@@ -262,6 +262,10 @@ class SteerableProjector:
             for (a, b), q in bases.items()
         )
         self.is_identity = self.dim == math.prod(self.shape)
+        self._sizes = [
+            q.shape[0] * in_groups[a].shape[0] * out_groups[b].shape[0]
+            for (a, b), q in bases.items()
+        ]
         # The arrays `apply` needs, named; made into tensors once per dtype.
         self._names, arrays = [], []
         for key, index in (("in", in_groups), ("out", out_groups)):
@@ -296,8 +300,8 @@ class SteerableProjector:
             out[:, rows[:, :, None, None], cols[None, None]] = projected
         return out.reshape(kernel.shape).astype(kernel.dtype)
 
-    def apply(self, kernel):
-        """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
+    def coefficients(self, kernel):
+        """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
         x, c_in, c_out = math.prod(self.shape[:-2]), *self.shape[-2:]
         tensors = self._constants(kernel)
@@ -305,26 +309,54 @@ class SteerableProjector:
         # Channels grouped by field type, so that each pair is a slice.
         grouped = ops.take(flat, tensors["in_order"], axis=1)
         grouped = ops.take(grouped, tensors["out_order"], axis=2)
-        rows = []
+        parts = []
         for a, row in zip(self.in_groups, _split(grouped, self.in_groups, 1)):
-            p, i = self.in_groups[a].shape
-            blocks = []
             for b, block in zip(
                 self.out_groups, _split(row, self.out_groups, 2)
             ):
                 q = tensors.get(f"basis:{a}:{b}")
+                if q is not None:
+                    shape = (
+                        x,
+                        *self.in_groups[a].shape,
+                        *self.out_groups[b].shape,
+                    )
+                    block = ops.reshape(block, shape)
+                    coefficients = einsum("nxij,xpiqj->npq", q, block)
+                    parts.append(ops.reshape(coefficients, (-1,)))
+        if not parts:
+            return ops.zeros((0,), kernel.dtype)
+        return ops.concatenate(parts, axis=0)
+
+    def expand(self, coefficients):
+        """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
+        coefficients = ops.convert_to_tensor(coefficients)
+        x = math.prod(self.shape[:-2])
+        tensors = self._constants(coefficients)
+        pieces = iter(split(coefficients, self._sizes, 0))
+        rows = []
+        for a, (p, i) in ((a, g.shape) for a, g in self.in_groups.items()):
+            blocks = []
+            for b, (q_, j) in (
+                (b, g.shape) for b, g in self.out_groups.items()
+            ):
+                q = tensors.get(f"basis:{a}:{b}")
                 if q is None:
-                    blocks.append(ops.zeros_like(block))
+                    zeros = ops.zeros((x, p * i, q_ * j), coefficients.dtype)
+                    blocks.append(zeros)
                     continue
-                block = ops.reshape(block, (x, p, i, *self.out_groups[b].shape))
-                coeff = einsum("nxij,xpiqj->npq", q, block)
-                block = einsum("nxij,npq->xpiqj", q, coeff)
-                blocks.append(ops.reshape(block, (x, p * i, -1)))
+                piece = ops.reshape(next(pieces), (-1, p, q_))
+                block = einsum("nxij,npq->xpiqj", q, piece)
+                blocks.append(ops.reshape(block, (x, p * i, q_ * j)))
             rows.append(ops.concatenate(blocks, axis=2))
         projected = ops.concatenate(rows, axis=1)
         projected = ops.take(projected, tensors["in_inverse"], axis=1)
         projected = ops.take(projected, tensors["out_inverse"], axis=2)
         return ops.reshape(projected, self.shape)
+
+    def apply(self, kernel):
+        """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
+        return self.expand(self.coefficients(kernel))
 
     def _constants(self, like):
         tensors = constants(self._tensors, like, self._arrays)
@@ -573,6 +605,13 @@ class _Reshaped:
         flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
         return self.core.spectral(flat)
 
+    def coefficients(self, kernel):
+        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return self.core.coefficients(flat)
+
+    def expand(self, coefficients):
+        return ops.reshape(self.core.expand(coefficients), self.shape)
+
 
 class _Transposed:
     """A projector for a transposed-convolution kernel `(..., out, in)`."""
@@ -598,3 +637,10 @@ class _Transposed:
     def spectral(self, kernel):
         swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
         return self.core.spectral(swapped)
+
+    def coefficients(self, kernel):
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        return self.core.coefficients(swapped)
+
+    def expand(self, coefficients):
+        return ops.transpose(self.core.expand(coefficients), self._axes)

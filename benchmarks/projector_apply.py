@@ -1,0 +1,176 @@
+"""Cost of one projection `P(K)` against one basis expansion `Q c`.
+
+An equivariant layer library (escnn's `R2Conv`/`R3Conv`) expands its
+coefficients into a kernel every step, `K = Q c`; the projection is an
+analysis `c = Q^T K` and a synthesis, so twice an expansion is its
+natural floor. Per case, with the projector's own basis, in one run:
+
+* `apply`: `P(K)`, and `apply_grad`: `P(K)` with the gradient of
+  `sum(P(K) * G)`;
+* `expand`: `Q c`, and `expand_grad` likewise.
+
+    KERAS_BACKEND=torch python benchmarks/projector_apply.py
+
+prints `time <case> <what> <ms>` and `ratio <case> apply/expand <value>`
+(and the same with gradients). On PyTorch it also prints the number of
+operations one penalty evaluation dispatches (`ops <case> <count>`,
+counted by the profiler).
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_approxeq import ProjectionRegularizer
+
+SO3_FIELDS = ["irrep0", "irrep1", "irrep2"]  # 9 channels a copy
+# name -> (group, in_rep, out_rep, kernel shape, regularizer options)
+CASES = {
+    "so3_7x7x7_irreps012_63to63": (
+        "SO3",
+        SO3_FIELDS,
+        SO3_FIELDS,
+        (7, 7, 7, 63, 63),
+        {},
+    ),
+    "d16_9x9_regular_64to64": (
+        "D16",
+        "regular",
+        "regular",
+        (9, 9, 64, 64),
+        {},
+    ),
+    "c4_3x3_trivial_256to256": (
+        "C4",
+        "trivial",
+        "trivial",
+        (3, 3, 256, 256),
+        {},
+    ),
+    "c4_3x3_regular_256to256": (
+        "C4",
+        "regular",
+        "regular",
+        (3, 3, 256, 256),
+        {},
+    ),
+}
+
+
+def _grad(fn, x, cotangent):
+    """`fn(x)` and the gradient of `sum(fn(x) * cotangent)`."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        value, vjp = jax.vjp(fn, x)
+        return value, vjp(cotangent)[0]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = fn(x)
+        return value, tape.gradient(value, x, output_gradients=cotangent)
+    import torch
+
+    x = x.detach().requires_grad_(True)
+    value = fn(x)
+    (grad,) = torch.autograd.grad(value, x, cotangent)
+    return value, grad
+
+
+def _compiled(fn):
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=False)
+    return fn  # PyTorch runs eagerly, as Keras trains by default
+
+
+def _block(x):
+    ops.convert_to_numpy(ops.sum(x))
+
+
+def _time(fn, *args, repeats):
+    _block(fn(*args)[0] if isinstance(fn(*args), tuple) else fn(*args))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn(*args)
+        _block(out[-1] if isinstance(out, tuple) else out)
+        samples.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(samples))
+
+
+def count_ops(regularizer, kernel):
+    """Operations one penalty evaluation (with its gradient) dispatches."""
+    import torch
+
+    x = kernel.detach().requires_grad_(True)
+    regularizer(x).backward()  # warm the caches
+    with torch.profiler.profile() as profile:
+        x = kernel.detach().requires_grad_(True)
+        regularizer(x).backward()
+    return sum(
+        event.count
+        for event in profile.key_averages()
+        if event.key.startswith("aten::")
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--cases", nargs="+", default=list(CASES))
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    print(f"# backend {keras.backend.backend()}, median of {args.repeats}")
+    for name in args.cases:
+        group, in_rep, out_rep, shape, options = CASES[name]
+        regularizer = ProjectionRegularizer(
+            group, in_rep=in_rep, out_rep=out_rep, **options
+        )
+        projector = regularizer.projector(shape)
+        kernel = ops.convert_to_tensor(rng.normal(size=shape), "float32")
+        cotangent = ops.convert_to_tensor(rng.normal(size=shape), "float32")
+        coefficients = projector.coefficients(kernel)
+        dual = ops.convert_to_tensor(
+            rng.normal(size=tuple(coefficients.shape)), "float32"
+        )
+        apply = _compiled(projector.apply)
+        expand = _compiled(projector.expand)
+        apply_grad = _compiled(lambda k: _grad(projector.apply, k, cotangent))
+        expand_grad = _compiled(lambda c: _grad(projector.expand, c, cotangent))
+        times = {
+            "apply": _time(apply, kernel, repeats=args.repeats),
+            "expand": _time(expand, dual, repeats=args.repeats),
+            "apply_grad": _time(apply_grad, kernel, repeats=args.repeats),
+            "expand_grad": _time(expand_grad, dual, repeats=args.repeats),
+        }
+        for what, ms in times.items():
+            print(f"time {name} {what} {ms:.3f}")
+        print(
+            f"ratio {name} apply/expand {times['apply'] / times['expand']:.2f}"
+        )
+        print(
+            f"ratio {name} apply_grad/expand_grad "
+            f"{times['apply_grad'] / times['expand_grad']:.2f}"
+        )
+        if keras.backend.backend() == "torch":
+            print(f"ops {name} {count_ops(regularizer, kernel)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

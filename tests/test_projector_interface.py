@@ -1,0 +1,120 @@
+"""Every projector has one interface: apply, coefficients, expand, dim,
+is_identity; the structured (Kronecker) apply equals the orbit average."""
+
+import numpy as np
+import pytest
+from keras import ops
+from utils import group_average
+
+from keras_approxeq import groups
+from keras_approxeq.kronecker import KroneckerProjector
+from keras_approxeq.projectors import get_projector
+
+# (group, in_rep, out_rep, shape, layout, domain)
+CASES = [
+    ("C4", "trivial", "trivial", (3, 3, 8, 6), None, "spatial"),
+    ("C4", "trivial", "trivial", (7, 7, 2, 3), None, "spatial"),
+    ("D4", "trivial", "trivial", (5, 5, 4, 4), None, "spatial"),
+    ("C4", "regular", "regular", (3, 3, 8, 12), None, "spatial"),
+    ("D4", "regular", "regular", (3, 3, 16, 8), None, "spatial"),
+    ("C4", "regular", "regular", (5, 5, 8, 8), None, "spatial"),
+    ("D4", "regular", "trivial", (3, 3, 16, 2), None, "spatial"),
+    ("C4", "regular", "regular", (3, 3, 8, 2), "depthwise", "spatial"),
+    ("D4", ["trivial", "standard"], "regular", (3, 3, 6, 8), None, "spatial"),
+    ("C4", "trivial", "regular", (3, 3, 12, 2), "conv_transpose", "spatial"),
+    ("C4", "regular", "regular", (8, 12), None, "spatial"),
+    ("D4", "regular", "regular", (16,), None, "spatial"),
+    ("O", "trivial", "standard", (3, 3, 3, 2, 6), None, "spatial"),
+    ("O", "regular", "regular", (3, 3, 3, 24, 24), None, "spatial"),
+    ("S4", "natural", "natural", (8, 4), None, "spatial"),
+    ("SO2", ["irrep0", "irrep1"], "irrep2", (5, 5, 6, 4), None, "spatial"),
+    ("C8", "regular", "regular", (5, 5, 8, 16), None, "spatial"),
+    ("D4", "regular", "regular", (3, 3, 8, 8), None, "spectral"),
+    ("SO3", "irrep1", ["irrep0", "irrep1"], (3, 3, 3, 3, 8), None, "spatial"),
+]
+IDS = [f"{c[0]}-{c[3]}-{c[4]}-{c[5]}" for c in CASES]
+
+
+@pytest.fixture(params=CASES, ids=IDS)
+def projector(request):
+    group, in_rep, out_rep, shape, layout, domain = request.param
+    return get_projector(group, in_rep, out_rep, shape, layout, domain=domain)
+
+
+def test_expand_of_coefficients_is_apply(projector, rng):
+    kernel = rng.normal(size=projector.shape).astype("float32")
+    coefficients = projector.coefficients(kernel)
+    assert tuple(coefficients.shape) == (projector.dim,)
+    expanded = ops.convert_to_numpy(projector.expand(coefficients))
+    applied = ops.convert_to_numpy(projector.apply(kernel))
+    np.testing.assert_allclose(expanded, applied, atol=1e-5)
+    np.testing.assert_allclose(
+        applied, projector.apply_numpy(kernel.astype("float64")), atol=1e-5
+    )
+
+
+def test_coordinates_are_orthonormal(projector, rng):
+    c = rng.normal(size=projector.dim).astype("float32")
+    kernel = projector.expand(c)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(projector.coefficients(kernel)), c, atol=1e-5
+    )
+    # ||Q c|| = ||c||: the coordinates are in an orthonormal basis.
+    norm = np.linalg.norm(ops.convert_to_numpy(kernel))
+    assert norm == pytest.approx(np.linalg.norm(c), rel=1e-5)
+
+
+def test_is_identity_means_every_kernel_is_fixed(projector, rng):
+    kernel = rng.normal(size=projector.shape)
+    moved = np.abs(projector.apply_numpy(kernel) - kernel).max()
+    assert projector.is_identity == (moved < 1e-12)
+    assert projector.is_identity == (projector.dim == kernel.size)
+
+
+@pytest.mark.parametrize(
+    "group, in_rep, out_rep, shape, layout",
+    [
+        ("C4", "trivial", "trivial", (1, 1, 32, 64), None),
+        ("D4", "trivial", "trivial", (1, 1, 8, 8), "depthwise"),
+        ("C4", "trivial", "trivial", (32, 10), None),
+        ("Oh", "trivial", "trivial", (1, 1, 1, 4, 4), None),
+        ("C4", "trivial", "trivial", (16,), None),
+    ],
+)
+def test_identity_projections_are_detected(
+    group, in_rep, out_rep, shape, layout
+):
+    assert get_projector(group, in_rep, out_rep, shape, layout).is_identity
+
+
+@pytest.mark.parametrize(
+    "group, in_rep, out_rep, shape, layout",
+    [
+        ("C4", "trivial", "trivial", (3, 3, 32, 64), None),  # (S, S) matrix
+        ("D4", "regular", "regular", (3, 3, 16, 24), None),  # basis, twice
+        ("C4", "regular", "trivial", (3, 3, 6, 8), "conv_transpose"),
+        ("D4", "regular", None, (3, 3, 16, 3), "depthwise"),
+        ("D1", "regular", "standard", (5, 4, 2), None),
+    ],
+)
+def test_structured_apply_equals_the_group_average(
+    group, in_rep, out_rep, shape, layout, rng
+):
+    projector = get_projector(
+        group, in_rep, out_rep or "trivial", shape, layout
+    )
+    assert isinstance(projector, KroneckerProjector)
+    kernel = rng.normal(size=shape)
+    spatial = len(shape) - 2
+    expected = group_average(
+        kernel,
+        groups.get(group, ndim=spatial),
+        in_rep,
+        out_rep or "trivial",
+        layout or "conv",
+    )
+    np.testing.assert_allclose(
+        projector.apply_numpy(kernel), expected, atol=1e-12
+    )
+    applied = ops.convert_to_numpy(projector.apply(kernel.astype("float32")))
+    np.testing.assert_allclose(applied, expected, atol=1e-5)
