@@ -141,9 +141,13 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         )
 
     def __call__(self, x):
+        path = getattr(x, "path", None)  # Keras passes the variable
         x = ops.convert_to_tensor(x)
-        layout = KernelLayout(x.shape, self.layout)
-        projector = self.projector(layout.shape)
+        try:
+            layout = KernelLayout(x.shape, self.layout)
+            projector = self.projector(layout.shape)
+        except ValueError as error:
+            raise ValueError(_located(error, path, self.layout, x.shape))
         float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
         dtype = "float64" if float64 else "float32"
         if projector.is_identity and not self.lambda_g:
@@ -210,6 +214,20 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
 
 _ORTHOGONAL_INVARIANT = ("fro", "fro2", "spectral", "nuclear")
 _EUCLIDEAN = ("fro", "fro2")
+
+
+def _located(error, path, layout, shape):
+    """The error, with the weight it concerns and a hint for depthwise."""
+    message = str(error)
+    if path is not None:
+        message = f"For weight {path!r} of shape {tuple(shape)}: {message}"
+    if layout is None and len(shape) >= 3:
+        message += (
+            " If this is a depthwise kernel (DepthwiseConv*, the depthwise "
+            "kernel of SeparableConv*), pass layout='depthwise'; "
+            "`keras_approxeq.regularize` picks each layer's layout."
+        )
+    return message
 
 
 def _validate_grid_size(grid_size):

@@ -1,0 +1,169 @@
+"""`regularize`: existing models made approximately equivariant."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_approxeq import ProjectionRegularizer
+from keras_approxeq import equivariance_report
+from keras_approxeq import project_weights
+from keras_approxeq import regularize
+
+
+def _sequential():
+    return keras.Sequential(
+        [
+            keras.Input((9, 9, 3)),
+            keras.layers.Conv2D(8, 3, padding="same", name="conv"),
+            keras.layers.DepthwiseConv2D(3, padding="same", name="depthwise"),
+            keras.layers.SeparableConv2D(8, 3, name="separable"),
+            keras.layers.Conv2DTranspose(4, 3, name="transpose"),
+            keras.layers.Conv2D(4, 1, name="pointwise"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(5, name="head"),
+        ]
+    )
+
+
+def _regularized_paths(model):
+    """`layer/weight` of every weight with a projection regularizer."""
+    return sorted(
+        "/".join(v.path.split("/")[-2:])
+        for v in model.weights
+        if isinstance(v.regularizer, ProjectionRegularizer)
+    )
+
+
+def test_sequential_every_spatial_kernel(capsys):
+    model = _sequential()
+    out = regularize(model, "C4", lambda_perp=1e-2)
+    assert out is not model  # cloned, the original unchanged
+    assert not _regularized_paths(model)
+    assert _regularized_paths(out) == [
+        "conv/kernel",
+        "depthwise/kernel",
+        "separable/depthwise_kernel",
+        "transpose/kernel",
+    ]
+    layouts = {
+        "/".join(v.path.split("/")[-2:]): v.regularizer.layout
+        for v in out.weights
+        if v.regularizer is not None
+    }
+    assert layouts["depthwise/kernel"] == "depthwise"
+    assert layouts["separable/depthwise_kernel"] == "depthwise"
+    assert layouts["transpose/kernel"] == "conv_transpose"
+    # 1x1 and Dense kernels between trivial fields are listed, not touched.
+    printed = capsys.readouterr().out
+    for path in ("pointwise/kernel", "head/kernel", "pointwise_kernel"):
+        assert path in printed
+    for a, b in zip(model.get_weights(), out.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_functional_application_fits_and_round_trips(tmp_path):
+    backbone = keras.applications.MobileNetV2(
+        weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=4
+    )
+    model = regularize(backbone, "D4", lambda_perp=1e-2, verbose=False)
+    spatial = [
+        layer.name
+        for layer in model.layers
+        if getattr(layer, "kernel_size", (1, 1)) != (1, 1)
+    ]
+    covered = {path.split("/")[0] for path in _regularized_paths(model)}
+    assert covered == set(spatial) and spatial
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3))
+    before = float(sum(keras.ops.convert_to_numpy(v) for v in model.losses))
+    assert before > 0
+    model.fit(x, np.arange(4), epochs=1, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert _regularized_paths(loaded) == _regularized_paths(model)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x[:1])),
+        keras.ops.convert_to_numpy(model(x[:1])),
+        atol=1e-5,
+    )
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.conv = keras.layers.Conv2D(8, 3, padding="same")
+        self.head = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.head(keras.ops.mean(self.conv(x), axis=(1, 2)))
+
+
+def test_subclassed_model_in_place():
+    model = _Subclassed()
+    model(np.zeros((1, 5, 5, 1)))
+    out = regularize(model, "C4", in_rep="trivial", verbose=False)
+    assert out is model
+    assert len(_regularized_paths(model)) == 1
+    assert model.losses  # the penalty is picked up
+    model.compile("adam", "mse")
+    model.fit(np.ones((2, 5, 5, 1)), np.ones((2, 2)), verbose=0)
+    report = equivariance_report(model)
+    assert len(report) == 1
+    project_weights(model)
+    assert equivariance_report(model)[0]["relative_residual"] < 1e-6
+
+
+def test_bad_channel_counts_name_every_layer():
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 3)),
+            keras.layers.Conv2D(10, 3, name="ten"),
+            keras.layers.DepthwiseConv2D(3, name="dw"),
+            keras.layers.Conv2D(12, 1, name="twelve"),
+        ]
+    )
+    with pytest.raises(ValueError) as info:
+        regularize(model, "C4", in_rep="regular", out_rep="regular")
+    message = str(info.value)
+    for name in ("ten (kernel)", "twelve (kernel)", "dw (kernel)"):
+        assert name in message
+    assert "multiple of 4" in message and "Fix:" in message
+
+
+def test_selection_and_decay():
+    model = _sequential()
+    out = regularize(
+        model, "C4", layers=["conv"], penalty=False, decay=0.5, verbose=False
+    )
+    assert not _regularized_paths(out)
+    kernel = out.get_layer("conv").kernel
+    assert kernel.constraint.rate == 0.5
+    with pytest.raises(ValueError, match="No layer"):
+        regularize(model, "C4", layers=lambda layer: False)
+
+
+def test_unbuilt_model_is_refused():
+    model = keras.Sequential([keras.layers.Conv2D(4, 3)])
+    with pytest.raises(ValueError, match="built model"):
+        regularize(model, "C4")
+
+
+def test_report_and_projection_refuse_models_without_regularizers():
+    model = _sequential()
+    with pytest.warns(UserWarning, match="regularize"):
+        assert not equivariance_report(model)
+    with pytest.raises(ValueError, match="regularize"):
+        project_weights(model)
+
+
+def test_direct_regularizer_error_names_the_weight():
+    reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
+    layer = keras.layers.DepthwiseConv2D(3, depthwise_regularizer=reg)
+    layer.build((None, 9, 9, 6))
+    with pytest.raises(ValueError) as info:
+        reg(layer.kernel)
+    message = str(info.value)
+    assert layer.kernel.path in message
+    assert "layout='depthwise'" in message
+    assert "multiple of 4" in message
