@@ -7,8 +7,9 @@ batch 8, Adam, 10 classes), each trained with:
 * `keras_l2`: `keras.regularizers.L2(1e-2)` on every kernel;
 * `projection_c4`, `projection_d4`: `ProjectionRegularizer` (`fro`,
   trivial fields) on every kernel, attached by `regularize`;
-* `projection_c4_regular`: regular C4 fields on every layer after the
-  first (trivial input and logits), the regular-field model;
+* `projection_c4_regular`: regular C4 fields wherever a channel count is
+  a multiple of 4 (trivial RGB input, logits and EfficientNet's
+  squeeze-and-excitation bottlenecks), the regular-field model;
 * `sampled_k1`: the sample-based baseline `SampledEquivariance` with one
   group element per step.
 
@@ -49,17 +50,25 @@ def backbone(name):
 
 
 def regular_fields(model):
-    """Reps for regular C4 fields after the first layer: (in, out)."""
+    """`(in_rep, out_rep)` functions: regular C4 fields wherever a channel
+    count is a multiple of 4, trivial ones elsewhere (the RGB input, the
+    logits, EfficientNet's squeeze-and-excitation bottlenecks)."""
     first = next(
         layer.name for layer in model.layers if hasattr(layer, "kernel_size")
     )
-    last = model.layers[-1].name
+
+    def channels(layer, axis):
+        kernel = getattr(layer, "depthwise_kernel", None)
+        return (layer.kernel if kernel is None else kernel).shape[axis]
 
     def in_rep(layer):
-        return "trivial" if layer.name == first else "regular"
+        fits = channels(layer, -2) % 4 == 0 and layer.name != first
+        return "regular" if fits else "trivial"
 
     def out_rep(layer):
-        return "trivial" if layer.name == last else "regular"
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            return in_rep(layer)
+        return "regular" if channels(layer, -1) % 4 == 0 else "trivial"
 
     return in_rep, out_rep
 

@@ -28,21 +28,36 @@ again a matrix product, with no gather or scatter. For trivial fields
 viewed as a `(S, in * out)` matrix is projected by a `(S, S)` matrix:
 `P(K) = M K`.
 
+**The group sum.** For the groups that permute grid points, each element
+`g` moves the entries of a kernel as flips and transposes of its spatial
+axes, signed permutations of the few channels of one copy of the fields
+and nothing else, so
+
+    P(K) = 1/|G| sum_g g K
+
+is a sum of `|G|` rearranged copies of `K`. XLA (JAX, and TensorFlow's
+compiled steps) fuses that sum, the residual `K - P(K)` and its norm into
+one pass over the kernel, which the matrix product cannot join; it is
+what `apply` computes on those backends. PyTorch runs eagerly, one
+operation at a time, and there the one matrix product is the cheaper.
+
 Layouts (see `keras_approxeq.layouts`): a transposed-convolution kernel
 has its channel axes swapped; a depthwise kernel `(spatial..., in,
 multiplier)` has `D_out = 1` (its multiplier axis is a copy axis); a Dense
 kernel has `S = 1`; a bias is `(m_out, D_out)`.
 """
 
+import itertools
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
 from keras_approxeq._memo import constants
 from keras_approxeq._ops import einsum
 
-__all__ = ["KroneckerProjector"]
+__all__ = ["GroupAction", "KroneckerProjector"]
 
 _BLOCK = "ijkl"  # block letters of the channel axes' fields, in axis order
 _COPY = "abcd"  # letters of the copy axes
@@ -60,6 +75,12 @@ class KroneckerProjector:
         basis: `(B, r)` NumPy array, an orthonormal basis of the
             equivariant kernels of one copy, `B = S * prod(field_sizes)`
             ordered as the block's C-order flattening `(x, i, j)`.
+        elements: `None`, or how every group element moves the entries of
+            one copy, for the group sum (see the module docstring):
+            `(spatial, channels)` with `spatial` the `(order, S)` flat
+            index of the point each point comes from (or `None` without
+            spatial axes) and `channels` one `(perm, sign)` pair, each
+            `(order, d)`, per channel axis (`sign` may be `None`).
 
     Attributes:
         shape: The kernel shape.
@@ -69,7 +90,7 @@ class KroneckerProjector:
             fields); the penalty is then zero without evaluating it.
     """
 
-    def __init__(self, shape, spatial_axes, field_sizes, basis):
+    def __init__(self, shape, spatial_axes, field_sizes, basis, elements=None):
         self.shape = tuple(shape)
         spatial = self.shape[:spatial_axes]
         size = math.prod(spatial)
@@ -118,6 +139,17 @@ class KroneckerProjector:
             array.setflags(write=False)
         self._tensors = {}  # (dtype, device) -> the arrays as tensors
         self._basis_tensors = {}
+        actions = None
+        if elements is not None:
+            actions = _group_actions(spatial, field_sizes, *elements)
+        self._actions = actions
+        if actions is not None:
+            # The kernel's view for the group sum keeps the spatial axes.
+            self._sum_view = (*spatial, *view[1 if spatial else 0 :])
+            self._sum_arrays = tuple(
+                a for action in actions for a in action.arrays
+            )
+            self._sum_tensors = {}
 
     @property
     def nbytes(self):
@@ -147,6 +179,8 @@ class KroneckerProjector:
             return kernel
         if self.is_zero:
             return ops.zeros_like(kernel)
+        if self._actions is not None and keras.backend.backend() != "torch":
+            return self._group_sum(kernel)
         if not self._use_matrix:
             return self.expand(self.coefficients(kernel))
         (matrix,) = constants(self._tensors, kernel, self._arrays)
@@ -154,6 +188,15 @@ class KroneckerProjector:
             self._matrix_equation(), matrix, ops.reshape(kernel, self._view)
         )
         return ops.reshape(x, self.shape)
+
+    def _group_sum(self, kernel):
+        tensors = iter(constants(self._sum_tensors, kernel, self._sum_arrays))
+        x = ops.reshape(kernel, self._sum_view)
+        total = None
+        for action in self._actions:
+            moved = action.apply(x, [next(tensors) for _ in action.arrays])
+            total = moved if total is None else total + moved
+        return ops.reshape(total / len(self._actions), self.shape)
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
@@ -174,3 +217,107 @@ class KroneckerProjector:
         view, block = self._subscripts, self._block_letters
         copies = self._copy_letters
         return (f"{view},{block}r->r{copies}", f"r{copies},{block}r->{view}")
+
+
+def _group_actions(spatial, field_sizes, spatial_perms, channels):
+    """One `GroupAction` per element, or `None` if some element's spatial
+    permutation is not a transposition and flips of the axes."""
+    order = channels[0][0].shape[0]
+    moves = [((), ())] * order
+    if spatial:
+        moves = [_spatial_move(spatial, perm) for perm in spatial_perms]
+        if any(move is None for move in moves):
+            return None
+    # The view: spatial axes, then (copies, fields) per channel axis with
+    # the fields' axis dropped when it has one channel.
+    axes, position = [], len(spatial)
+    for size in field_sizes:
+        position += 1
+        axes.append(position if size > 1 else None)
+        position += size > 1
+    actions = []
+    for g, (transpose, flips) in enumerate(moves):
+        moved, scale = [], 1.0
+        for axis, (perm, sign) in zip(axes, channels):
+            if axis is not None:
+                moved.append((axis, perm[g], None if sign is None else sign[g]))
+            elif sign is not None:  # a one-channel field, e.g. a pseudo-scalar
+                scale *= float(sign[g][0])
+        actions.append(GroupAction(transpose, flips, moved, scale))
+    return actions
+
+
+def _spatial_move(spatial, perm):
+    """`(axes, flips)` with `flip(transpose(K, axes), flips)` the kernel
+    whose point `x` is `K`'s point `perm[x]`, or `None`."""
+    index = np.arange(math.prod(spatial)).reshape(spatial)
+    for axes in itertools.permutations(range(len(spatial))):
+        if tuple(spatial[a] for a in axes) != tuple(spatial):
+            continue
+        for flips in itertools.product((False, True), repeat=len(spatial)):
+            flipped = tuple(a for a, f in enumerate(flips) if f)
+            moved = np.transpose(index, axes)
+            if flipped:
+                moved = np.flip(moved, flipped)
+            if np.array_equal(moved.reshape(-1), perm):
+                return axes, flipped
+    return None
+
+
+class GroupAction:
+    """One group element acting on the kernel's view, axis by axis.
+
+    The view is `(spatial..., m_in, D_in, m_out, D_out)` (with `D` axes of
+    size 1 dropped, as in `KroneckerProjector`). The element transposes and
+    flips the spatial axes, permutes the channels of each `D` axis and
+    multiplies them by signs:
+
+        (g K)[x, a, i, b, j] = s_in[i] s_out[j] K[g x, a, p_in[i], b, p_out[j]]
+
+    Args:
+        spatial_axes: The transposition of the spatial axes (a tuple).
+        flips: The spatial axes to reverse, after transposing.
+        channels: For each `D` axis of the view, `(axis, perm, sign)`: the
+            axis index, the permutation (or `None` for the identity) and
+            the signs (or `None` for all +1).
+        scale: +1 or -1, the sign of the one-channel fields (whose axes
+            the view drops).
+
+    Attributes:
+        arrays: The NumPy arrays `apply` needs as tensors, in order.
+    """
+
+    def __init__(self, spatial_axes, flips, channels, scale=1.0):
+        self.scale = scale
+        self.spatial_axes = tuple(spatial_axes)
+        self.flips = tuple(flips)
+        self.channels = []
+        self.arrays = []
+        for axis, perm, sign in channels:
+            if perm is not None and np.array_equal(perm, np.arange(perm.size)):
+                perm = None
+            if sign is not None and np.all(sign == 1):
+                sign = None
+            self.channels.append((axis, perm is not None, sign is not None))
+            if perm is not None:
+                self.arrays.append(np.asarray(perm, np.int32))
+            if sign is not None:
+                self.arrays.append(np.asarray(sign, np.float64))
+
+    def apply(self, x, tensors):
+        """`g K` for the view `x`; `tensors` are `arrays` as tensors."""
+        tensors = iter(tensors)
+        rank = len(x.shape)
+        spatial = len(self.spatial_axes)
+        if self.spatial_axes != tuple(range(spatial)):
+            x = ops.transpose(x, (*self.spatial_axes, *range(spatial, rank)))
+        if self.flips:
+            x = ops.flip(x, axis=self.flips)
+        for axis, permuted, signed in self.channels:
+            if permuted:
+                x = ops.take(x, next(tensors), axis=axis)
+            if signed:
+                shape = [1] * rank
+                shape[axis] = x.shape[axis]
+                x = x * ops.reshape(next(tensors), shape)
+        return -x if self.scale < 0 else x

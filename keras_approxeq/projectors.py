@@ -317,9 +317,39 @@ def _build_kronecker(group_name, ndim, in_fields, out_fields, shape, layout):
     basis = np.zeros((core.index.size, core.dim))
     live = np.flatnonzero(core.weights)
     basis[live, core.index[live]] = core.weights[live]
-    spatial = len(kernel_layout.spatial_shape)
-    field_sizes = [sizes[axis] for axis in sorted(sizes)]
-    return KroneckerProjector(shape, spatial, field_sizes, basis)
+    spatial = kernel_layout.spatial_shape
+    channel_axes = sorted(sizes)
+    field_sizes = [sizes[axis] for axis in channel_axes]
+    elements = _element_actions(group, in_fields, out_fields, block, layout)
+    return KroneckerProjector(shape, len(spatial), field_sizes, basis, elements)
+
+
+def _element_actions(group, in_fields, out_fields, block, layout):
+    """Every element's moves of one copy's entries, axis by axis (see
+    `KroneckerProjector`): `(spatial perms or None, [(perm, sign), ...])`."""
+    kernel_layout = KernelLayout(block, layout)
+    elements = group.elements
+    spatial = kernel_layout.spatial_shape
+    spatial_perms = None
+    if spatial:
+        spatial_perms = group.grid_permutations(spatial, "kernel")[elements]
+    channels = []
+    for axis in sorted(
+        {kernel_layout.in_axis, kernel_layout.out_axis} - {None}
+    ):
+        size = block[axis]
+        if layout == "depthwise" and axis == kernel_layout.out_axis:
+            identity = np.tile(np.arange(size), (len(elements), 1))
+            channels.append((identity, None))
+            continue
+        inputs = axis == kernel_layout.in_axis
+        rep = Representation(group, in_fields if inputs else out_fields)
+        what = "input channels" if inputs else "output channels"
+        perm, sign = rep.signed_permutation(size, what, elements)
+        # Depthwise filters see the input rotated and rotate the output by
+        # the same sign, so the signs cancel.
+        channels.append((perm, None if layout == "depthwise" else sign))
+    return spatial_perms, channels
 
 
 @memoize
