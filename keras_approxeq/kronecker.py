@@ -1,4 +1,4 @@
-r"""The projection of a layer with many copies of its fields, as matmuls.
+r"""The projection of a layer with many copies of its fields.
 
 A layer whose input carries `m_in` copies of a direct sum of fields of
 size `D_in` (and its output `m_out` copies of one of size `D_out`) has a
@@ -14,8 +14,8 @@ the projection is a Kronecker product
     P = P_block (x) 1_{m_in m_out},
 
 where `P_block` is the projection of a single copy, a `(B, B)` matrix with
-`B = S D_in D_out`, computed once in NumPy (from orbits or a steerable
-basis). With an orthonormal basis `Q` (`(B, r)`) of its range,
+`B = S D_in D_out`, computed once in NumPy from the orbits of one copy's
+entries (see `keras_approxeq.projectors`). With an orthonormal basis `Q` (`(B, r)`) of its range,
 `P_block = Q Q^T`, and
 
     P(K)[x, a, i, b, j] = sum_y M[(x, i, j), (y, k, l)] K[y, a, k, b, l]

@@ -89,7 +89,10 @@ def regularize(
             `layer -> representation`.
         layers: Which layers: `None` (all that have kernels), a list of
             layer names, or a predicate `layer -> bool`.
-        penalty: Whether to add the `ProjectionRegularizer` penalty.
+        penalty: Whether to add the `ProjectionRegularizer` penalty. With
+            `penalty=False` the kernels get a regularizer of weight 0,
+            which costs nothing and lets `equivariance_report` and
+            `project_weights` find them.
         decay: `None` or a rate in `(0, 1]`: also (or, with
             `penalty=False`, instead) put a `ProjectionDecay` of this
             rate as each kernel's constraint.
@@ -174,9 +177,15 @@ def regularize(
             f"{', '.join(_names())}; check `layers=`."
         )
     for layer, variable, attribute, layout, regularizer in plans:
-        if penalty:
-            variable.regularizer = regularizer
-            setattr(layer, f"{attribute}_regularizer", regularizer)
+        if not penalty:
+            # A regularizer of weight 0 costs nothing and labels the weight
+            # for `equivariance_report` and `project_weights`.
+            config = dict(regularizer.get_config(), lambda_perp=0.0)
+            regularizer = ProjectionRegularizer.from_config(
+                dict(config, lambda_g=0.0)
+            )
+        variable.regularizer = regularizer
+        setattr(layer, f"{attribute}_regularizer", regularizer)
         if decay is not None:
             config = regularizer.get_config()
             constraint = ProjectionDecay(
@@ -193,9 +202,6 @@ def regularize(
     return target
 
 
-_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
-
-
 def _clone(model):
     if isinstance(model, keras.Sequential) or _is_functional(model):
         clone = keras.models.clone_model(model)
@@ -205,6 +211,7 @@ def _clone(model):
 
 
 def _is_functional(model):
+    # Keras exports no Functional class; only functional models have a graph.
     return isinstance(model, keras.Model) and hasattr(
         model, "_run_through_graph"
     )

@@ -150,9 +150,12 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             raise ValueError(_located(error, path, self.layout, x.shape))
         float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
         dtype = "float64" if float64 else "float32"
-        if projector.is_identity and not self.lambda_g:
-            # Every kernel of this signature is equivariant (a 1x1 or
-            # Dense kernel between trivial fields): nothing to penalise.
+        if not (self.lambda_perp or self.lambda_g) or (
+            projector.is_identity and not self.lambda_g
+        ):
+            # No weight, or every kernel of this signature is equivariant
+            # (a 1x1 or Dense kernel between trivial fields): nothing to
+            # penalise.
             return ops.zeros((), dtype)
         x = ops.cast(x, dtype)
         euclidean = self._norm in _EUCLIDEAN

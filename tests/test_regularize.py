@@ -136,9 +136,17 @@ def test_selection_and_decay():
     out = regularize(
         model, "C4", layers=["conv"], penalty=False, decay=0.5, verbose=False
     )
-    assert not _regularized_paths(out)
+    assert _regularized_paths(out) == ["conv/kernel"]  # labelled only
     kernel = out.get_layer("conv").kernel
+    assert kernel.regularizer.lambda_perp == 0.0
+    assert float(keras.ops.convert_to_numpy(out.losses[0])) == 0.0
     assert kernel.constraint.rate == 0.5
+    # The decay acts after each step: a fit pulls the kernel in.
+    out.compile(keras.optimizers.SGD(0.0), "mse")
+    before = equivariance_report(out)[0]["relative_residual"]
+    out.fit(np.ones((2, 9, 9, 3)), np.ones((2, 5)), verbose=0)
+    after = equivariance_report(out)[0]["relative_residual"]
+    assert after == pytest.approx(0.5 * before, rel=1e-4)
     with pytest.raises(ValueError, match="No layer"):
         regularize(model, "C4", layers=lambda layer: False)
 
