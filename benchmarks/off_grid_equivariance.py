@@ -33,8 +33,9 @@ Before measuring, it checks its conventions: its rotation equals
 commutes with quarter turns to rounding (`check ...` lines; it stops if
 not). Output lines:
 
-    error 2d <kernel size> <angle in degrees> <percent>
-    error 3d <kernel size> <percent>
+    dim 2d <basis> <kernel size> <parameters over the SO2 pairs irrep0-3>
+    error 2d <basis> <kernel size> <angle in degrees> <percent>
+    error 3d <basis> <kernel size> <percent>
 
 With `--reference` it also prints `reference 2d ...` for smooth, exactly
 equivariant kernels (`smooth_reference_2d`, which averages a Gaussian-
@@ -42,6 +43,7 @@ blurred kernel over 64 rotations analytically): the floor that the
 discretisation of the inputs and of a smooth kernel leaves.
 
     python benchmarks/off_grid_equivariance.py [--quick] [--reference]
+        [--basis smooth,grid]
 """
 
 import argparse
@@ -56,6 +58,9 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 import keras_approxeq
+from keras_approxeq import groups
+from keras_approxeq.projectors import get_projector
+from keras_approxeq.representations import Representation
 
 SO2_FIELDS = ["irrep0", "irrep1", "irrep2"]  # 5 channels
 SO3_FIELDS = ["irrep0", "irrep1"]  # 4 channels
@@ -198,15 +203,9 @@ def commutation_error(f, kernel, rotation, rho_in, rho_out, mask):
 # --------------------------------------------------------------- projections
 
 
-def _project_so2(kernel):
+def _project_so3(kernel, basis="smooth"):
     return keras_approxeq.project(
-        kernel, "SO2", in_rep=SO2_FIELDS, out_rep=SO2_FIELDS
-    )
-
-
-def _project_so3(kernel):
-    return keras_approxeq.project(
-        kernel, "SO3", in_rep=SO3_FIELDS, out_rep=SO3_FIELDS
+        kernel, "SO3", in_rep=SO3_FIELDS, out_rep=SO3_FIELDS, basis=basis
     )
 
 
@@ -251,6 +250,7 @@ def errors_2d(
     width=3.0,
     disc=20.0,
     fields=None,
+    basis="smooth",
 ):
     """Mean relative equivariance errors of projected 2D kernels.
 
@@ -266,6 +266,8 @@ def errors_2d(
         disc: Radius of the central disc where the error is measured.
         fields: The `SO2` field types (`"irrep<m>"`) of both the input and
             the output; defaults to `irrep0, irrep1, irrep2`.
+        basis: The steerable basis of the default projection, `"smooth"`
+            or `"grid"`.
 
     Returns:
         A dict `{(kernel_size, angle): error}`, the error a fraction (not
@@ -276,7 +278,7 @@ def errors_2d(
 
         def project_fn(kernel):
             return keras_approxeq.project(
-                kernel, "SO2", in_rep=fields, out_rep=fields
+                kernel, "SO2", in_rep=fields, out_rep=fields, basis=basis
             )
 
     channels = channel_matrix_2d(fields, 0.0).shape[0]
@@ -307,6 +309,7 @@ def errors_3d(
     grid=33,
     width=2.5,
     ball=10.0,
+    basis="smooth",
 ):
     """Mean relative errors of `SO3`-projected kernels, random rotations.
 
@@ -314,7 +317,11 @@ def errors_3d(
     a field, a Haar-random rotation and a kernel per size. Returns
     `{kernel_size: error}` (fractions).
     """
-    project_fn = _project_so3 if project_fn is None else project_fn
+    if project_fn is None:
+
+        def project_fn(kernel):
+            return _project_so3(kernel, basis)
+
     channels = 4
     _, radius = radial_window((grid,) * 3, 1.0, 2.0)
     mask = radius <= ball
@@ -330,6 +337,24 @@ def errors_3d(
             kernel = np.asarray(project_fn(raw), np.float64)
             sums[k] += commutation_error(f, kernel, rotation, rho, rho, mask)
     return {key: value / len(seeds) for key, value in sums.items()}
+
+
+def so2_dimension(kernel_size, basis, max_order=3):
+    """Parameters of `SO2` kernels summed over the pairs of fields
+    `irrep0, ..., irrep<max_order>` (16 pairs for the default 3), a
+    `(k, k)` kernel: the dimension of the equivariant subspace."""
+    fields = [f"irrep{m}" for m in range(max_order + 1)]
+    total = 0
+    for a in fields:
+        for b in fields:
+            rep_a = Representation(groups.get("SO2"), a)
+            rep_b = Representation(groups.get("SO2"), b)
+            shape = (kernel_size, kernel_size, rep_a.size, rep_b.size)
+            try:
+                total += get_projector("SO2", a, b, shape, basis=basis).dim
+            except ValueError:  # the kernel cannot carry this frequency
+                pass
+    return total
 
 
 # -------------------------------------------------------------------- checks
@@ -381,7 +406,9 @@ def check_conventions(tolerance=1e-10):
     # 2D: a projected kernel commutes with quarter turns
     full = np.ones((33, 33), bool)
     for k in (5, 7):
-        kernel = _project_so2(rng.normal(size=(k, k, 5, 5)))
+        kernel = keras_approxeq.project(
+            rng.normal(size=(k, k, 5, 5)), "SO2", SO2_FIELDS, SO2_FIELDS
+        )
         rho = channel_matrix_2d(SO2_FIELDS, math.pi / 2)
         error = commutation_error(
             f, kernel, rotation_2d(math.pi / 2), rho, rho, full
@@ -434,6 +461,11 @@ def main(argv=None):
         help="also measure smooth, exactly equivariant reference kernels",
     )
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument(
+        "--basis",
+        default="smooth,grid",
+        help="comma-separated bases to measure (default: smooth,grid)",
+    )
     parser.add_argument("--skip-3d", action="store_true")
     args = parser.parse_args(argv)
     sizes_2d = (5, 7) if args.quick else KERNEL_SIZES_2D
@@ -442,15 +474,24 @@ def main(argv=None):
     for name, value in check_conventions():
         print(f"check {name} {value:.3e}", flush=True)
 
-    for (k, angle), error in errors_2d(sizes_2d, ANGLES, seeds).items():
-        print(f"error 2d {k} {angle:g} {100 * error:.3f}", flush=True)
+    bases = args.basis.split(",")
+    for basis in bases:
+        for k in sizes_2d:
+            print(f"dim 2d {basis} {k} {so2_dimension(k, basis)}", flush=True)
+        errors = errors_2d(sizes_2d, ANGLES, seeds, basis=basis)
+        for (k, angle), error in errors.items():
+            print(
+                f"error 2d {basis} {k} {angle:g} {100 * error:.3f}", flush=True
+            )
     if args.reference:
         reference = errors_2d(sizes_2d, ANGLES, seeds, smooth_reference_2d)
         for (k, angle), error in reference.items():
             print(f"reference 2d {k} {angle:g} {100 * error:.3f}", flush=True)
     if not args.skip_3d:
-        for k, error in errors_3d(KERNEL_SIZES_3D, seeds).items():
-            print(f"error 3d {k} {100 * error:.3f}", flush=True)
+        for basis in bases:
+            errors = errors_3d(KERNEL_SIZES_3D, seeds, basis=basis)
+            for k, error in errors.items():
+                print(f"error 3d {basis} {k} {100 * error:.3f}", flush=True)
 
 
 if __name__ == "__main__":

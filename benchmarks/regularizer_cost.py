@@ -1,8 +1,8 @@
 """Training-step cost of the projection penalty, measured side by side.
 
 The reference CNN: four 3x3 convolutions with 32 channels (regular fields
-of C4 after the first; `--group SO2`: 28 channels of SO(2) irreps of
-frequencies 0 to 3, projected onto steerable bases), 28x28 inputs, batch
+of C4 after the first; `--group SO2`: 30 channels of SO(2) irreps of
+frequencies 0 to 2, projected onto steerable bases), 28x28 inputs, batch
 64, global pooling and a 10-way classifier. `--group SO3`: the 3D
 analogue, four 3x3x3 convolutions with 27 channels of SO(3) irreps of
 degrees 0, 1, 2 (three copies of 1 + 3 + 5), on 16x16x16 volumes, batch
@@ -52,7 +52,7 @@ class ZeroRegularizer(keras.regularizers.Regularizer):
 # shape, batch size)
 GROUPS = {
     "C4": ("regular", 32, (28, 28, 1), 64),
-    "SO2": (["irrep0", "irrep1", "irrep2", "irrep3"], 28, (28, 28, 1), 64),
+    "SO2": (["irrep0", "irrep1", "irrep2"], 30, (28, 28, 1), 64),
     "SO3": (["irrep0", "irrep1", "irrep2"], 27, (16, 16, 16, 1), 16),
 }
 
@@ -182,7 +182,7 @@ def main(argv=None):
         "--group",
         choices=sorted(GROUPS),
         default="C4",
-        help="C4 regular fields (32 channels), SO2 irreps 0-3 (28) or "
+        help="C4 regular fields (32 channels), SO2 irreps 0-2 (30) or "
         "SO3 irreps 0-2 on 3D volumes (27)",
     )
     args = parser.parse_args(argv)

@@ -64,7 +64,7 @@ def make_data(count, seed):
     return images, labels
 
 
-n_train = 64 if QUICK else 512
+n_train = 128 if QUICK else 512
 x_train, y_train = make_data(n_train, seed=0)
 x_test, y_test = make_data(64 if QUICK else 256, seed=1)
 
@@ -86,6 +86,16 @@ backbone = keras.applications.MobileNetV2(
     classifier_activation=None,
 )
 model = regularize(backbone, "C4", lambda_perp=1e-2)
+# keras.applications' BatchNormalization keeps moving statistics with a
+# momentum of 0.999, made for long training runs: after a few hundred
+# steps they are still the initial ones and the model predicts a constant.
+for layer in model.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        layer.momentum = 0.5
+# Start from the equivariant kernels (the projection of the random ones, as
+# `ProjectedInitializer` does for new layers): the penalty then only has
+# to keep the non-equivariant part small where the data wants some.
+project_weights(model)
 model.compile(
     keras.optimizers.Adam(1e-3),
     keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -95,7 +105,7 @@ model.fit(
     x_train,
     y_train,
     batch_size=32,
-    epochs=1 if QUICK else 8,
+    epochs=2 if QUICK else 8,
     verbose=0 if QUICK else 2,
 )
 
@@ -117,7 +127,10 @@ accuracy_before = model.evaluate(x_test, y_test, verbose=0)[1]
 
 `project_weights` replaces every regularised kernel by its projection.
 Because the backbone was built to be equivariant end to end (next
-section), the projected model is invariant up to float32 rounding.
+section), the projected model is invariant up to float32 rounding; the
+accuracy it gives up is what the non-equivariant parts had learned (one
+full run on JAX: error 1.06 trained, 4.9e-6 projected; accuracy 0.711
+trained, 0.648 projected).
 """
 
 project_weights(model)
@@ -147,17 +160,17 @@ else picks a direction:
   (`keras_approxeq.layers.FieldNormalization`).
 * **The head**: global pooling then Dense gives invariant logits.
 
-With 32x32 inputs the same recipe leaves the projected model visibly
-non-invariant:
+The same trained and projected weights on 32x32 inputs (the layers do not
+depend on the input size) leave the model visibly non-invariant:
 """
 
-even = regularize(
-    keras.applications.MobileNetV2(
-        weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=2
-    ),
-    "C4",
-    verbose=False,
+even = keras.applications.MobileNetV2(
+    weights=None,
+    input_shape=(32, 32, 3),
+    alpha=0.35,
+    classes=2,
+    classifier_activation=None,
 )
-project_weights(even)
+even.set_weights(model.get_weights())
 even_error = equivariance_error(even, x_test[:16, :32, :32], "C4")
-print(f"32x32 input, projected: equivariance error {even_error:.3g}")
+print(f"32x32 input, same weights: equivariance error {even_error:.3g}")

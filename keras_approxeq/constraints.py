@@ -4,6 +4,9 @@ import keras
 from keras import ops
 
 from keras_approxeq.projectors import get_projector
+from keras_approxeq.projectors import normalize_domain
+from keras_approxeq.projectors import normalize_max_frequency
+from keras_approxeq.radial import normalize_basis
 from keras_approxeq.representations import normalize
 from keras_approxeq.representations import to_config
 
@@ -34,6 +37,10 @@ class ProjectionDecay(keras.constraints.Constraint):
         rate: In `[0, 1]`: the fraction of the non-equivariant part removed
             per step.
         layout: The weight's layout (`None` infers it from the rank).
+        domain: As for `ProjectionRegularizer` (the same projection).
+        max_frequency: As for `ProjectionRegularizer`: decay towards the
+            band-limited subspace.
+        basis: As for `ProjectionRegularizer`.
 
     Example:
 
@@ -44,7 +51,16 @@ class ProjectionDecay(keras.constraints.Constraint):
     """
 
     def __init__(
-        self, group, in_rep="trivial", out_rep="trivial", rate=0.01, layout=None
+        self,
+        group,
+        in_rep="trivial",
+        out_rep="trivial",
+        rate=0.01,
+        layout=None,
+        *,
+        domain="spatial",
+        max_frequency=None,
+        basis="smooth",
     ):
         try:
             valid = 0.0 <= float(rate) <= 1.0
@@ -61,12 +77,24 @@ class ProjectionDecay(keras.constraints.Constraint):
         self.out_rep = to_config(normalize(out_rep, "out_rep"))
         self.rate = float(rate)
         self.layout = layout
+        self.domain = normalize_domain(domain)
+        self.max_frequency = normalize_max_frequency(max_frequency)
+        self.basis = normalize_basis(basis)
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
         projector = get_projector(
-            self.group, self.in_rep, self.out_rep, tuple(w.shape), self.layout
+            self.group,
+            self.in_rep,
+            self.out_rep,
+            tuple(w.shape),
+            self.layout,
+            domain=self.domain,
+            max_frequency=self.max_frequency,
+            basis=self.basis,
         )
+        if projector.is_identity:
+            return w
         parallel = projector.apply(w)
         return parallel + (1.0 - self.rate) * (w - parallel)
 
@@ -77,4 +105,7 @@ class ProjectionDecay(keras.constraints.Constraint):
             "out_rep": self.out_rep,
             "rate": self.rate,
             "layout": self.layout,
+            "domain": self.domain,
+            "max_frequency": self.max_frequency,
+            "basis": self.basis,
         }

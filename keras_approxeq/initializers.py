@@ -6,6 +6,9 @@ import keras
 from keras import ops
 
 from keras_approxeq.projectors import get_projector
+from keras_approxeq.projectors import normalize_domain
+from keras_approxeq.projectors import normalize_max_frequency
+from keras_approxeq.radial import normalize_basis
 from keras_approxeq.representations import normalize
 from keras_approxeq.representations import to_config
 
@@ -31,6 +34,10 @@ class ProjectedInitializer(keras.initializers.Initializer):
         base: A Keras initializer (name, config or instance), e.g.
             `"he_normal"` (default) or `"glorot_uniform"`.
         layout: The weight's layout (`None` infers it from the rank).
+        domain: As for `ProjectionRegularizer` (the same projection).
+        max_frequency: As for `ProjectionRegularizer`: draw from the
+            band-limited subspace.
+        basis: As for `ProjectionRegularizer`.
 
     Example:
 
@@ -47,17 +54,31 @@ class ProjectedInitializer(keras.initializers.Initializer):
         out_rep="trivial",
         base="he_normal",
         layout=None,
+        *,
+        domain="spatial",
+        max_frequency=None,
+        basis="smooth",
     ):
         self.group = group if isinstance(group, str) else group.name
         self.in_rep = to_config(normalize(in_rep, "in_rep"))
         self.out_rep = to_config(normalize(out_rep, "out_rep"))
         self.base = keras.initializers.get(base)
         self.layout = layout
+        self.domain = normalize_domain(domain)
+        self.max_frequency = normalize_max_frequency(max_frequency)
+        self.basis = normalize_basis(basis)
 
     def __call__(self, shape, dtype=None):
         shape = tuple(shape)
         projector = get_projector(
-            self.group, self.in_rep, self.out_rep, shape, self.layout
+            self.group,
+            self.in_rep,
+            self.out_rep,
+            shape,
+            self.layout,
+            domain=self.domain,
+            max_frequency=self.max_frequency,
+            basis=self.basis,
         )
         if projector.dim == 0:
             return ops.zeros(shape, dtype=dtype)
@@ -72,4 +93,7 @@ class ProjectedInitializer(keras.initializers.Initializer):
             "out_rep": self.out_rep,
             "base": keras.initializers.serialize(self.base),
             "layout": self.layout,
+            "domain": self.domain,
+            "max_frequency": self.max_frequency,
+            "basis": self.basis,
         }

@@ -15,8 +15,8 @@ the projection is a Kronecker product
 
 where `P_block` is the projection of a single copy, a `(B, B)` matrix with
 `B = S D_in D_out`, computed once in NumPy from the orbits of one copy's
-entries (see `keras_approxeq.projectors`). With an orthonormal basis `Q` (`(B, r)`) of its range,
-`P_block = Q Q^T`, and
+entries (see `keras_approxeq.projectors`). With an orthonormal basis `Q`
+(`(B, r)`) of its range, `P_block = Q Q^T`, and
 
     P(K)[x, a, i, b, j] = sum_y M[(x, i, j), (y, k, l)] K[y, a, k, b, l]
 

@@ -33,6 +33,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import radial
 from keras_approxeq import representations
 from keras_approxeq import spectral
 from keras_approxeq import steerable
@@ -61,6 +62,7 @@ def project(
     *,
     domain="spatial",
     max_frequency=None,
+    basis="smooth",
 ):
     """Projects a kernel onto the equivariant kernels: returns `P(kernel)`.
 
@@ -79,6 +81,11 @@ def project(
             kernels whose angular frequencies (degrees, in 3D) are at most
             this, a band-limited subspace (see `keras_approxeq.steerable`).
             For `C4`/`D4` it selects the steerable route.
+        basis: For the groups that rotate by other angles than the grid's
+            (`C<N>`, `D<N>`, `SO2`, `O2`, `SO3`, `O3`): `"smooth"`
+            (default; equivariant to any rotation up to about 1 %) or
+            `"grid"` (more parameters, equivariant on the grid only); see
+            `keras_approxeq.radial`.
 
     Returns:
         `P(kernel)`, of the same shape and type: a NumPy array (computed in
@@ -101,6 +108,7 @@ def project(
         layout,
         domain=domain,
         max_frequency=max_frequency,
+        basis=basis,
     )
     if isinstance(kernel, (np.ndarray, np.generic)):
         return projector.apply_numpy(kernel)
@@ -207,6 +215,7 @@ def get_projector(
     *,
     domain="spatial",
     max_frequency=None,
+    basis="smooth",
 ):
     """The (cached) projector for one kernel signature.
 
@@ -220,13 +229,14 @@ def get_projector(
         domain: `"spatial"` or `"spectral"` (see `project`).
         max_frequency: `None` or the largest angular frequency (see
             `project`).
+        basis: `"smooth"` or `"grid"` (see `project`).
 
     Returns:
-        In the spatial domain, an `OrbitProjector` for the groups that
-        permute grid points (and `S<n>`), else a
-        `steerable.SteerableProjector`; in the spectral domain a
-        `spectral.SpectralProjector`. All have `apply`, `apply_numpy` and
-        `dim`.
+        In the spatial domain, a `kronecker.KroneckerProjector` (or, for
+        large blocks and `S<n>`, an `OrbitProjector`) for the groups that
+        permute grid points, else a `steerable.SteerableProjector`; in the
+        spectral domain a `spectral.SpectralProjector`. All have `apply`,
+        `apply_numpy`, `coefficients`, `expand`, `dim` and `is_identity`.
 
     Raises:
         ValueError: if the group does not act on the kernel's grid, the
@@ -239,7 +249,8 @@ def get_projector(
     out_rep = representations.normalize(out_rep, "out_rep")
     domain = normalize_domain(domain)
     max_frequency = normalize_max_frequency(max_frequency)
-    args = (group, in_rep, out_rep, layout.shape, layout, max_frequency)
+    basis = radial.normalize_basis(basis)
+    args = (group, in_rep, out_rep, layout.shape, layout, max_frequency, basis)
     grid_exact = getattr(group, "is_grid_exact", True)
     regular = "regular" in in_rep + out_rep and layout.name != "depthwise"
     if domain == "spectral" or (regular and not grid_exact):

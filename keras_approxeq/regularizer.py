@@ -9,6 +9,7 @@ from keras_approxeq import groups
 from keras_approxeq import layouts
 from keras_approxeq import norms
 from keras_approxeq import operator_norms
+from keras_approxeq import radial
 from keras_approxeq import representations
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.projectors import get_projector
@@ -85,6 +86,12 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             frequency (degree, for `SO3`/`O3`) of the equivariant kernels,
             which then span a band-limited subspace; see
             `keras_approxeq.steerable`.
+        basis: For `C<N>`, `D<N>` (other than the grid's rotations),
+            `SO2`, `O2`, `SO3`, `O3`: `"smooth"` (default), steerable
+            kernels equivariant to rotations by any angle up to about 1 %,
+            or `"grid"`, a larger basis, as exact on the grid but far from
+            equivariant between grid angles (see
+            `keras_approxeq.radial`).
 
     Example:
 
@@ -111,6 +118,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         domain="spatial",
         max_frequency=None,
         grid_size=None,
+        basis="smooth",
     ):
         self.group = groups.get(group).name
         self.in_rep = representations.to_config(
@@ -127,6 +135,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         self.domain = normalize_domain(domain)
         self.max_frequency = normalize_max_frequency(max_frequency)
         self.grid_size = _validate_grid_size(grid_size)
+        self.basis = radial.normalize_basis(basis)
 
     def projector(self, shape):
         """The (cached) projector for a weight of `shape`."""
@@ -138,6 +147,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             self.layout,
             domain=self.domain,
             max_frequency=self.max_frequency,
+            basis=self.basis,
         )
 
     def __call__(self, x):
@@ -208,6 +218,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
             "domain": self.domain,
             "max_frequency": self.max_frequency,
             "grid_size": self.grid_size,
+            "basis": self.basis,
         }
 
     def __repr__(self):

@@ -193,7 +193,13 @@ def _mix_numpy(flat, parts, position, inverse):
 
 
 def get_spectral_projector(
-    group, in_fields, out_fields, shape, layout, max_frequency=None
+    group,
+    in_fields,
+    out_fields,
+    shape,
+    layout,
+    max_frequency=None,
+    basis="smooth",
 ):
     """The (cached) spectral projector of a kernel.
 
@@ -205,6 +211,7 @@ def get_spectral_projector(
         layout: A `KernelLayout` (`"dense"`, `"conv"`, `"conv_transpose"`
             or `"bias"`).
         max_frequency: As for `steerable.get_steerable_projector`.
+        basis: As for `steerable.get_steerable_projector`.
     """
     if group.ndim not in (2, 3) or (group.ndim == 3 and group.order):
         raise ValueError(
@@ -225,21 +232,24 @@ def get_spectral_projector(
         layout.shape,
         layout.name,
         max_frequency,
+        basis,
     )
 
 
 @memoize
-def _build(name, ndim, in_fields, out_fields, shape, layout, max_frequency):
+def _build(
+    name, ndim, in_fields, out_fields, shape, layout, max_frequency, basis
+):
     group = groups.get(name, ndim)
     layout = KernelLayout(shape, layout)
     if layout.name == "bias":
         dense = (1, shape[0])
-        core = _build(name, ndim, ("trivial",), out_fields, dense, "dense", 0)
-        return steerable._Reshaped(core, shape)
+        args = (name, ndim, ("trivial",), out_fields, dense, "dense", 0)
+        return steerable._Reshaped(_build(*args, basis), shape)
     if layout.name == "conv_transpose":
         swapped = (*shape[:-2], shape[-1], shape[-2])
         args = (name, ndim, in_fields, out_fields, swapped, "conv")
-        return steerable._Transposed(_build(*args, max_frequency), shape)
+        return steerable._Transposed(_build(*args, max_frequency, basis), shape)
     axes = []
     for fields, channels, what in (
         (in_fields, shape[-2], "input channels"),
@@ -254,6 +264,6 @@ def _build(name, ndim, in_fields, out_fields, shape, layout, max_frequency):
         axes.append((parts, tuple(irreps)))
     (in_parts, in_irreps), (out_parts, out_irreps) = axes
     core = steerable.get_steerable_projector(
-        group, in_irreps, out_irreps, shape, layout, max_frequency
+        group, in_irreps, out_irreps, shape, layout, max_frequency, basis
     )
     return SpectralProjector(shape, core, in_parts, out_parts)

@@ -108,7 +108,7 @@ def degree(group, field):
     return _irrep(group, field)[0]
 
 
-def pair_basis(group, a, b, spatial, max_frequency=None):
+def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
     """Orthonormal sampled basis `(n, X, d_a, d_b)` of kernels from `a` to `b`.
 
     A kernel from degree `l_a` to `l_b` is a sum of terms
@@ -116,10 +116,9 @@ def pair_basis(group, a, b, spatial, max_frequency=None):
     l_a + l_b` (and, for `O3`, `(-1)^J` equal to the product of the
     parities); equivariance, `K(R x) = D^l_b(R) K(x) D^l_a(R)^T`, asks
     `sum_j W_j D^J(R)_jk = D^l_b(R) W_k D^l_a(R)^T` (the Wigner-Eckart
-    coupling, solved numerically). The radial profiles are the Gaussian
-    shells of `keras_approxeq.radial`; the shell of radius `r` carries
-    degrees `J <= pi r / 2` (and `<= max_frequency`), the centre `J = 0`
-    only.
+    coupling, solved numerically). The radial profiles and the degrees
+    each carries are those of `basis` (see `keras_approxeq.radial`), also
+    limited to `J <= max_frequency`; the centre carries `J = 0` only.
 
     Args:
         group: `SO3` or `O3`.
@@ -128,23 +127,25 @@ def pair_basis(group, a, b, spatial, max_frequency=None):
         spatial: The kernel's spatial shape (cubic), or `()` for a Dense
             kernel.
         max_frequency: The largest degree `J`, or `None`.
+        basis: `"smooth"` or `"grid"` (see `keras_approxeq.radial`).
     """
     (l_a, p_a), (l_b, p_b) = _irrep(group, a), _irrep(group, b)
     if max_frequency is None:
         max_frequency = math.inf
     d_a, d_b = 2 * l_a + 1, 2 * l_b + 1
-    points = _grid_points(spatial)
+    points = grid_points(spatial)
     radius = np.linalg.norm(points, axis=1)
+    size = spatial[0] if spatial else 1
+    profiles = radial.rings(radius, size, basis, ndim=3)
     sampled = []
     for j in range(abs(l_a - l_b), l_a + l_b + 1):
         if group.reflections and (-1) ** j != p_a * p_b:
             continue
         coupling = _coupling(l_a, l_b, j)  # (n, d_b, d_a, 2J + 1)
         angular = np.einsum("nbaj,xj->nxab", coupling, harmonics(j, points))
-        for r in radial.shell_radii(radius):
-            if j <= radial.band(r) and j <= max_frequency:
-                profile = radial.profile(radius, r, j)
-                sampled.append(angular * profile[None, :, None, None])
+        for profile, band in profiles:
+            if j <= band and j <= max_frequency:
+                sampled.append(angular * profile(j)[None, :, None, None])
     if not sampled:
         return np.zeros((0, len(points), d_a, d_b))
     vectors = np.concatenate(sampled).reshape(-1, len(points) * d_a * d_b)
@@ -152,13 +153,7 @@ def pair_basis(group, a, b, spatial, max_frequency=None):
     return basis.reshape(len(basis), len(points), d_a, d_b)
 
 
-def band_limit(spatial):
-    """The largest degree a kernel of this spatial shape resolves."""
-    radius = np.linalg.norm(_grid_points(spatial), axis=1)
-    return radial.band(max(radial.shell_radii(radius)))
-
-
-def _grid_points(spatial):
+def grid_points(spatial):
     """`(X, 3)` voxel offsets from the kernel's centre (`(1, 3)` zeros for
     a Dense kernel)."""
     if not spatial:

@@ -14,11 +14,12 @@ group's generators, with `g phi = theta + (-1)^mirror phi`. These are
 linear equations in the `A_k, B_k`; their solutions (a null space, found by
 an SVD) are the angular harmonics that the field types allow, e.g. only
 `k = |m_out +- m_in|` between the SO(2) irreps of frequencies `m_in` and
-`m_out`. Each ring of grid points (points at equal distance from the
-centre) gets its own solutions, sampled at its points (radial profiles are
-indicators of the rings; the centre admits `k = 0` only). All sampled
-solutions of a pair of field types are orthonormalised into a basis
-`Q_ab` of shape `(n, X, d_a, d_b)`, and
+`m_out`. Each harmonic is multiplied by radial profiles and sampled at
+the grid points (`keras_approxeq.radial`: by default Gaussian rings inside
+the kernel, each carrying the frequencies a grid can rotate; with
+`basis="grid"`, shells up to the corners carrying more; the centre admits
+`k = 0` only). All sampled solutions of a pair of field types are
+orthonormalised into a basis `Q_ab` of shape `(n, X, d_a, d_b)`, and
 
     P(K) = Q Q^T K
 
@@ -26,13 +27,15 @@ is the exact orthogonal projection onto their span, applied to each pair of
 an input and an output field. The projector's memory depends on the field
 types and the kernel size, not on the number of channels.
 
-The band limit of a ring with `n` points is `F = n // 2`, so that the
-sampled harmonics span every function on the ring's points. Two
-consequences, both tested: a kernel projected for `SO2` is exactly
-`C4`-equivariant on the grid (90-degree rotations permute each ring), one
-projected for `O2` exactly `D4`-equivariant; and for `C4`/`D4` the
-steerable basis spans exactly the grid-equivariant kernels, so it gives the
-same projection as orbit averaging.
+Every radial profile is a function of the distance from the centre, which
+90-degree rotations and the grid's mirrors preserve, so a kernel projected
+for `SO2` is exactly `C4`-equivariant on the grid and one projected for
+`O2` exactly `D4`-equivariant (tested). The grid-exact groups `C4`/`D4`
+(and `C2`/`D2`) reach this module only to compare the two routes: for
+them the profiles are the rings of grid points (points at equal distance
+from the centre), a ring of `n` points carrying `F = n // 2`, so that the
+sampled harmonics span every grid-equivariant kernel and the projection
+equals orbit averaging (tested for every pair of field types).
 
 Field types of the 2D groups (besides `"trivial"`, `"standard"` and, for
 the finite groups, `"regular"`):
@@ -48,7 +51,6 @@ the finite groups, `"regular"`):
   also changing sign under mirrors.
 """
 
-import functools
 import math
 import re
 
@@ -364,7 +366,13 @@ class SteerableProjector:
 
 
 def get_steerable_projector(
-    group, in_fields, out_fields, shape, layout, max_frequency=None
+    group,
+    in_fields,
+    out_fields,
+    shape,
+    layout,
+    max_frequency=None,
+    basis="smooth",
 ):
     """The (cached) steerable projector of a kernel.
 
@@ -377,7 +385,9 @@ def get_steerable_projector(
         layout: A `KernelLayout` of layout `"dense"`, `"conv"`,
             `"conv_transpose"` or `"bias"`.
         max_frequency: The largest angular frequency (2D) or degree (3D)
-            of the basis kernels, or `None` for the grid's band limit.
+            of the basis kernels, or `None` for the basis' own limits.
+        basis: `"smooth"` or `"grid"`: the radial profiles and the
+            frequencies they carry (see `keras_approxeq.radial`).
     """
     if layout.name == "depthwise":
         raise ValueError(
@@ -385,21 +395,23 @@ def get_steerable_projector(
             f"only, not for {group.name}."
         )
     args = (group.name, group.ndim, in_fields, out_fields, shape)
-    return _build(*args, layout.name, max_frequency)
+    return _build(*args, layout.name, max_frequency, basis)
 
 
 @memoize
-def _build(name, ndim, in_fields, out_fields, shape, layout, max_frequency):
+def _build(
+    name, ndim, in_fields, out_fields, shape, layout, max_frequency, basis
+):
     group = groups.get(name, ndim)
     layout = KernelLayout(shape, layout)
     if layout.name == "bias":  # a bias is a 1x1 kernel from one scalar
         dense = (1, shape[0])
-        core = _build(name, ndim, ("trivial",), out_fields, dense, "dense", 0)
-        return _Reshaped(core, shape)
+        args = (name, ndim, ("trivial",), out_fields, dense, "dense", 0)
+        return _Reshaped(_build(*args, basis), shape)
     if layout.name == "conv_transpose":
         swapped = (*shape[:-2], shape[-1], shape[-2])
         args = (name, ndim, in_fields, out_fields, swapped, "conv")
-        return _Transposed(_build(*args, max_frequency), shape)
+        return _Transposed(_build(*args, max_frequency, basis), shape)
     spatial = layout.spatial_shape
     if spatial and (len(spatial) != ndim or len(set(spatial)) != 1):
         needed = "a square 2D" if ndim == 2 else "a cubic 3D"
@@ -416,30 +428,32 @@ def _build(name, ndim, in_fields, out_fields, shape, layout, max_frequency):
     bases = {}
     for a in in_groups:
         for b in out_groups:
-            q = _pair_basis(group, a, b, spatial, max_frequency)
+            q = _pair_basis(group, a, b, spatial, max_frequency, basis)
             if q.shape[0]:
                 bases[(a, b)] = q
             elif spatial and not group.order and max_frequency is None:
-                _check_band_limit(group, a, b, spatial)
+                _check_band_limit(group, a, b, spatial, basis)
     return SteerableProjector(shape, in_groups, out_groups, bases)
 
 
-def _check_band_limit(group, a, b, spatial):
+def _check_band_limit(group, a, b, spatial, basis):
     """Raises if a kernel is too small for the frequencies `a` to `b` need."""
     if group.ndim == 3:
         m_a, m_b = spherical.degree(group, a), spherical.degree(group, b)
-        band = spherical.band_limit(spatial)
+        radius = np.linalg.norm(spherical.grid_points(spatial), axis=1)
     else:
         m_a, m_b = _frequency(group, a), _frequency(group, b)
-        radius = (spatial[0] - 1) / math.sqrt(2)
-        band = max(int(np.pi * r / 2) for r in range(int(np.ceil(radius)) + 1))
+        radius = _polar(spatial)[0]
+    band = radial.band_limit(radius, spatial[0], basis, group.ndim)
     if abs(m_a - m_b) > band:
         size = "x".join(str(n) for n in spatial)
+        hint = " or basis='grid' (more frequencies, exact on the grid alone)"
         raise ValueError(
-            f"A {size} kernel resolves angular frequencies up to {band}, "
-            f"but mapping {a!r} to {b!r} under {group.name} needs frequency "
-            f"{abs(m_a - m_b)} or more. Use a larger kernel_size or lower "
-            "irrep frequencies."
+            f"A {size} kernel resolves angular frequencies up to {band} "
+            f"with basis={basis!r}, but mapping {a!r} to {b!r} under "
+            f"{group.name} needs frequency {abs(m_a - m_b)} or more. Use a "
+            "larger kernel_size, lower irrep frequencies"
+            f"{hint if basis == 'smooth' else ''}."
         )
 
 
@@ -460,15 +474,14 @@ def _polar(spatial):
     return np.sqrt(radius2) / 2, np.arctan2(twice[1], twice[0]), radius2
 
 
-def _radial_profiles(group, spatial):
+def _radial_profiles(group, spatial, basis):
     """`(profile(k), band)` pairs: the radial functions and their bands.
 
     Grid-exact groups (reached here only to compare the two routes) use the
     rings of grid points themselves, with the band `n // 2` of a ring of
     `n` points, so that the basis spans every grid-equivariant kernel. The
-    other groups use smooth Gaussian shells (see `keras_approxeq.radial`),
-    which keep the sampled kernels close to continuous ones, and so
-    rotations by any angle close to exact.
+    other groups use the radial functions of `basis` (see
+    `keras_approxeq.radial`).
     """
     radius, _, key = _polar(spatial)
     if getattr(group, "is_grid_exact", False):
@@ -479,17 +492,15 @@ def _radial_profiles(group, spatial):
             )
             for value in np.unique(key)
         ]
-    return [
-        (functools.partial(radial.profile, radius, r), radial.band(r))
-        for r in radial.shell_radii(radius)
-    ]
+    size = spatial[0] if spatial else 1
+    return radial.rings(radius, size, basis, ndim=2)
 
 
-def _pair_basis(group, a, b, spatial, max_frequency=None):
+def _pair_basis(group, a, b, spatial, max_frequency, basis):
     """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`."""
     if group.ndim == 3:
-        return spherical.pair_basis(group, a, b, spatial, max_frequency)
-    return _direct_basis(group.name, a, b, spatial, max_frequency)
+        return spherical.pair_basis(group, a, b, spatial, max_frequency, basis)
+    return _direct_basis(group.name, a, b, spatial, max_frequency, basis)
 
 
 def decomposition(group, field):
@@ -502,14 +513,14 @@ def decomposition(group, field):
 
 
 @memoize
-def _direct_basis(group_name, a, b, spatial, max_frequency):
+def _direct_basis(group_name, a, b, spatial, max_frequency, basis):
     """The basis from `a` to `b`, solved for and sampled directly."""
     group = groups.get(group_name, 2)
     d_a, d_b = field_size(group, a), field_size(group, b)
     radius, angles, _ = _polar(spatial)
     centre = radius == 0  # where the angle is undefined: only k = 0 lives
     sampled = []
-    for profile, band in _radial_profiles(group, spatial):
+    for profile, band in _radial_profiles(group, spatial, basis):
         if max_frequency is not None:
             band = min(band, max_frequency)
         for k in range(band + 1):

@@ -73,7 +73,7 @@ def test_projector_memory_quick(capsys):
         if line.startswith("ratio ")
     }
     assert set(ratios) == {
-        "so3_conv3d_5x5x5_64to64",
+        "so3_conv3d_5x5x5_63to63",
         "c4_conv2d_3x3_regular_64to64",
     }
     assert all(0 < r < 0.01 for r in ratios.values())
@@ -198,3 +198,15 @@ def test_volumes_so3_classes_differ_by_shape_or_by_pose():
         rotation = volumes._axis_rotation(rng, upright)
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
         assert (abs(rotation[0, 0]) > 0.86) == upright
+
+
+def test_existing_model_quick(monkeypatch, capsys):
+    """The tutobook runs top to bottom: the projected 33x33 backbone is
+    invariant to float32 rounding, the 32x32 one is not."""
+    monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
+    example = _load("examples/existing_model.py")
+    out = capsys.readouterr().out
+    assert "equivariance error" in out and "32x32 input" in out
+    assert example.after < 1e-4
+    assert example.even_error > 100 * example.after
+    assert 0 <= example.accuracy_after <= 1

@@ -6,6 +6,7 @@ import pytest
 
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_report
+from keras_approxeq import project
 from keras_approxeq import project_weights
 from keras_approxeq import regularize
 
@@ -143,10 +144,14 @@ def test_selection_and_decay():
     assert kernel.constraint.rate == 0.5
     # The decay acts after each step: a fit pulls the kernel in.
     out.compile(keras.optimizers.SGD(0.0), "mse")
-    before = equivariance_report(out)[0]["relative_residual"]
+
+    def residual():
+        value = keras.ops.convert_to_numpy(kernel.value).astype("float64")
+        return np.linalg.norm(value - project(value, "C4"))
+
+    before = residual()
     out.fit(np.ones((2, 9, 9, 3)), np.ones((2, 5)), verbose=0)
-    after = equivariance_report(out)[0]["relative_residual"]
-    assert after == pytest.approx(0.5 * before, rel=1e-4)
+    assert residual() == pytest.approx(0.5 * before, rel=1e-4)
     with pytest.raises(ValueError, match="No layer"):
         regularize(model, "C4", layers=lambda layer: False)
 

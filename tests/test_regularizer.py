@@ -253,6 +253,7 @@ def test_config_round_trip():
         "domain": "spectral",
         "max_frequency": 2,
         "grid_size": [12, 10],
+        "basis": "smooth",
     }
     revived = ProjectionRegularizer.from_config(config)
     assert revived.get_config() == config

@@ -251,7 +251,9 @@ def test_regular_fields_are_projected_as_their_direct_basis_would(rng):
     projection onto the basis solved for the regular fields directly."""
     for name in ("C8", "D6"):
         order = groups.get(name).order
-        q = steerable._direct_basis(name, "regular", "regular", (5, 5), None)
+        q = steerable._direct_basis(
+            name, "regular", "regular", (5, 5), None, "smooth"
+        )
         kernel = rng.normal(size=(5, 5, order, order))
         flat = kernel.reshape(25, order, order)
         direct = np.einsum(

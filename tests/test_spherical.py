@@ -325,7 +325,7 @@ def test_regularizer_penalises_the_non_so3_part(rng):
         ),
         ("O3", "irrep1", "trivial", (3, 3, 3, 3, 1), "'irrep0e', 'irrep0o'"),
         ("SO3", "trivial", "trivial", (3, 3, 5, 1, 1), "cubic 3D"),
-        ("SO3", "trivial", "irrep4", (3, 3, 3, 1, 9), "frequencies up to 3"),
+        ("SO3", "trivial", "irrep4", (3, 3, 3, 1, 9), "frequencies up to 2"),
         ("SO3", "trivial", "trivial", (3, 3, 1, 1), "acts on 3D grids"),
         ("SO3", "irrep2", "trivial", (3, 3, 3, 4, 1), "multiple of 5"),
     ],

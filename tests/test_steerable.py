@@ -87,7 +87,7 @@ def test_continuous_projection_is_exact_on_the_grid_subgroup(
     [
         ("C8", "regular", "regular", (5, 5, 8, 16), None),
         ("D6", "irrep2", ["irrep0-", "regular"], (3, 3, 4, 26), None),
-        ("SO2", ["irrep0", "irrep1"], "irrep3", (4, 4, 6, 2), None),
+        ("SO2", ["irrep0", "irrep1"], "irrep2", (6, 6, 6, 2), None),
         ("O2", "irrep1", "irrep0-", (3, 3, 2, 4), "conv_transpose"),
         ("SO2", ["irrep0", "irrep2"], ["irrep1", "irrep2"], (), "dense"),
         ("C8", None, ["irrep0", "regular"], (), "bias"),
@@ -400,7 +400,9 @@ def test_unavailable_transforms_and_bad_irreps_raise():
         project(np.zeros((3, 5, 1, 1)), "C8")
     with pytest.raises(ValueError, match=r"multiple of 2.*3 output"):
         project(np.zeros((3, 3, 1, 3)), "SO2", out_rep="irrep1")
-    with pytest.raises(ValueError, match=r"3x3 kernel resolves.*up to 3.*6"):
+    with pytest.raises(
+        ValueError, match=r"3x3 kernel resolves.*up to 2.*6.*basis='grid'"
+    ):
         project(np.zeros((3, 3, 1, 2)), "SO2", out_rep="irrep6")
     with pytest.raises(ValueError, match=r"Depthwise.*C8"):
         project(np.zeros((3, 3, 8, 1)), "C8", "regular", layout="depthwise")
