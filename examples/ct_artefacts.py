@@ -323,9 +323,7 @@ def main(argv=None):
     fbp_psnr, fbp_ssim = quality(*test)
     print(f"FBP without a network: PSNR {fbp_psnr:.2f} dB, SSIM {fbp_ssim:.3f}")
     headline, ablation = configurations(args.quick)
-    print(
-        "| model | seeds | PSNR (dB) | SSIM | equiv. error | ||T-PT||/||T|| |"
-    )
+    print("| model | seeds | PSNR (dB) | SSIM | equiv. error | `‖T-PT‖/‖T‖` |")
     print("|---|---|---|---|---|---|")
     results = {}
 

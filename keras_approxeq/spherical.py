@@ -29,7 +29,6 @@ import numpy as np
 
 from keras_approxeq import groups
 from keras_approxeq import radial
-from keras_approxeq._linalg import null_space
 from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import memoize
 
@@ -137,8 +136,9 @@ def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
     radius = np.linalg.norm(points, axis=1)
     size = spatial[0] if spatial else 1
     profiles = radial.rings(radius, size, basis, ndim=3)
+    top = min(l_a + l_b, max_frequency, max(band for _, band in profiles))
     sampled = []
-    for j in range(abs(l_a - l_b), l_a + l_b + 1):
+    for j in range(abs(l_a - l_b), top + 1):
         if group.reflections and (-1) ** j != p_a * p_b:
             continue
         coupling = _coupling(l_a, l_b, j)  # (n, d_b, d_a, 2J + 1)
@@ -164,18 +164,66 @@ def grid_points(spatial):
 @memoize
 def _coupling(l_a, l_b, j):
     """Equivariant couplings `W` `(n, d_b, d_a, 2 J + 1)` of degrees
-    `l_a -> l_b` through harmonics of degree `J`, orthonormal."""
+    `l_a -> l_b` through harmonics of degree `J`, orthonormal.
+
+    `W` solves `sum_k W_k D^J(R)_kk' = D^l_b(R) W_k' D^l_a(R)^T` for the
+    two generating rotations. The first constraint's operator
+    `1 x 1 x D^J^T - D^l_b x D^l_a x 1` is a Kronecker sum, diagonal in the
+    products of the factors' eigenvectors: its null space is spanned by
+    the products whose eigenvalues `e^{i m theta}` satisfy
+    `m_J = m_b + m_a` (the selection rule; for a rotation by a generic
+    angle no other product matches). The second constraint is solved on
+    that small space (a few hundred unknowns instead of
+    `d_b d_a (2 J + 1)`, up to 4913 for degrees 8), and the real and
+    imaginary parts of the solutions give a real basis.
+    """
+    first, second = groups.get("SO3").generators
+    null = _selection_rule_solutions(l_a, l_b, j, first)
+    residual = _constraint(null, l_a, l_b, j, second)
+    flat = residual.reshape(len(null), -1)
+    # The null space of the (d_b d_a (2J + 1), n) system from the n x n
+    # Gram matrix: its eigenvalues are the squared singular values.
+    values, vectors = np.linalg.eigh(flat.conj() @ flat.T)
+    solutions = vectors[:, values < 1e-12].T @ null.reshape(len(null), -1)
+    coupling = orthonormal_rows(
+        np.concatenate([solutions.real, solutions.imag])
+    )
     sizes = (2 * l_b + 1, 2 * l_a + 1, 2 * j + 1)
-    rows = []
-    for rotation in groups.get("SO3").generators:
-        harmonic = np.kron(np.eye(sizes[0] * sizes[1]), wigner_d(j, rotation).T)
-        fields = np.kron(
-            np.kron(wigner_d(l_b, rotation), wigner_d(l_a, rotation)),
-            np.eye(sizes[2]),
+    coupling = coupling.reshape(len(coupling), *sizes)
+    for rotation in (first, second):  # the solve's own check
+        error = np.abs(_constraint(coupling, l_a, l_b, j, rotation)).max()
+        if error > 1e-9:
+            raise RuntimeError(
+                f"SO(3) coupling {l_a} -> {l_b} through degree {j} failed "
+                f"its check ({error:.1e}); please report this."
+            )
+    return coupling
+
+
+def _selection_rule_solutions(l_a, l_b, j, rotation):
+    """Orthonormal complex `(n, d_b, d_a, 2 J + 1)` spanning the kernels
+    `W` of `1 x 1 x D^J(R)^T - D^l_b(R) x D^l_a(R)`."""
+    (val_b, vec_b), (val_a, vec_a), (val_j, vec_j) = (
+        np.linalg.eig(matrix)
+        for matrix in (
+            wigner_d(l_b, rotation),
+            wigner_d(l_a, rotation),
+            wigner_d(j, rotation).T,
         )
-        rows.append(harmonic - fields)
-    null = null_space(rows, int(np.prod(sizes)))
-    return null.reshape(len(null), *sizes)
+    )
+    products = val_b[:, None, None] * val_a[None, :, None]
+    matches = np.argwhere(np.abs(products - val_j[None, None, :]) < 1e-6)
+    p, q, r = matches.T
+    return np.einsum("bn,an,kn->nbak", vec_b[:, p], vec_a[:, q], vec_j[:, r])
+
+
+def _constraint(couplings, l_a, l_b, j, rotation):
+    """`sum_k W_k D^J_kk' - D^l_b W_k' D^l_a^T` for each of `couplings`."""
+    d_b, d_a, d_j = (wigner_d(deg, rotation) for deg in (l_b, l_a, j))
+    harmonic = couplings @ d_j
+    fields = np.einsum("xb,nbak->nxak", d_b, couplings, optimize=True)
+    fields = np.einsum("ya,nxak->nxyk", d_a, fields, optimize=True)
+    return harmonic - fields
 
 
 def _irrep(group, field):

@@ -127,6 +127,8 @@ SIGNATURES = [
     ("O3", "irrep0e", ["irrep1o", "irrep1e"], 3),
     ("O3", "irrep1e", "irrep2o", 5),
     ("O3", ["irrep0o", "irrep2e"], "irrep0e", 5),
+    ("SO3", "irrep6", ["irrep5", "irrep8"], 9),  # high degrees
+    ("O3", "irrep7o", "irrep6e", 7),
 ]
 
 

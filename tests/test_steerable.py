@@ -297,9 +297,8 @@ def test_off_grid_error_shrinks_as_the_kernel_grows(rng):
     """A smooth kernel sampled ever finer, on inputs at its own scale.
 
     The error left after projection is the sampling of continuous kernels
-    (the shells of `keras_approxeq.radial`) and the interpolation in
-    `transform`; both shrink with the resolution: about 5 %, 1.5 % and
-    0.7 % for 5x5, 9x9 and 13x13 kernels.
+    (the rings of `keras_approxeq.radial`) and the interpolation in
+    `transform`; both shrink with the resolution.
     """
     centres = rng.uniform(-0.3, 0.3, (6, 2))
     weights = rng.normal(size=(6, 3, 3))

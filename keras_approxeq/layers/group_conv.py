@@ -26,24 +26,6 @@ from keras_approxeq.regularizer import ProjectionRegularizer
 
 __all__ = ["GroupConv2D", "GroupConv3D", "LiftingConv2D", "LiftingConv3D"]
 
-_ARGS_DOC = """
-    Args:
-        fields: Number of output regular fields; the layer has
-            `fields * |G|` output channels.
-        kernel_size: As for the Keras convolution.
-        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
-            ... in 2D; `"O"`, `"Oh"` in 3D.
-        in_rep: The input channels' representation.
-        norm: The penalty's norm (see `ProjectionRegularizer`).
-        lambda_perp: Weight of the non-equivariant part's norm.
-        lambda_g: Weight of the equivariant part's norm.
-        domain: `"spatial"` or `"spectral"`.
-        **kwargs: Every other argument of the Keras convolution
-            (`strides`, `padding`, `activation`, `use_bias`, initializers,
-            constraints, ...). A `kernel_regularizer` or `bias_regularizer`
-            given here replaces the default one.
-"""
-
 
 def _regular_conv(
     layer, base, ndim, fields, kernel_size, group, in_rep, penalty, kwargs
@@ -123,13 +105,32 @@ class _RegularOutput:
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
 class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
-    __doc__ = (
-        """A `Conv2D` from scalar (or other) fields to regular fields of
+    """A `Conv2D` from scalar (or other) fields to regular fields of
     `group`, penalised towards equivariance: the first layer of a group
     CNN.
-"""
-        + _ARGS_DOC
-    )
+
+    Args:
+        fields: Number of output regular fields; the layer has
+            `fields * |G|` output channels.
+        kernel_size: As for the Keras convolution.
+        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
+            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"C4"`.
+        in_rep: The input channels' representation. Default `"trivial"`.
+        **kwargs: The penalty's arguments below, and every other argument
+            of the Keras convolution (`strides`, `padding`, `activation`,
+            `use_bias`, initializers, constraints, ...). A
+            `kernel_regularizer` or `bias_regularizer` given here replaces
+            the default one.
+
+    Keyword Args:
+        norm: The penalty's norm (see `ProjectionRegularizer`). Default
+            `"fro"`.
+        lambda_perp: Weight of the non-equivariant part's norm. Default
+            `1e-2`.
+        lambda_g: Weight of the equivariant part's norm. Default `0.0`.
+        domain: `"spatial"` (default) or `"spectral"`.
+    """
+
     _base, _ndim = keras.layers.Conv2D, 2
 
     def __init__(
@@ -140,12 +141,31 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
 class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
-    __doc__ = (
-        """A `Conv2D` between regular fields of `group`, penalised
+    """A `Conv2D` between regular fields of `group`, penalised
     towards equivariance: a group convolution when exact.
-"""
-        + _ARGS_DOC
-    )
+
+    Args:
+        fields: Number of output regular fields; the layer has
+            `fields * |G|` output channels.
+        kernel_size: As for the Keras convolution.
+        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
+            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"C4"`.
+        in_rep: The input channels' representation. Default `"regular"`.
+        **kwargs: The penalty's arguments below, and every other argument
+            of the Keras convolution (`strides`, `padding`, `activation`,
+            `use_bias`, initializers, constraints, ...). A
+            `kernel_regularizer` or `bias_regularizer` given here replaces
+            the default one.
+
+    Keyword Args:
+        norm: The penalty's norm (see `ProjectionRegularizer`). Default
+            `"fro"`.
+        lambda_perp: Weight of the non-equivariant part's norm. Default
+            `1e-2`.
+        lambda_g: Weight of the equivariant part's norm. Default `0.0`.
+        domain: `"spatial"` (default) or `"spectral"`.
+    """
+
     _base, _ndim = keras.layers.Conv2D, 2
 
     def __init__(
@@ -156,12 +176,31 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
 class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
-    __doc__ = (
-        """A `Conv3D` from scalar (or other) fields to regular fields of
+    """A `Conv3D` from scalar (or other) fields to regular fields of
     `group` (`"O"`: 24 channels per field), penalised towards equivariance.
-"""
-        + _ARGS_DOC
-    )
+
+    Args:
+        fields: Number of output regular fields; the layer has
+            `fields * |G|` output channels.
+        kernel_size: As for the Keras convolution.
+        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
+            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"O"`.
+        in_rep: The input channels' representation. Default `"trivial"`.
+        **kwargs: The penalty's arguments below, and every other argument
+            of the Keras convolution (`strides`, `padding`, `activation`,
+            `use_bias`, initializers, constraints, ...). A
+            `kernel_regularizer` or `bias_regularizer` given here replaces
+            the default one.
+
+    Keyword Args:
+        norm: The penalty's norm (see `ProjectionRegularizer`). Default
+            `"fro"`.
+        lambda_perp: Weight of the non-equivariant part's norm. Default
+            `1e-2`.
+        lambda_g: Weight of the equivariant part's norm. Default `0.0`.
+        domain: `"spatial"` (default) or `"spectral"`.
+    """
+
     _base, _ndim = keras.layers.Conv3D, 3
 
     def __init__(
@@ -172,12 +211,31 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
 class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
-    __doc__ = (
-        """A `Conv3D` between regular fields of `group`, penalised
+    """A `Conv3D` between regular fields of `group`, penalised
     towards equivariance.
-"""
-        + _ARGS_DOC
-    )
+
+    Args:
+        fields: Number of output regular fields; the layer has
+            `fields * |G|` output channels.
+        kernel_size: As for the Keras convolution.
+        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
+            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"O"`.
+        in_rep: The input channels' representation. Default `"regular"`.
+        **kwargs: The penalty's arguments below, and every other argument
+            of the Keras convolution (`strides`, `padding`, `activation`,
+            `use_bias`, initializers, constraints, ...). A
+            `kernel_regularizer` or `bias_regularizer` given here replaces
+            the default one.
+
+    Keyword Args:
+        norm: The penalty's norm (see `ProjectionRegularizer`). Default
+            `"fro"`.
+        lambda_perp: Weight of the non-equivariant part's norm. Default
+            `1e-2`.
+        lambda_g: Weight of the equivariant part's norm. Default `0.0`.
+        domain: `"spatial"` (default) or `"spectral"`.
+    """
+
     _base, _ndim = keras.layers.Conv3D, 3
 
     def __init__(
