@@ -90,7 +90,7 @@ def test_functional_application_fits_and_round_trips(tmp_path):
     )
 
 
-class _Subclassed(keras.Model):
+class SubclassedNet(keras.Model):
     def __init__(self):
         super().__init__()
         self.conv = keras.layers.Conv2D(8, 3, padding="same")
@@ -101,7 +101,7 @@ class _Subclassed(keras.Model):
 
 
 def test_subclassed_model_in_place():
-    model = _Subclassed()
+    model = SubclassedNet()
     model(np.zeros((1, 5, 5, 1)))
     out = regularize(model, "C4", in_rep="trivial", verbose=False)
     assert out is model
