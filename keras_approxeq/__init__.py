@@ -12,6 +12,7 @@ layer = keras.layers.Conv2D(32, 3, padding="same", kernel_regularizer=reg)
 """
 
 from keras_approxeq import groups
+from keras_approxeq import irreps
 from keras_approxeq import layers
 from keras_approxeq import layouts
 from keras_approxeq import norms
@@ -44,6 +45,7 @@ __all__ = [
     "equivariance_error",
     "equivariance_report",
     "groups",
+    "irreps",
     "layers",
     "layouts",
     "norms",

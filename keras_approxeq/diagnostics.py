@@ -73,49 +73,22 @@ def equivariance_error(
 
 def _elements(group, num_elements, seed):
     if num_elements is None:
-        if group.order is not None and group.order <= 1024:
+        if group.is_finite and group.order <= 1024:
             return group.elements
-        num_elements = 64 if group.order else 16
+        num_elements = 64 if group.is_finite else 16
     if not isinstance(num_elements, int) or num_elements < 1:
         raise ValueError(
             "Expected `num_elements` to be a positive integer or None. "
             f"Received: num_elements={num_elements!r}."
         )
-    rng = np.random.default_rng(seed)
-    if group.order is None and group.ndim == 3:
-        return [
-            _random_rotation(rng, group.reflections)
-            for _ in range(num_elements)
-        ]
-    if group.order is None:  # SO2, O2: uniform angles (and mirrors)
-        angles = rng.uniform(0, 2 * np.pi, num_elements).tolist()
-        if not group.reflections:
-            return angles
-        mirrors = rng.integers(0, 2, num_elements).astype(bool).tolist()
-        return list(zip(angles, mirrors))
-    if num_elements >= group.order - 1:
-        return range(1, group.order)
-    # Python ints: the orders of large permutation groups exceed int64.
-    chosen = set()
-    while len(chosen) < num_elements:
-        chosen.add(1 + int(rng.integers(group.order - 1)))
-    return sorted(chosen)
+    return group.sample(num_elements, seed)
 
 
 def sample_elements(group, count, seed=0):
     """`count` random elements of a continuous group (`SO2`, `O2`, `SO3`,
-    `O3`), or of a finite one (without the identity), seeded."""
-    return list(_elements(group, count, seed))
-
-
-def _random_rotation(rng, reflections):
-    """A uniformly random rotation (times a random sign for `O3`)."""
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
-    q = q * np.sign(np.linalg.det(q))  # a rotation
-    if reflections and rng.integers(2):
-        q = -q
-    return q
+    `O3`), or of a finite one (without the identity), seeded; see
+    `keras_approxeq.groups.BaseGroup.sample`."""
+    return list(group.sample(count, seed))
 
 
 def _max_abs(t):

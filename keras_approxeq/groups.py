@@ -1,4 +1,4 @@
-"""Finite point groups that act exactly on square and cubic grids.
+"""The groups: finite point groups, continuous rotations, permutations.
 
 A group here is a finite set of orthogonal matrices acting on the
 coordinates of a `ndim`-dimensional grid, closed under multiplication.
@@ -30,8 +30,8 @@ Conventions (all groups):
   `keras_approxeq.steerable`). An element of `SO2` is an angle, one of
   `O2` an `(angle, mirror)` pair: the mirror (if true) then the rotation.
 * `SO3` (all rotations) and `O3` (with the inversion) act on 3D grids
-  through steerable bases (see `keras_approxeq.spherical`); an element is
-  a `3x3` orthogonal matrix.
+  through steerable bases (see `keras_approxeq.spherical_basis`); an
+  element is a `3x3` orthogonal matrix.
 * `S<n>` (e.g. `"S5"`) is the group of all permutations of `n` set
   elements; it acts on no grid (use it with Dense kernels). Element `k` is
   the `k`-th permutation of `range(n)` in lexicographic order (element 0
@@ -58,6 +58,7 @@ import numpy as np
 from keras_approxeq._memo import memoize
 
 __all__ = [
+    "BaseGroup",
     "Group",
     "RotationGroup2D",
     "RotationGroup3D",
@@ -67,7 +68,58 @@ __all__ = [
 ]
 
 
-class Group:
+class BaseGroup:
+    """What every group here provides, finite or continuous.
+
+    Attributes:
+        name: The group's name, e.g. `"C4"` or `"SO3"`.
+        ndim: Dimension of the grid it acts on (0 for `S<n>`).
+        order: Number of elements, `None` for `SO2`, `O2`, `SO3`, `O3`.
+        is_finite: Whether the group is finite (`order` is an int).
+        is_grid_exact: Whether every element maps the points of a square
+            (cubic) grid onto points of the grid, so that projections are
+            exact group averages over permuted pixels; otherwise kernels
+            go through steerable bases.
+        reflections: Whether the group holds elements of determinant -1
+            (mirrors, or the inversion in 3D).
+        generators: A few elements that generate the group (a dense
+            subgroup, for the continuous ones).
+    """
+
+    is_finite = True
+    is_grid_exact = True
+    reflections = False
+
+    def sample(self, count, seed=0):
+        """`count` random elements other than the identity, seeded.
+
+        A finite group gives distinct element indices (all but the
+        identity when `count >= order - 1`); `SO2`/`O2` uniform angles (and
+        mirrors); `SO3`/`O3` Haar-random rotations (times a random sign).
+
+        Example:
+
+        >>> list(get("C4").sample(8))
+        [1, 2, 3]
+        """
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(
+                "Expected `count` to be a positive integer. Received: "
+                f"count={count!r}."
+            )
+        return self._sample(count, np.random.default_rng(seed))
+
+    def _sample(self, count, rng):
+        if count >= self.order - 1:
+            return range(1, self.order)
+        # Python ints: the orders of large permutation groups exceed int64.
+        chosen = set()
+        while len(chosen) < count:
+            chosen.add(1 + int(rng.integers(self.order - 1)))
+        return sorted(chosen)
+
+
+class Group(BaseGroup):
     """A finite group of orthogonal matrices acting on a grid.
 
     Args:
@@ -87,6 +139,8 @@ class Group:
         is_grid_exact: Whether every element permutes the points of a
             square (cubic) grid: true for `C1`, `C2`, `C4`, `D1`, `D2`,
             `D4`, `O`, `Oh`.
+        reflections: Whether some element has determinant -1 (`D<N>`,
+            `Oh`).
 
     Example:
 
@@ -108,6 +162,7 @@ class Group:
         self.inverses = np.argmax(self.cayley == 0, axis=1)
         # Whether every element permutes the points of a cubic grid.
         self.is_grid_exact = bool(np.all(np.abs(matrices).sum(axis=1) == 1))
+        self.reflections = bool(np.any(np.linalg.det(matrices) < 0))
         self._generators = None
 
     @property
@@ -213,7 +268,7 @@ def _closure(cayley, elements):
         closed = grown
 
 
-class RotationGroup2D:
+class RotationGroup2D(BaseGroup):
     """`SO2` (all rotations of the plane) or `O2` (with the mirrors).
 
     An element is an angle (`SO2`) or an `(angle, mirror)` pair (`O2`):
@@ -235,7 +290,15 @@ class RotationGroup2D:
         # A rotation by 1 radian generates a dense subgroup: a band-limited
         # function equivariant under it is equivariant under all rotations.
         self.generators = [(1.0, False)] + [(0.0, True)] * reflections
+        self.is_finite = False
         self.is_grid_exact = False
+
+    def _sample(self, count, rng):
+        angles = rng.uniform(0, 2 * np.pi, count).tolist()
+        if not self.reflections:
+            return angles
+        mirrors = rng.integers(0, 2, count).astype(bool).tolist()
+        return list(zip(angles, mirrors))
 
     def angle(self, g):
         """`(angle, mirror)` of element `g` (an angle or a pair)."""
@@ -247,13 +310,13 @@ class RotationGroup2D:
         return f"<RotationGroup2D {self.name}>"
 
 
-class RotationGroup3D:
+class RotationGroup3D(BaseGroup):
     """`SO3` (all rotations of space) or `O3` (with the inversion).
 
     An element is a `3x3` orthogonal matrix acting on `(depth, row, col)`
     coordinates (determinant +1 for `SO3`). Kernels are projected onto
     steerable bases of spherical harmonics (see
-    `keras_approxeq.spherical`). The signed permutation matrices among the
+    `keras_approxeq.spherical_basis`). The signed permutation matrices among the
     elements (the 24 of `O`, 48 of `Oh`) permute voxels exactly.
 
     Example:
@@ -273,7 +336,19 @@ class RotationGroup3D:
             _axis_rotation((1.0, 2.0, 3.0), 1.0),
             _axis_rotation((3.0, -1.0, 2.0), 2.0),
         ] + [-np.eye(3)] * reflections
+        self.is_finite = False
         self.is_grid_exact = False
+
+    def _sample(self, count, rng):
+        return [self._random_rotation(rng) for _ in range(count)]
+
+    def _random_rotation(self, rng):
+        q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+        q = q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
+        q = q * np.sign(np.linalg.det(q))  # a rotation
+        if self.reflections and rng.integers(2):
+            q = -q
+        return q
 
     def matrix(self, g):
         """Element `g` as a validated `3x3` orthogonal matrix."""
@@ -309,7 +384,7 @@ def _axis_rotation(axis, angle):
     )
 
 
-class SymmetricGroup:
+class SymmetricGroup(BaseGroup):
     """The group `S<n>` of all permutations of `n` set elements.
 
     It acts on no grid: use it for Dense layers whose features are `n`

@@ -23,7 +23,7 @@ from keras_approxeq import representations
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
-from keras_approxeq.steerable import field_matrix
+from keras_approxeq.irreps import field_matrix
 
 __all__ = ["rotate"]
 

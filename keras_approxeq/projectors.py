@@ -251,7 +251,7 @@ def get_projector(
     max_frequency = normalize_max_frequency(max_frequency)
     basis = radial.normalize_basis(basis)
     args = (group, in_rep, out_rep, layout.shape, layout, max_frequency, basis)
-    grid_exact = getattr(group, "is_grid_exact", True)
+    grid_exact = group.is_grid_exact
     regular = "regular" in in_rep + out_rep and layout.name != "depthwise"
     if domain == "spectral" or (regular and not grid_exact):
         # Regular fields of C<N>, D<N> (N != 1, 2, 4) are projected per

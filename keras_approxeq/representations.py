@@ -7,7 +7,8 @@ permute grid points (and for `S<n>`) all representations here are
 and multiplies it by `sign[g, b]` (+1 or -1), i.e.
 `rho(g)[perm[g, b], b] = sign[g, b]`. The irreps of the 2D groups
 (`"irrep0"`, `"irrep1"`, ...) and the fields of the groups that rotate by
-other angles are described in `keras_approxeq.steerable`.
+other angles are described in `keras_approxeq.irreps` (2D) and
+`keras_approxeq.spherical` (3D).
 
 Field types:
 
@@ -43,7 +44,7 @@ Example:
 
 import numpy as np
 
-from keras_approxeq import steerable
+from keras_approxeq import irreps
 from keras_approxeq.groups import SymmetricGroup
 
 __all__ = ["FIELD_TYPES", "Representation", "normalize", "to_config"]
@@ -72,12 +73,12 @@ def normalize(identifier, argument="rep"):
             f"non-empty list of them. Received: {argument}={identifier!r}."
         )
     for field in fields:
-        if field not in FIELD_TYPES and not steerable.is_irrep(field):
+        if field not in FIELD_TYPES and not irreps.is_irrep(field):
             raise ValueError(
                 f"Unknown representation {field!r} in {argument}="
                 f"{identifier!r}. Known representations: "
                 f"{', '.join(FIELD_TYPES)} and irreps: 'irrep0', 'irrep1', "
-                "... for 2D groups (see keras_approxeq.steerable), 'irrep2', "
+                "... for 2D groups (see keras_approxeq.irreps), 'irrep2', "
                 "'irrep1e', ... for SO3/O3 (see keras_approxeq.spherical); a "
                 "direct sum is a list of these, e.g. ['trivial', 'standard']."
             )
@@ -185,9 +186,9 @@ def _describe(fields):
 
 
 def _field_size(group, field):
-    steered = group.ndim == 2 or not getattr(group, "is_grid_exact", True)
+    steered = group.ndim == 2 or not group.is_grid_exact
     if steered and field != "natural":
-        return steerable.field_size(group, field)
+        return irreps.field_size(group, field)
     if isinstance(group, SymmetricGroup):
         sizes = {"trivial": 1, "natural": group.n}
     else:
@@ -210,10 +211,10 @@ def _field(group, field, elements):
         return perm.reshape(count, group.n), np.ones((count, group.n))
     if field == "regular":
         return group.cayley[elements], np.ones((count, group.order))
-    if steerable.is_irrep(field):
-        size = steerable.field_size(group, field)
+    if irreps.is_irrep(field):
+        size = irreps.field_size(group, field)
         matrices = np.array(
-            [steerable.field_matrix(group, field, g) for g in elements]
+            [irreps.field_matrix(group, field, g) for g in elements]
         ).reshape(count, size, size)
         return _signed_permutation(group, field, matrices)
     return _signed_permutation(group, field, group.matrices[elements])

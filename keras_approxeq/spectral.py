@@ -8,7 +8,7 @@ route
 
 1. changes the basis of the channels: a regular field of `C<N>`/`D<N>`
    becomes its irreps through the orthogonal matrix `F` of
-   `steerable.regular_decomposition` (for `C<N>`, a unitary real DFT along
+   `irreps.regular_decomposition` (for `C<N>`, a unitary real DFT along
    the group axis), `K' = F_in^T K F_out` per field;
 2. projects `K'` block by block between irreps (masking the blocks that
    no harmonic connects, averaging inside the others);
@@ -33,6 +33,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import irreps
 from keras_approxeq import steerable
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
@@ -255,13 +256,13 @@ def _build(
         (in_fields, shape[-2], "input channels"),
         (out_fields, shape[-1], "output channels"),
     ):
-        parts, irreps = [], []
+        parts, names = [], []
         index = Representation(group, fields).field_channels(channels, what)
         for field, channel_index in index.items():
-            field_irreps, f = steerable.decomposition(group, field)
+            field_irreps, f = irreps.decomposition(group, field)
             parts.append((channel_index, None if field != "regular" else f))
-            irreps += list(field_irreps) * channel_index.shape[0]
-        axes.append((parts, tuple(irreps)))
+            names += list(field_irreps) * channel_index.shape[0]
+        axes.append((parts, tuple(names)))
     (in_parts, in_irreps), (out_parts, out_irreps) = axes
     core = steerable.get_steerable_projector(
         group, in_irreps, out_irreps, shape, layout, max_frequency, basis

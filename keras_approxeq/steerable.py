@@ -37,30 +37,21 @@ from the centre), a ring of `n` points carrying `F = n // 2`, so that the
 sampled harmonics span every grid-equivariant kernel and the projection
 equals orbit averaging (tested for every pair of field types).
 
-Field types of the 2D groups (besides `"trivial"`, `"standard"` and, for
-the finite groups, `"regular"`):
-
-* `"irrep<m>"`, `m >= 1`: a 2D vector field of angular frequency `m`,
-  `rho(g) = R(m theta) M^mirror` with `R` the rotation matrix and
-  `M = diag(1, -1)`; `"irrep1"` is `"standard"`. For `C<N>`/`D<N>`,
-  `m < N / 2`.
-* `"irrep0"`: the trivial representation; `"irrep0-"` (`O2`, `D<N>`): a
-  scalar that changes sign under mirrors (a pseudo-scalar).
-* For even `N`, `"irrep<N/2>"` (`C<N>`) is the scalar `(-1)^k` under
-  rotation `k`; `D<N>` has `"irrep<N/2>+"` and `"irrep<N/2>-"`, the latter
-  also changing sign under mirrors.
+The field types of the 2D groups (their irreps) are defined in
+`keras_approxeq.irreps`.
 """
 
 import math
-import re
 
 import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import irreps
 from keras_approxeq import radial
 from keras_approxeq import representations
 from keras_approxeq import spherical
+from keras_approxeq import spherical_basis
 from keras_approxeq._linalg import null_space
 from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import constants
@@ -69,168 +60,7 @@ from keras_approxeq._ops import einsum
 from keras_approxeq._ops import split
 from keras_approxeq.layouts import KernelLayout
 
-__all__ = [
-    "SteerableProjector",
-    "field_matrix",
-    "field_size",
-    "irreps",
-    "is_irrep",
-    "decomposition",
-    "regular_decomposition",
-]
-
-_IRREP = re.compile(r"irrep(\d+)([+-]?)")
-
-
-def is_irrep(field):
-    """Whether `field` names an irrep: `"irrep<m>"`, optionally with a
-    suffix `+`/`-` (2D groups) or `e`/`o` (`O3`)."""
-    return bool(re.fullmatch(r"irrep\d+[-+eo]?", field))
-
-
-def field_size(group, field):
-    """Number of channels of one field of type `field` (2D groups, `SO3`,
-    `O3`)."""
-    if group.ndim == 3:
-        return spherical.field_size(group, field)
-    if field == "trivial":
-        return 1
-    if field == "standard":
-        return 2
-    if field == "regular":
-        if group.order is None:
-            raise ValueError(
-                f"The regular representation of {group.name} is infinite. "
-                "Use irreps ('irrep0', 'irrep1', ...) instead."
-            )
-        return group.order
-    return _irrep(group, field)[0]
-
-
-def _irrep(group, field):
-    """`(size, m, flips_under_mirrors)` of an irrep name, validated."""
-    match = _IRREP.fullmatch(field)
-    reflections = getattr(group, "reflections", group.name.startswith("D"))
-    n = group.order and (group.order // 2 if reflections else group.order)
-    if match:
-        m, suffix = int(match.group(1)), match.group(2)
-        half = n is not None and 2 * m == n
-        one_dim = m == 0 or half
-        valid = (n is None or 2 * m <= n) and (suffix == "" or one_dim)
-        valid &= suffix != "-" or reflections
-        valid &= not (half and reflections and suffix == "")
-        if valid:
-            return (1 if one_dim else 2), m, suffix == "-"
-    regular = ", 'regular'" if n else ""
-    names = "'irrep0', 'irrep1', 'irrep2', ..."
-    if reflections:
-        names += ", 'irrep0-' (a pseudo-scalar)"
-    if n is not None:
-        names += f" up to m = {n // 2}"
-        if n % 2 == 0:
-            top = f"'irrep{n // 2}'"
-            if reflections:
-                top = f"'irrep{n // 2}+', 'irrep{n // 2}-'"
-            names += f" ({top} are scalars)"
-    raise ValueError(
-        f"Unknown representation {field!r} of group {group.name}. Its "
-        f"irreducible representations: {names}; also 'trivial', "
-        f"'standard'{regular}."
-    )
-
-
-def field_matrix(group, field, g):
-    """`rho(g)` of field type `field`, for element `g` of a 2D group.
-
-    Args:
-        group: A 2D group (`C<N>`, `D<N>`, `SO2`, `O2`).
-        field: A field type name.
-        g: An element: an index for the finite groups, an angle or an
-            `(angle, mirror)` pair for `SO2`/`O2`.
-
-    Returns:
-        A `(d, d)` orthogonal matrix.
-    """
-    if group.ndim == 3:
-        return spherical.field_matrix(group, field, g)
-    theta, mirror = group.angle(g)
-    if field == "trivial":
-        return np.ones((1, 1))
-    if field == "regular":
-        field_size(group, field)
-        matrix = np.zeros((group.order, group.order))
-        matrix[group.cayley[g], np.arange(group.order)] = 1.0
-        return matrix
-    if field == "standard":  # the group's own matrices
-        return _rotation(theta, mirror)
-    size, m, flips = _irrep(group, field)
-    if size == 1:
-        value = math.cos(m * theta) * (-1.0 if flips and mirror else 1.0)
-        return np.array([[round(value)]], dtype=np.float64)
-    return _rotation(m * theta, mirror)
-
-
-def _rotation(angle, mirror):
-    """`R(angle) M^mirror` with `M = diag(1, -1)`."""
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0 if mirror else 1.0])
-
-
-def irreps(group):
-    """The irreducible representations of `C<N>` or `D<N>`, by name.
-
-    Example:
-
-    >>> irreps(groups.get("D4"))
-    ('irrep0', 'irrep0-', 'irrep1', 'irrep2+', 'irrep2-')
-    """
-    reflections = group.name.startswith("D")
-    n = group.order // 2 if reflections else group.order
-    names = ["irrep0"] + ["irrep0-"] * reflections
-    names += [f"irrep{m}" for m in range(1, (n + 1) // 2)]
-    if n % 2 == 0 and n > 1:
-        half = f"irrep{n // 2}"
-        names += [half + "+", half + "-"] if reflections else [half]
-    return tuple(names)
-
-
-def regular_decomposition(group):
-    """`(fields, F)`: the regular representation of a finite 2D group as a
-    direct sum of irreps.
-
-    `F` is an orthogonal `(order, order)` matrix with
-    `F^T rho_regular(g) F = rho_fields(g)` for every element, `fields` the
-    irreps of that direct sum (with multiplicity). Its columns are matrix
-    coefficients of the irreps (Peter-Weyl): for an irrep `sigma` of
-    dimension `d`, column `(j, i)` is `h -> sqrt(d / order) sigma(h)_ij`.
-    An irrep appears `d` times, except the 2D irreps of `C<N>`, whose
-    columns `j = 0, 1` span the same functions, once. For `C<N>` this is
-    the real, unitary DFT along the group axis: `F^T v` holds the Fourier
-    coefficients `(cos, sin)` of each frequency.
-
-    Example:
-
-    >>> fields, f = regular_decomposition(groups.get("C4"))
-    >>> fields
-    ('irrep0', 'irrep1', 'irrep2')
-    """
-    return _regular_decomposition(group.name)
-
-
-@memoize
-def _regular_decomposition(name):
-    group = groups.get(name, 2)
-    fields, columns = [], []
-    for field in irreps(group):
-        size = field_size(group, field)
-        matrices = np.array(
-            [field_matrix(group, field, h) for h in group.elements]
-        )
-        copies = size if name.startswith("D") else 1
-        for j in range(copies):
-            fields.append(field)
-            columns.append(np.sqrt(size / group.order) * matrices[:, :, j])
-    return tuple(fields), np.concatenate(columns, axis=1)
+__all__ = ["SteerableProjector", "get_steerable_projector"]
 
 
 def _split(x, groups, axis):
@@ -431,7 +261,7 @@ def _build(
             q = _pair_basis(group, a, b, spatial, max_frequency, basis)
             if q.shape[0]:
                 bases[(a, b)] = q
-            elif spatial and not group.order and max_frequency is None:
+            elif spatial and not group.is_finite and max_frequency is None:
                 _check_band_limit(group, a, b, spatial, basis)
     return SteerableProjector(shape, in_groups, out_groups, bases)
 
@@ -440,9 +270,9 @@ def _check_band_limit(group, a, b, spatial, basis):
     """Raises if a kernel is too small for the frequencies `a` to `b` need."""
     if group.ndim == 3:
         m_a, m_b = spherical.degree(group, a), spherical.degree(group, b)
-        radius = np.linalg.norm(spherical.grid_points(spatial), axis=1)
+        radius = np.linalg.norm(spherical_basis.grid_points(spatial), axis=1)
     else:
-        m_a, m_b = _frequency(group, a), _frequency(group, b)
+        m_a, m_b = irreps.frequency(group, a), irreps.frequency(group, b)
         radius = _polar(spatial)[0]
     band = radial.band_limit(radius, spatial[0], basis, group.ndim)
     if abs(m_a - m_b) > band:
@@ -455,13 +285,6 @@ def _check_band_limit(group, a, b, spatial, basis):
             "larger kernel_size, lower irrep frequencies"
             f"{hint if basis == 'smooth' else ''}."
         )
-
-
-def _frequency(group, field):
-    """The angular frequency `m` of a field type of a 2D group."""
-    if field in ("trivial", "standard"):
-        return int(field == "standard")
-    return _irrep(group, field)[1]
 
 
 def _polar(spatial):
@@ -484,7 +307,7 @@ def _radial_profiles(group, spatial, basis):
     `keras_approxeq.radial`).
     """
     radius, _, key = _polar(spatial)
-    if getattr(group, "is_grid_exact", False):
+    if group.is_grid_exact:
         return [
             (
                 lambda k, ring=(key == value).astype(float): ring,
@@ -499,24 +322,17 @@ def _radial_profiles(group, spatial, basis):
 def _pair_basis(group, a, b, spatial, max_frequency, basis):
     """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`."""
     if group.ndim == 3:
-        return spherical.pair_basis(group, a, b, spatial, max_frequency, basis)
+        return spherical_basis.pair_basis(
+            group, a, b, spatial, max_frequency, basis
+        )
     return _direct_basis(group.name, a, b, spatial, max_frequency, basis)
-
-
-def decomposition(group, field):
-    """`(irreps, F)`: a field type as a direct sum of irreps, `F^T rho F`
-    block diagonal (see `regular_decomposition`); the identity for fields
-    that are irreps already."""
-    if field == "regular":
-        return regular_decomposition(group)
-    return (field,), np.eye(field_size(group, field))
 
 
 @memoize
 def _direct_basis(group_name, a, b, spatial, max_frequency, basis):
     """The basis from `a` to `b`, solved for and sampled directly."""
     group = groups.get(group_name, 2)
-    d_a, d_b = field_size(group, a), field_size(group, b)
+    d_a, d_b = irreps.field_size(group, a), irreps.field_size(group, b)
     radius, angles, _ = _polar(spatial)
     centre = radius == 0  # where the angle is undefined: only k = 0 lives
     sampled = []
@@ -550,9 +366,8 @@ def _may_couple(group, a, b, k):
     """
     if "regular" in (a, b):
         return True
-    m_a, m_b = _frequency(group, a), _frequency(group, b)
-    reflections = getattr(group, "reflections", group.name.startswith("D"))
-    n = group.order and (group.order // 2 if reflections else group.order)
+    m_a, m_b = irreps.frequency(group, a), irreps.frequency(group, b)
+    n = irreps.rotation_order(group)
     for shift in (m_a + m_b, m_a - m_b, -m_a + m_b, -m_a - m_b):
         if (k - shift) % n == 0 if n else k == shift:
             return True
@@ -570,15 +385,15 @@ def _frequency_solutions(group, a, b, k):
     `B' = s (B cos(k theta) - A sin(k theta))`; equivariance asks
     `A' rho_a = rho_b A` and `B' rho_a = rho_b B` (for `out x in` matrices).
     """
-    d_a, d_b = field_size(group, a), field_size(group, b)
+    d_a, d_b = irreps.field_size(group, a), irreps.field_size(group, b)
     size = d_a * d_b
     parts = 1 if k == 0 else 2
     rows = []
     for g in group.generators:
         theta, mirror = group.angle(g)
         sign = -1.0 if mirror else 1.0
-        right = np.kron(np.eye(d_b), field_matrix(group, a, g).T)
-        left = np.kron(field_matrix(group, b, g), np.eye(d_a))
+        right = np.kron(np.eye(d_b), irreps.field_matrix(group, a, g).T)
+        left = np.kron(irreps.field_matrix(group, b, g), np.eye(d_a))
         c, s = math.cos(k * theta), math.sin(k * theta)
         if parts == 1:
             rows.append(c * right - left)

@@ -74,7 +74,7 @@ def transform(x, group, element, rep="trivial", data_format=None):
     group = groups.get(group, ndim=len(spatial) or None)
     element = _validate_element(group, element)
     fields = representations.normalize(rep)
-    if not getattr(group, "is_grid_exact", True):
+    if not group.is_grid_exact:
         return interpolation.rotate(
             x, group, element, fields, data_format == "channels_first"
         )

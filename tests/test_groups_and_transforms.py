@@ -242,3 +242,72 @@ def test_dense_features_of_continuous_groups_mix_only_channels(rng):
     np.testing.assert_allclose(
         ops.convert_to_numpy(turned), x @ flip, atol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "name,ndim,finite,grid_exact,reflections",
+    [
+        ("C4", 2, True, True, False),
+        ("D4", 2, True, True, True),
+        ("C8", 2, True, False, False),
+        ("D6", 2, True, False, True),
+        ("SO2", 2, False, False, False),
+        ("O2", 2, False, False, True),
+        ("O", 3, True, True, False),
+        ("Oh", 3, True, True, True),
+        ("SO3", 3, False, False, False),
+        ("O3", 3, False, False, True),
+        ("S4", None, True, True, False),
+    ],
+)
+def test_every_group_has_the_same_interface(
+    name, ndim, finite, grid_exact, reflections
+):
+    group = groups.get(name, ndim)
+    assert isinstance(group, groups.BaseGroup)
+    assert group.is_finite == finite
+    assert (group.order is not None) == finite
+    assert group.is_grid_exact == grid_exact
+    assert group.reflections == reflections
+    assert len(group.generators) >= 1
+    sample = list(group.sample(5, seed=3))
+    assert len(sample) == min(5, group.order - 1 if finite else 5)
+    again = list(group.sample(5, seed=3))
+    assert repr(sample) == repr(again)  # seeded
+    if finite:
+        assert 0 not in sample and len(set(sample)) == len(sample)
+    elif group.ndim == 3:
+        for matrix in sample:
+            np.testing.assert_allclose(matrix @ matrix.T, np.eye(3), atol=1e-12)
+            assert reflections or np.linalg.det(matrix) > 0
+    with pytest.raises(ValueError, match="positive integer"):
+        group.sample(0)
+
+
+def test_irreps_and_representations_do_not_import_the_kernel_bases():
+    """Groups and their irreps sit below the kernel bases: none of these
+    modules imports a kernel-basis or projection module."""
+    import ast
+    import pathlib
+
+    import keras_approxeq
+
+    package = pathlib.Path(keras_approxeq.__file__).parent
+    above = {
+        "steerable",
+        "spherical_basis",
+        "spectral",
+        "projectors",
+        "kronecker",
+        "radial",
+    }
+    for module in ("groups", "irreps", "spherical", "representations"):
+        tree = ast.parse((package / f"{module}.py").read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.rsplit(".", 1)[-1])
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name.rsplit(".", 1)[-1] for a in node.names)
+        assert not imported & above, (module, imported & above)

@@ -10,12 +10,13 @@ from utils import BACKEND
 
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import groups
+from keras_approxeq import irreps
 from keras_approxeq import project
 from keras_approxeq import steerable
+from keras_approxeq.irreps import field_matrix
+from keras_approxeq.irreps import regular_decomposition
 from keras_approxeq.projectors import get_projector
 from keras_approxeq.representations import Representation
-from keras_approxeq.steerable import field_matrix
-from keras_approxeq.steerable import regular_decomposition
 
 FINITE = [
     "C1",
@@ -49,7 +50,7 @@ def test_regular_decomposition_block_diagonalises(name):
     group = groups.get(name)
     fields, f = regular_decomposition(group)
     np.testing.assert_allclose(f.T @ f, np.eye(group.order), atol=1e-12)
-    assert sum(steerable.field_size(group, x) for x in fields) == group.order
+    assert sum(irreps.field_size(group, x) for x in fields) == group.order
     for g in group.elements:
         blocks = [field_matrix(group, x, g) for x in fields]
         np.testing.assert_allclose(

@@ -11,9 +11,9 @@ from keras_approxeq import groups
 from keras_approxeq import project
 from keras_approxeq import spherical
 from keras_approxeq import transform
+from keras_approxeq.irreps import field_matrix
 from keras_approxeq.projectors import get_projector
 from keras_approxeq.representations import Representation
-from keras_approxeq.steerable import field_matrix
 
 CUBE = groups.get("O").matrices
 CUBE_WITH_INVERSION = groups.get("Oh").matrices

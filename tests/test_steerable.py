@@ -10,10 +10,10 @@ from keras_approxeq import equivariance_error
 from keras_approxeq import groups
 from keras_approxeq import project
 from keras_approxeq import transform
+from keras_approxeq.irreps import field_matrix
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.projectors import get_projector
 from keras_approxeq.representations import Representation
-from keras_approxeq.steerable import field_matrix
 from keras_approxeq.steerable import get_steerable_projector
 
 FIELDS = {

@@ -31,7 +31,7 @@ def _regular_conv(
     layer, base, ndim, fields, kernel_size, group, in_rep, penalty, kwargs
 ):
     resolved = groups.get(group, ndim)
-    if resolved.order is None:
+    if not resolved.is_finite:
         raise ValueError(
             f"{type(layer).__name__} needs a finite group with regular "
             f"fields; {resolved.name} has none. Use a finite one such as "

@@ -39,7 +39,7 @@ class GroupPooling(keras.layers.Layer):
     def __init__(self, group, mode="max", data_format=None, **kwargs):
         super().__init__(**kwargs)
         resolved = groups.get(group)
-        if resolved.order is None:
+        if not resolved.is_finite:
             raise ValueError(
                 f"GroupPooling needs a finite group with regular fields; "
                 f"{resolved.name} has none. Use e.g. 'C8' instead of 'SO2', "

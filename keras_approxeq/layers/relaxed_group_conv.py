@@ -64,7 +64,7 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         **kwargs,
     ):
         resolved = groups.get(group, 2)
-        if resolved.order is None:
+        if not resolved.is_finite:
             raise ValueError(
                 f"RelaxedGroupConv2D needs a finite group; received "
                 f"{resolved.name}. Use e.g. 'C8'."
