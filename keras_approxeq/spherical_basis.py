@@ -45,8 +45,8 @@ def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
         max_frequency: The largest degree `J`, or `None`.
         basis: `"smooth"` or `"grid"` (see `keras_approxeq.radial`).
     """
-    (l_a, p_a) = degree_and_parity(group, a)
-    (l_b, p_b) = degree_and_parity(group, b)
+    l_a, p_a = degree_and_parity(group, a)
+    l_b, p_b = degree_and_parity(group, b)
     if max_frequency is None:
         max_frequency = math.inf
     d_a, d_b = 2 * l_a + 1, 2 * l_b + 1
