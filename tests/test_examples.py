@@ -210,3 +210,20 @@ def test_existing_model_quick(monkeypatch, capsys):
     assert example.after < 1e-4
     assert example.even_error > 100 * example.after
     assert 0 <= example.accuracy_after <= 1
+
+
+def test_existing_models_page_runs():
+    """The code blocks of `docs/existing_models.md` run top to bottom."""
+    import re
+
+    with open(os.path.join(ROOT, "docs", "existing_models.md")) as f:
+        page = f.read()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) >= 2
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "existing_models.md", "exec"), namespace)
+    model = namespace["model"]
+    assert model.losses  # regular fields after the first layer
+    first = model.get_layer("conv1_conv").kernel.regularizer
+    assert first.in_rep == "trivial" and first.out_rep == "regular"
