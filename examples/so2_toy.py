@@ -287,7 +287,7 @@ def plot_grid(data, results, path):
     fig, axes = plt.subplots(
         len(lambdas_g),
         len(lambdas_perp),
-        figsize=(2.6 * len(lambdas_perp), 2.8 * len(lambdas_g)),
+        figsize=(2.4 * len(lambdas_perp), 2.6 * len(lambdas_g)),
         squeeze=False,
     )
     side = np.linspace(-3.5, 3.5, 141)
@@ -311,9 +311,9 @@ def plot_grid(data, results, path):
             ax.set_aspect("equal")
             ax.set_title(
                 f"$\\lambda_G$={lambda_g:g}, $\\lambda_\\perp$={lambda_perp:g}",
-                fontsize=8,
+                fontsize=12,
             )
-            ax.set_xlabel(f"E = {error:.3f}, acc {accuracy:.2f}", fontsize=8)
+            ax.set_xlabel(f"E = {error:.3f}, acc {accuracy:.2f}", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

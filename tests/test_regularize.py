@@ -10,17 +10,23 @@ from keras_approxeq import project
 from keras_approxeq import project_weights
 from keras_approxeq import regularize
 
+# Hand-built layers say their data format: the suite also runs with
+# channels_first as Keras' default. keras.applications follows the default.
+LAST = {"data_format": "channels_last"}
+
 
 def _sequential():
     return keras.Sequential(
         [
             keras.Input((9, 9, 3)),
-            keras.layers.Conv2D(8, 3, padding="same", name="conv"),
-            keras.layers.DepthwiseConv2D(3, padding="same", name="depthwise"),
-            keras.layers.SeparableConv2D(8, 3, name="separable"),
-            keras.layers.Conv2DTranspose(4, 3, name="transpose"),
-            keras.layers.Conv2D(4, 1, name="pointwise"),
-            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Conv2D(8, 3, padding="same", name="conv", **LAST),
+            keras.layers.DepthwiseConv2D(
+                3, padding="same", name="depthwise", **LAST
+            ),
+            keras.layers.SeparableConv2D(8, 3, name="separable", **LAST),
+            keras.layers.Conv2DTranspose(4, 3, name="transpose", **LAST),
+            keras.layers.Conv2D(4, 1, name="pointwise", **LAST),
+            keras.layers.GlobalAveragePooling2D(**LAST),
             keras.layers.Dense(5, name="head"),
         ]
     )
@@ -63,8 +69,10 @@ def test_sequential_every_spatial_kernel(capsys):
 
 
 def test_functional_application_fits_and_round_trips(tmp_path):
+    first = keras.config.image_data_format() == "channels_first"
+    shape = (3, 32, 32) if first else (32, 32, 3)
     backbone = keras.applications.MobileNetV2(
-        weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=4
+        weights=None, input_shape=shape, alpha=0.35, classes=4
     )
     model = regularize(backbone, "D4", lambda_perp=1e-2, verbose=False)
     spatial = [
@@ -75,7 +83,7 @@ def test_functional_application_fits_and_round_trips(tmp_path):
     covered = {path.split("/")[0] for path in _regularized_paths(model)}
     assert covered == set(spatial) and spatial
     model.compile("adam", "sparse_categorical_crossentropy")
-    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3))
+    x = np.random.default_rng(0).normal(size=(4, *shape))
     before = float(sum(keras.ops.convert_to_numpy(v) for v in model.losses))
     assert before > 0
     model.fit(x, np.arange(4), epochs=1, verbose=0)
@@ -93,7 +101,7 @@ def test_functional_application_fits_and_round_trips(tmp_path):
 class SubclassedNet(keras.Model):
     def __init__(self):
         super().__init__()
-        self.conv = keras.layers.Conv2D(8, 3, padding="same")
+        self.conv = keras.layers.Conv2D(8, 3, padding="same", **LAST)
         self.head = keras.layers.Dense(2)
 
     def call(self, x):
@@ -119,9 +127,9 @@ def test_bad_channel_counts_name_every_layer():
     model = keras.Sequential(
         [
             keras.Input((9, 9, 3)),
-            keras.layers.Conv2D(10, 3, name="ten"),
-            keras.layers.DepthwiseConv2D(3, name="dw"),
-            keras.layers.Conv2D(12, 1, name="twelve"),
+            keras.layers.Conv2D(10, 3, name="ten", **LAST),
+            keras.layers.DepthwiseConv2D(3, name="dw", **LAST),
+            keras.layers.Conv2D(12, 1, name="twelve", **LAST),
         ]
     )
     with pytest.raises(ValueError) as info:
