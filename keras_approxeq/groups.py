@@ -1,6 +1,6 @@
 """The groups: finite point groups, continuous rotations, permutations.
 
-A group here is a finite set of orthogonal matrices acting on the
+A finite group here is a set of orthogonal matrices acting on the
 coordinates of a `ndim`-dimensional grid, closed under multiplication.
 Coordinates are array-index coordinates, measured from the grid's centre:
 on a 2D grid a point is `(row, col)` with row 0 at the top, on a 3D grid
@@ -79,7 +79,8 @@ class BaseGroup:
         is_grid_exact: Whether every element maps the points of a square
             (cubic) grid onto points of the grid, so that projections are
             exact group averages over permuted pixels; otherwise kernels
-            go through steerable bases.
+            go through steerable bases. True for `S<n>`, which acts on no
+            grid (its projections are exact averages too).
         reflections: Whether the group holds elements of determinant -1
             (mirrors, or the inversion in 3D).
         generators: A few elements that generate the group (a dense
