@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-from keras_approxeq.projectors import get_projector
 from keras_approxeq.projectors import normalize_domain
 from keras_approxeq.projectors import normalize_max_frequency
+from keras_approxeq.projectors import projector_for
 from keras_approxeq.radial import normalize_basis
 from keras_approxeq.representations import normalize
 from keras_approxeq.representations import to_config
@@ -83,16 +83,7 @@ class ProjectionDecay(keras.constraints.Constraint):
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
-        projector = get_projector(
-            self.group,
-            self.in_rep,
-            self.out_rep,
-            tuple(w.shape),
-            self.layout,
-            domain=self.domain,
-            max_frequency=self.max_frequency,
-            basis=self.basis,
-        )
+        projector = projector_for(self, w.shape)
         if projector.is_identity:
             return w
         parallel = projector.apply(w)

@@ -5,9 +5,9 @@ import math
 import keras
 from keras import ops
 
-from keras_approxeq.projectors import get_projector
 from keras_approxeq.projectors import normalize_domain
 from keras_approxeq.projectors import normalize_max_frequency
+from keras_approxeq.projectors import projector_for
 from keras_approxeq.radial import normalize_basis
 from keras_approxeq.representations import normalize
 from keras_approxeq.representations import to_config
@@ -70,16 +70,7 @@ class ProjectedInitializer(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         shape = tuple(shape)
-        projector = get_projector(
-            self.group,
-            self.in_rep,
-            self.out_rep,
-            shape,
-            self.layout,
-            domain=self.domain,
-            max_frequency=self.max_frequency,
-            basis=self.basis,
-        )
+        projector = projector_for(self, shape)
         if projector.dim == 0:
             return ops.zeros(shape, dtype=dtype)
         weights = self.base(shape, dtype=dtype)

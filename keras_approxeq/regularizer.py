@@ -12,9 +12,9 @@ from keras_approxeq import operator_norms
 from keras_approxeq import radial
 from keras_approxeq import representations
 from keras_approxeq.layouts import KernelLayout
-from keras_approxeq.projectors import get_projector
 from keras_approxeq.projectors import normalize_domain
 from keras_approxeq.projectors import normalize_max_frequency
+from keras_approxeq.projectors import projector_for
 
 __all__ = ["ProjectionRegularizer"]
 
@@ -139,16 +139,7 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
 
     def projector(self, shape):
         """The (cached) projector for a weight of `shape`."""
-        return get_projector(
-            self.group,
-            self.in_rep,
-            self.out_rep,
-            shape,
-            self.layout,
-            domain=self.domain,
-            max_frequency=self.max_frequency,
-            basis=self.basis,
-        )
+        return projector_for(self, shape)
 
     def __call__(self, x):
         path = getattr(x, "path", None)  # Keras passes the variable
