@@ -32,6 +32,7 @@ from keras_approxeq.regularize import regularize
 from keras_approxeq.regularizer import ProjectionRegularizer
 from keras_approxeq.report import equivariance_report
 from keras_approxeq.sampled import SampledEquivariance
+from keras_approxeq.selection import select_strength
 from keras_approxeq.transforms import transform
 from keras_approxeq.version import __version__
 
@@ -55,6 +56,7 @@ __all__ = [
     "project_weights",
     "regularize",
     "representations",
+    "select_strength",
     "spectral",
     "spherical",
     "steerable",

@@ -212,6 +212,25 @@ def test_existing_model_quick(monkeypatch, capsys):
     assert 0 <= example.accuracy_after <= 1
 
 
+def test_symmetry_breaking_quick(monkeypatch, capsys):
+    """The tutobook runs top to bottom; its scores are relative errors."""
+    monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
+    example = _load("examples/symmetry_breaking.py")
+    out = capsys.readouterr().out
+    assert "recipe - best of plain and exact" in out
+    assert set(example.MODELS) <= {key[2] for key in example.scores}
+    assert all(0 < v < 10 for vs in example.scores.values() for v in vs)
+    (chosen,) = example.rates.values()
+    assert set(chosen) <= {0.0, 0.03, 0.1, 0.3, 1.0}
+    # At dial 0 the teacher is exactly C4-equivariant, above it is not.
+    x = example.smooth_images(2, np.random.default_rng(0))
+    for dial, equivariant in ((0.0, True), (0.3, False)):
+        f = example.teacher(dial)
+        turned = f(np.rot90(x, axes=(1, 2)).copy())
+        error = np.abs(np.rot90(f(x), axes=(1, 2)) - turned).max()
+        assert (error < 1e-5) == equivariant
+
+
 def test_existing_models_page_runs():
     """The code blocks of `docs/existing_models.md` run top to bottom."""
     import re

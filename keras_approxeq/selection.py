@@ -1,0 +1,174 @@
+r"""`select_strength`: how far to pull towards equivariance, from the data.
+
+How much symmetry a data set has is not known before training: an exactly
+symmetric task wants the non-equivariant parts gone, a task without the
+symmetry wants them free, and the useful cases lie between. No single
+strength serves all of them (see the symmetry-breaking study in
+`docs/results.md`), so the strength is chosen as any other
+hyperparameter is, on held-out data: each candidate trains on the first
+part of the data and is scored on the rest.
+
+The default candidates are `ProjectionDecay` rates. Under a decay of rate
+`r` per step, Adam's steps (of size about the learning rate `lr` per
+coordinate) hold a non-equivariant coordinate at about `lr / r` where the
+task keeps pushing it and let it decay where it does not, so `r = 0` is a
+plain model started equivariant, `r = 1` an exactly equivariant one, and
+the rates between keep the departures that the data asks for
+consistently.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["DEFAULT_RATES", "select_strength"]
+
+DEFAULT_RATES = (0.0, 0.03, 0.1, 0.3, 1.0)
+
+
+def select_strength(
+    build_model,
+    x,
+    y,
+    *,
+    strengths=DEFAULT_RATES,
+    validation_split=0.25,
+    metric=None,
+    verbose=True,
+    **fit_kwargs,
+):
+    """Trains one model per strength and keeps the best on held-out data.
+
+    The last `validation_split` of the samples is held out (as Keras'
+    `fit(validation_split=...)` does, before any shuffling); for each
+    strength `s`, `build_model(s)` returns a compiled model, which is
+    fitted on the rest with `fit_kwargs` and scored on the held-out part
+    by `metric` (by default its compiled loss, without the penalties that
+    `evaluate` would add). The strength of the lowest score is returned;
+    train the final model on all the data with it.
+
+    Args:
+        build_model: A function `strength -> compiled keras.Model`, e.g.
+            a model whose kernels carry `ProjectionDecay(rate=strength)`
+            and start from `ProjectedInitializer`.
+        x: Inputs, a NumPy array (or a list of arrays for several inputs).
+        y: Targets, a NumPy array (or a list).
+        strengths: The candidates, numbers (by default `ProjectionDecay`
+            rates from 0, a plain model, to 1, an exact one).
+        validation_split: In `(0, 1)`: the held-out fraction.
+        metric: `None` (the model's compiled loss, which must be a single
+            loss) or a function `(y_true, y_pred) -> scalar`, lower is
+            better.
+        verbose: Whether to print each strength's validation loss.
+        **fit_kwargs: Passed to every `fit` (`epochs`, `batch_size`, ...).
+
+    Returns:
+        `(best, scores)`: the chosen strength and a dict of the held-out
+        score per strength.
+
+    Raises:
+        ValueError: if `strengths` is empty or not numbers,
+            `validation_split` is not in `(0, 1)`, either part would be
+            empty, or `fit_kwargs` sets the validation data itself.
+
+    Example:
+
+    ```python
+    def build(rate):
+        model = make_model(  # kernels start in the equivariant subspace
+            kernel_initializer=ProjectedInitializer("C4", "regular", "regular"),
+            kernel_constraint=ProjectionDecay("C4", "regular", "regular", rate),
+        )
+        model.compile("adam", "mse")
+        return model
+
+    rate, losses = select_strength(build, x_train, y_train, epochs=20)
+    model = build(rate)
+    model.fit(x_train, y_train, epochs=20)
+    ```
+    """
+    strengths = _validated_strengths(strengths)
+    for key in ("validation_split", "validation_data"):
+        if key in fit_kwargs:
+            raise ValueError(
+                f"`select_strength` holds out the validation data itself; "
+                f"do not pass `{key}` to `fit`. Received: {key}="
+                f"{fit_kwargs[key]!r}. Use `validation_split=` of "
+                "`select_strength` instead."
+            )
+    if not (
+        isinstance(validation_split, (int, float))
+        and 0.0 < validation_split < 1.0
+    ):
+        raise ValueError(
+            "Expected `validation_split` to be a number in (0, 1), the "
+            f"held-out fraction. Received: validation_split="
+            f"{validation_split!r}."
+        )
+    count = len(x[0] if isinstance(x, (list, tuple)) else x)
+    held_out = int(round(count * validation_split))
+    if not 0 < held_out < count:
+        raise ValueError(
+            f"A validation_split of {validation_split} of {count} samples "
+            f"leaves {held_out} held out and {count - held_out} to train "
+            "on; both must be at least 1. Pass more samples or another "
+            "`validation_split`."
+        )
+    cut = count - held_out
+    x_fit, x_held = _split(x, cut)
+    y_fit, y_held = _split(y, cut)
+    scores = {}
+    for strength in strengths:
+        model = build_model(strength)
+        model.fit(x_fit, y_fit, verbose=0, **fit_kwargs)
+        score_fn = _loss_of(model) if metric is None else metric
+        predicted = model.predict(x_held, verbose=0)
+        score = float(
+            ops.convert_to_numpy(ops.mean(score_fn(y_held, predicted)))
+        )
+        scores[strength] = score
+        if verbose:
+            print(f"select_strength: {strength:g}: held-out score {score:.6g}")
+    finite = {s: v for s, v in scores.items() if math.isfinite(v)}
+    if not finite:
+        raise ValueError(
+            "Every strength diverged (non-finite held-out score): "
+            f"{scores}. Lower the learning rate or check the data."
+        )
+    return min(finite, key=finite.get), scores
+
+
+def _loss_of(model):
+    loss = getattr(model, "loss", None)
+    if loss is None or isinstance(loss, (list, tuple, dict)):
+        raise ValueError(
+            "`select_strength` scores the held-out data with the model's "
+            f"compiled loss, which must be a single loss. Received: "
+            f"loss={loss!r}. Compile the model with one loss, or pass "
+            "`metric=`, a function `(y_true, y_pred) -> scalar`."
+        )
+    return keras.losses.get(loss)
+
+
+def _validated_strengths(strengths):
+    try:
+        values = [float(s) for s in strengths]
+    except (TypeError, ValueError):
+        values = []
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(
+            "Expected `strengths` to be a non-empty list of finite numbers "
+            f"(e.g. ProjectionDecay rates). Received: strengths="
+            f"{strengths!r}."
+        )
+    return list(dict.fromkeys(values))
+
+
+def _split(data, cut):
+    if isinstance(data, (list, tuple)):
+        parts = [_split(d, cut) for d in data]
+        return [p[0] for p in parts], [p[1] for p in parts]
+    data = np.asarray(data)
+    return data[:cut], data[cut:]

@@ -1,0 +1,109 @@
+"""`select_strength`: held-out choice of how hard to pull."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_approxeq import select_strength
+
+
+def _fixed_gain(gain, l2=0.0):
+    """`y = gain * x`, untrainable: its held-out loss is known exactly."""
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(
+                1,
+                use_bias=False,
+                trainable=False,
+                kernel_initializer=keras.initializers.Constant(gain),
+                kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
+            ),
+        ]
+    )
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_picks_the_strength_of_the_lowest_held_out_loss():
+    x = np.ones((8, 1), "float32")
+    best, scores = select_strength(
+        _fixed_gain, x, 0.3 * x, strengths=(0.0, 0.3, 1.0), epochs=1
+    )
+    assert best == 0.3
+    np.testing.assert_allclose(
+        [scores[0.0], scores[0.3], scores[1.0]], [0.09, 0.0, 0.49], atol=1e-6
+    )
+
+
+def test_scores_only_the_last_part_and_without_penalties():
+    """The last quarter is held out (here the only samples with `y = 0`),
+    and the compiled loss is scored without the L2 penalty."""
+    x = np.ones((8, 1), "float32")
+    y = np.concatenate([np.ones((6, 1)), np.zeros((2, 1))]).astype("float32")
+    best, scores = select_strength(
+        lambda gain: _fixed_gain(gain, l2=100.0),
+        x,
+        y,
+        strengths=(0.0, 1.0),
+        epochs=1,
+        verbose=False,
+    )
+    assert best == 0.0 and scores[0.0] == 0.0
+    np.testing.assert_allclose(scores[1.0], 1.0, atol=1e-6)
+
+
+def test_custom_metric_and_several_inputs():
+    inputs = [keras.Input((1,)), keras.Input((1,))]
+    x = [np.ones((8, 1), "float32"), 2 * np.ones((8, 1), "float32")]
+
+    def build(gain):
+        out = keras.layers.Add()(
+            [keras.layers.Rescaling(gain)(inputs[0]), inputs[1]]
+        )
+        model = keras.Model(inputs, out)
+        model.compile("sgd", "mse")
+        return model
+
+    def mae(y_true, y_pred):
+        return np.mean(np.abs(y_true - y_pred))
+
+    best, scores = select_strength(
+        build, x, 2.5 * x[0], strengths=(0.0, 0.5, 1.0), metric=mae, epochs=1
+    )
+    assert best == 0.5
+    np.testing.assert_allclose(scores[1.0], 0.5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(strengths=()), "non-empty list of finite numbers"),
+        (dict(strengths=("a",)), "non-empty list of finite numbers"),
+        (dict(strengths=(0.1, float("nan"))), "Received: strengths="),
+        (dict(validation_split=0.0), "number in \\(0, 1\\)"),
+        (dict(validation_split=1.5), "number in \\(0, 1\\)"),
+        (dict(validation_split=0.01), "both must be at least 1"),
+        (dict(validation_data=None), "do not pass `validation_data`"),
+        (dict(validation_split=0.5, epochs=1, validation_freq=1), None),
+    ],
+)
+def test_bad_arguments_say_what_to_do(kwargs, message):
+    x = np.ones((8, 1), "float32")
+    if message is None:  # a valid call, for contrast
+        select_strength(_fixed_gain, x, x, verbose=False, **kwargs)
+        return
+    with pytest.raises(ValueError, match=message):
+        select_strength(_fixed_gain, x, x, **kwargs)
+
+
+def test_a_model_with_several_losses_needs_a_metric():
+    def build(gain):
+        inputs = keras.Input((1,))
+        model = keras.Model(inputs, [inputs, inputs])
+        model.compile("sgd", ["mse", "mse"])
+        return model
+
+    x = np.ones((8, 1), "float32")
+    with pytest.raises(ValueError, match="pass `metric=`"):
+        select_strength(build, x, [x, x], strengths=(0.0,), epochs=1)
