@@ -61,7 +61,7 @@ def select_strength(
         metric: `None` (the model's compiled loss, which must be a single
             loss) or a function `(y_true, y_pred) -> scalar`, lower is
             better.
-        verbose: Whether to print each strength's validation loss.
+        verbose: Whether to print each strength's held-out score.
         **fit_kwargs: Passed to every `fit` (`epochs`, `batch_size`, ...).
 
     Returns:
