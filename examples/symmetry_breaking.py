@@ -83,12 +83,21 @@ def teacher(dial):
     ):
         k0 = rng.normal(size=shape) / (KERNEL * np.sqrt(shape[2]))
         equivariant = project(k0, "C4", in_rep, out_rep)
-        kernels.append(equivariant + dial * (k0 - equivariant))
+        kernels.append(
+            (equivariant + dial * (k0 - equivariant)).astype("float32")
+        )
 
     def target(x):
-        hidden = np.tanh(2 * keras.ops.conv(x, kernels[0], padding="same"))
+        hidden = np.tanh(
+            2
+            * keras.ops.conv(
+                x, kernels[0], padding="same", data_format="channels_last"
+            )
+        )
         return keras.ops.convert_to_numpy(
-            keras.ops.conv(hidden, kernels[1], padding="same")
+            keras.ops.conv(
+                hidden, kernels[1], padding="same", data_format="channels_last"
+            )
         )
 
     return target
@@ -134,7 +143,9 @@ FIELD_TYPES = (
 def conv(kind, in_rep, out_rep, rate=None):
     filters = 1 if out_rep == "trivial" else 4 * FIELDS
     activation = None if out_rep == "trivial" else "relu"
-    common = dict(padding="same", activation=activation)
+    common = dict(
+        padding="same", activation=activation, data_format="channels_last"
+    )
     if kind == "residual pathway":
         return ResidualPathway(
             filters,
@@ -176,7 +187,7 @@ def build_model(kind, seed, rate=None):
         x = conv(kind, in_rep, out_rep, rate)(x)
     model = keras.Model(inputs, x)
     if kind == "sampled":
-        model = SampledEquivariance(model, "C4")
+        model = SampledEquivariance(model, "C4", data_format="channels_last")
     model.compile(keras.optimizers.Adam(LEARNING_RATE), "mse")
     return model
 
