@@ -172,7 +172,13 @@ def conv(i, kind, norm, lambda_perp):
     )
     if kind == "residual pathway":
         return ResidualPathway(
-            filters, 3, group="C4", in_rep=in_rep, out_rep=out_rep, **common
+            filters,
+            3,
+            group="C4",
+            in_rep=in_rep,
+            out_rep=out_rep,
+            kernel_initializer="he_normal",
+            **common,
         )
     args = {}
     if kind == "penalty":

@@ -166,7 +166,13 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
     )
     if kind == "residual pathway":
         return ResidualPathway(
-            filters, 3, group="C4", in_rep=in_rep, out_rep=out_rep, **common
+            filters,
+            3,
+            group="C4",
+            in_rep=in_rep,
+            out_rep=out_rep,
+            kernel_initializer="he_normal",
+            **common,
         )
     if kind.startswith("relaxed") and out_rep == "regular":
         return RelaxedGroupConv2D(
@@ -175,6 +181,7 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
             group="C4",
             in_rep=in_rep,
             num_filter_banks=2,
+            kernel_initializer="he_normal",
             lambda_perp=lambda_perp if kind == "relaxed + penalty" else 0.0,
             **common,
         )

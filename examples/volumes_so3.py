@@ -200,6 +200,7 @@ def conv(kind, group, in_rep, kernel_size, strides=1, lambda_perp=1.0):
             in_rep=in_rep,
             out_rep=out_rep,
             rank=3,
+            kernel_initializer="he_normal",
             **common,
         )
     args = {}
@@ -217,7 +218,7 @@ def conv(kind, group, in_rep, kernel_size, strides=1, lambda_perp=1.0):
         # kernel space: a plain initializer's projection is so small that
         # the signal dies once the penalty takes hold.
         args["kernel_initializer"] = ProjectedInitializer(
-            group, in_rep, out_rep
+            group, in_rep, out_rep, "he_normal"
         )
     if kind == "projected":
         args["kernel_constraint"] = ProjectionDecay(

@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from keras_approxeq import groups
+from keras_approxeq import representations
 from keras_approxeq.diagnostics import equivariance_error
 from keras_approxeq.report import regularized_weights
 from keras_approxeq.report import relative_residual
@@ -60,9 +62,9 @@ class EquivarianceMonitor(keras.callbacks.Callback):
                 f"x={'None' if x is None else 'a batch'}, group={group!r}."
             )
         self.x = None if x is None else np.asarray(x)
-        self.group = group
-        self.in_rep = in_rep
-        self.out_rep = out_rep
+        self.group = None if group is None else groups.get(group).name
+        self.in_rep = representations.validated(in_rep, "in_rep")
+        self.out_rep = representations.validated(out_rep, "out_rep")
         self.data_format = data_format
         self.num_elements = num_elements
         self.prefix = prefix

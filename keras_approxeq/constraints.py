@@ -3,18 +3,13 @@
 import keras
 from keras import ops
 
-from keras_approxeq.projectors import normalize_domain
-from keras_approxeq.projectors import normalize_max_frequency
-from keras_approxeq.projectors import projector_for
-from keras_approxeq.radial import normalize_basis
-from keras_approxeq.representations import normalize
-from keras_approxeq.representations import to_config
+from keras_approxeq.target import ProjectionTarget
 
 __all__ = ["ProjectionDecay"]
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
-class ProjectionDecay(keras.constraints.Constraint):
+class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     """Decoupled decay of the non-equivariant part, as AdamW is to L2.
 
     After each optimizer step Keras applies the constraint:
@@ -72,31 +67,18 @@ class ProjectionDecay(keras.constraints.Constraint):
                 "the non-equivariant part removed per step). Received: "
                 f"rate={rate!r}."
             )
-        self.group = group if isinstance(group, str) else group.name
-        self.in_rep = to_config(normalize(in_rep, "in_rep"))
-        self.out_rep = to_config(normalize(out_rep, "out_rep"))
+        self._set_target(
+            group, in_rep, out_rep, layout, domain, max_frequency, basis
+        )
         self.rate = float(rate)
-        self.layout = layout
-        self.domain = normalize_domain(domain)
-        self.max_frequency = normalize_max_frequency(max_frequency)
-        self.basis = normalize_basis(basis)
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
-        projector = projector_for(self, w.shape)
+        projector = self.projector(w.shape)
         if projector.is_identity:
             return w
         parallel = projector.apply(w)
         return parallel + (1.0 - self.rate) * (w - parallel)
 
     def get_config(self):
-        return {
-            "group": self.group,
-            "in_rep": self.in_rep,
-            "out_rep": self.out_rep,
-            "rate": self.rate,
-            "layout": self.layout,
-            "domain": self.domain,
-            "max_frequency": self.max_frequency,
-            "basis": self.basis,
-        }
+        return {**self._target_config(), "rate": self.rate}

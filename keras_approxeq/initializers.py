@@ -5,18 +5,13 @@ import math
 import keras
 from keras import ops
 
-from keras_approxeq.projectors import normalize_domain
-from keras_approxeq.projectors import normalize_max_frequency
-from keras_approxeq.projectors import projector_for
-from keras_approxeq.radial import normalize_basis
-from keras_approxeq.representations import normalize
-from keras_approxeq.representations import to_config
+from keras_approxeq.target import ProjectionTarget
 
 __all__ = ["ProjectedInitializer"]
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
-class ProjectedInitializer(keras.initializers.Initializer):
+class ProjectedInitializer(ProjectionTarget, keras.initializers.Initializer):
     """Samples a base initializer, projects it, and restores its scale.
 
     A standard initializer draws `N` independent entries; projecting them
@@ -31,8 +26,10 @@ class ProjectedInitializer(keras.initializers.Initializer):
         group: The group (see `ProjectionRegularizer`).
         in_rep: The input representation.
         out_rep: The output representation.
-        base: A Keras initializer (name, config or instance), e.g.
-            `"he_normal"` (default) or `"glorot_uniform"`.
+        base: A Keras initializer (name, config or instance). The
+            default, `"glorot_uniform"`, is Keras' own default for
+            convolution and dense kernels, so swapping this initializer
+            into a layer keeps the scale the model had.
         layout: The weight's layout (`None` infers it from the rank).
         domain: As for `ProjectionRegularizer` (the same projection).
         max_frequency: As for `ProjectionRegularizer`: draw from the
@@ -52,25 +49,21 @@ class ProjectedInitializer(keras.initializers.Initializer):
         group,
         in_rep="trivial",
         out_rep="trivial",
-        base="he_normal",
+        base="glorot_uniform",
         layout=None,
         *,
         domain="spatial",
         max_frequency=None,
         basis="smooth",
     ):
-        self.group = group if isinstance(group, str) else group.name
-        self.in_rep = to_config(normalize(in_rep, "in_rep"))
-        self.out_rep = to_config(normalize(out_rep, "out_rep"))
+        self._set_target(
+            group, in_rep, out_rep, layout, domain, max_frequency, basis
+        )
         self.base = keras.initializers.get(base)
-        self.layout = layout
-        self.domain = normalize_domain(domain)
-        self.max_frequency = normalize_max_frequency(max_frequency)
-        self.basis = normalize_basis(basis)
 
     def __call__(self, shape, dtype=None):
         shape = tuple(shape)
-        projector = projector_for(self, shape)
+        projector = self.projector(shape)
         if projector.dim == 0:
             return ops.zeros(shape, dtype=dtype)
         weights = self.base(shape, dtype=dtype)
@@ -79,12 +72,6 @@ class ProjectedInitializer(keras.initializers.Initializer):
 
     def get_config(self):
         return {
-            "group": self.group,
-            "in_rep": self.in_rep,
-            "out_rep": self.out_rep,
+            **self._target_config(),
             "base": keras.initializers.serialize(self.base),
-            "layout": self.layout,
-            "domain": self.domain,
-            "max_frequency": self.max_frequency,
-            "basis": self.basis,
         }

@@ -39,9 +39,8 @@ It is exact unless two frequencies' largest singular values are so close
 that the iterations rank them wrongly, and then short of the exact one by
 less than the iterations' error. The iterations run at the backend's
 default matmul precision (TF32 on recent GPUs) and only the last product
-at full precision: the value's error stays quadratic in theirs. This
-replaces a LAPACK SVD, which added 13 to 20 % to a CPU training step
-under JAX (the iterations cost next to nothing). The squarings cost
+at full precision: the value's error stays quadratic in theirs. The
+squarings cost
 `32 b^3` flops, against about `10 b^3` for an SVD: cheaper for the
 layers of tens to a few hundred channels that they are run on here (the
 real form doubles `b`), not for thousands.

@@ -5,22 +5,16 @@ import math
 import keras
 from keras import ops
 
-from keras_approxeq import groups
-from keras_approxeq import layouts
 from keras_approxeq import norms
 from keras_approxeq import operator_norms
-from keras_approxeq import radial
-from keras_approxeq import representations
 from keras_approxeq.layouts import KernelLayout
-from keras_approxeq.projectors import normalize_domain
-from keras_approxeq.projectors import normalize_max_frequency
-from keras_approxeq.projectors import projector_for
+from keras_approxeq.target import ProjectionTarget
 
 __all__ = ["ProjectionRegularizer"]
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
-class ProjectionRegularizer(keras.regularizers.Regularizer):
+class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
     """Penalises the part of a kernel that breaks a group symmetry.
 
     A linear layer `T` splits orthogonally into its equivariant part `P(T)`
@@ -120,26 +114,14 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
         grid_size=None,
         basis="smooth",
     ):
-        self.group = groups.get(group).name
-        self.in_rep = representations.to_config(
-            representations.normalize(in_rep, "in_rep")
-        )
-        self.out_rep = representations.to_config(
-            representations.normalize(out_rep, "out_rep")
+        self._set_target(
+            group, in_rep, out_rep, layout, domain, max_frequency, basis
         )
         self._norm = norms.normalize(norm)
         self.norm = norms.to_config(self._norm)
         self.lambda_perp = _validate_lambda(lambda_perp, "lambda_perp")
         self.lambda_g = _validate_lambda(lambda_g, "lambda_g")
-        self.layout = layouts.normalize(layout)
-        self.domain = normalize_domain(domain)
-        self.max_frequency = normalize_max_frequency(max_frequency)
         self.grid_size = _validate_grid_size(grid_size)
-        self.basis = radial.normalize_basis(basis)
-
-    def projector(self, shape):
-        """The (cached) projector for a weight of `shape`."""
-        return projector_for(self, shape)
 
     def __call__(self, x):
         path = getattr(x, "path", None)  # Keras passes the variable
@@ -199,17 +181,11 @@ class ProjectionRegularizer(keras.regularizers.Regularizer):
 
     def get_config(self):
         return {
-            "group": self.group,
-            "in_rep": self.in_rep,
-            "out_rep": self.out_rep,
+            **self._target_config(),
             "norm": self.norm,
             "lambda_perp": self.lambda_perp,
             "lambda_g": self.lambda_g,
-            "layout": self.layout,
-            "domain": self.domain,
-            "max_frequency": self.max_frequency,
             "grid_size": self.grid_size,
-            "basis": self.basis,
         }
 
     def __repr__(self):

@@ -90,6 +90,11 @@ def to_config(fields):
     return fields[0] if len(fields) == 1 else list(fields)
 
 
+def validated(identifier, argument="rep"):
+    """`identifier` checked by `normalize`, in its plain (config) form."""
+    return to_config(normalize(identifier, argument))
+
+
 class Representation:
     """A direct sum of field types of one group, repeated over channels.
 

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import representations
 from keras_approxeq.diagnostics import sample_elements
 from keras_approxeq.transforms import transform
 
@@ -71,8 +72,8 @@ class SampledEquivariance(keras.Model):
             )
         self.model = model
         self.group = groups.get(group).name
-        self.in_rep = in_rep
-        self.out_rep = out_rep
+        self.in_rep = representations.validated(in_rep, "in_rep")
+        self.out_rep = representations.validated(out_rep, "out_rep")
         self.num_samples = num_samples
         self.weight = float(weight)
         self.data_format = data_format

@@ -225,7 +225,7 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
     scales = {}
     for name, initializer in (
         ("he_normal", "he_normal"),
-        ("projected", ProjectedInitializer("C4", "regular", "regular")),
+        ("projected", init),
     ):
         keras.utils.set_random_seed(0)
         stack = keras.Sequential(

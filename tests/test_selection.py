@@ -85,6 +85,11 @@ def test_custom_metric_and_several_inputs():
         (dict(validation_split=1.5), "number in \\(0, 1\\)"),
         (dict(validation_split=0.01), "both must be at least 1"),
         (dict(validation_data=None), "do not pass `validation_data`"),
+        (dict(folds=1), "an int from 2 to the number of samples \\(8\\)"),
+        (dict(folds=9), "Received: folds=9"),
+        (dict(folds=2.0), "Received: folds=2.0"),
+        (dict(folds=2, validation_split=0.5), "not both"),
+        (dict(folds=8, epochs=1), None),
         (dict(validation_split=0.5, epochs=1, validation_freq=1), None),
     ],
 )
@@ -95,6 +100,32 @@ def test_bad_arguments_say_what_to_do(kwargs, message):
         return
     with pytest.raises(ValueError, match=message):
         select_strength(_fixed_gain, x, x, **kwargs)
+
+
+def test_folds_hold_out_every_part_once_and_average():
+    """Four folds of two samples; only the last fold's targets are 0, so a
+    gain `g` scores `(3 * (1 - g)**2 + g**2) / 4`, lowest at `g = 0.75`."""
+    x = np.ones((8, 1), "float32")
+    y = np.concatenate([np.ones((6, 1)), np.zeros((2, 1))]).astype("float32")
+    held_out = []
+
+    def build(gain):
+        model = _fixed_gain(gain)
+        predict = model.predict
+        model.predict = lambda data, **kw: (
+            held_out.append(len(data)) or predict(data, **kw)
+        )
+        return model
+
+    best, scores = select_strength(
+        build, x, y, strengths=(0.5, 0.75, 1.0), folds=4, epochs=1
+    )
+    assert best == 0.75 and held_out == [2] * 12
+    np.testing.assert_allclose(
+        [scores[0.5], scores[0.75], scores[1.0]],
+        [0.25, 0.1875, 0.25],
+        atol=1e-6,
+    )
 
 
 def test_a_model_with_several_losses_needs_a_metric():

@@ -8,8 +8,7 @@ from keras_approxeq import data_formats
 from keras_approxeq import groups
 from keras_approxeq._memo import constants
 from keras_approxeq.representations import Representation
-from keras_approxeq.representations import normalize
-from keras_approxeq.representations import to_config
+from keras_approxeq.representations import validated
 
 __all__ = ["FieldNormalization"]
 
@@ -68,7 +67,7 @@ class FieldNormalization(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.group = groups.get(group).name
-        self.rep = to_config(normalize(rep))
+        self.rep = validated(rep)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.data_format = data_formats.standardize(data_format)

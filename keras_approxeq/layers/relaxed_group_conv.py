@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq import representations
 from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.projectors import get_projector
@@ -60,7 +61,7 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         num_filter_banks=2,
         lambda_perp=1e-2,
         norm="fro",
-        kernel_initializer="he_normal",
+        kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         resolved = groups.get(group, 2)
@@ -78,7 +79,7 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         self.fields = fields
         self.group = resolved.name
         self.order = resolved.order
-        self.in_rep = in_rep
+        self.in_rep = representations.validated(in_rep, "in_rep")
         self.num_filter_banks = num_filter_banks
         self.lambda_perp = lambda_perp
         self.norm = norm

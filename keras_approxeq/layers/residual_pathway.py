@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_approxeq import groups
+from keras_approxeq import representations
 from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.projectors import get_projector
@@ -53,13 +55,13 @@ class ResidualPathway(ComputedKernelLayer):
         rank=2,
         equivariant_decay=1e-5,
         free_decay=1e-2,
-        kernel_initializer="he_normal",
+        kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(rank, filters, kernel_size, **kwargs)
-        self.group = group
-        self.in_rep = in_rep
-        self.out_rep = out_rep
+        self.group = groups.get(group).name
+        self.in_rep = representations.validated(in_rep, "in_rep")
+        self.out_rep = representations.validated(out_rep, "out_rep")
         self.equivariant_decay = equivariant_decay
         self.free_decay = free_decay
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

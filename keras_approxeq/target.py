@@ -1,0 +1,62 @@
+"""The projection a weight is pulled towards, validated in one place.
+
+`ProjectionRegularizer`, `ProjectionDecay` and `ProjectedInitializer`
+each name the same thing, the subspace of equivariant weights, by the same
+seven options: the group, the input and output representations, the
+weight's layout, the domain the projection is computed in, a band limit
+and the radial basis. `ProjectionTarget` validates them once, at
+construction, so that a typo fails where it is written rather than at the
+first training step, and writes them back into a config.
+"""
+
+from keras_approxeq import groups
+from keras_approxeq import layouts
+from keras_approxeq import radial
+from keras_approxeq import representations
+from keras_approxeq.projectors import normalize_domain
+from keras_approxeq.projectors import normalize_max_frequency
+from keras_approxeq.projectors import projector_for
+
+__all__ = ["ProjectionTarget"]
+
+
+class ProjectionTarget:
+    """Mixin: the seven options that select an equivariant subspace.
+
+    Attributes (after `_set_target`): `group` (its name), `in_rep`,
+    `out_rep` (their config forms), `layout`, `domain`, `max_frequency`
+    and `basis`, each validated.
+    """
+
+    def _set_target(
+        self,
+        group,
+        in_rep,
+        out_rep,
+        layout,
+        domain,
+        max_frequency,
+        basis,
+    ):
+        self.group = groups.get(group).name
+        self.in_rep = representations.validated(in_rep, "in_rep")
+        self.out_rep = representations.validated(out_rep, "out_rep")
+        self.layout = layouts.normalize(layout)
+        self.domain = normalize_domain(domain)
+        self.max_frequency = normalize_max_frequency(max_frequency)
+        self.basis = radial.normalize_basis(basis)
+
+    def projector(self, shape):
+        """The (cached) projector for a weight of `shape`."""
+        return projector_for(self, shape)
+
+    def _target_config(self):
+        return {
+            "group": self.group,
+            "in_rep": self.in_rep,
+            "out_rep": self.out_rep,
+            "layout": self.layout,
+            "domain": self.domain,
+            "max_frequency": self.max_frequency,
+            "basis": self.basis,
+        }
