@@ -164,7 +164,7 @@ def harmonic_model(lambda_g, lambda_perp):
                 out_rep=FIELDS,
                 lambda_perp=lambda_perp,
                 lambda_g=lambda_g,
-                domain="spectral",
+                domain="fourier",
             ),
         )
 

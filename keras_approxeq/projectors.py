@@ -28,6 +28,7 @@ few passes over the kernel, with no scatter, and no matrix of size
 """
 
 import math
+import warnings
 
 import numpy as np
 from keras import ops
@@ -75,9 +76,10 @@ def project(
         out_rep: The output representation.
         layout: The kernel's layout (see `keras_approxeq.layouts`);
             `None` infers it from the rank.
-        domain: `"spatial"` (default) or `"spectral"`: where the
-            projection is computed (see `keras_approxeq.spectral`); both
-            give the same result.
+        domain: `"spatial"` (default) or `"fourier"`: where the
+            projection is computed, on the kernel as it is or per irrep
+            after a group Fourier transform (see
+            `keras_approxeq.spectral`); both give the same result.
         max_frequency: `None` (default) or an int: project onto the
             kernels whose angular frequencies (degrees, in 3D) are at most
             this, a band-limited subspace (see `keras_approxeq.steerable`).
@@ -247,7 +249,7 @@ def get_projector(
         shape: The kernel's shape.
         layout: The kernel's layout (see `keras_approxeq.layouts`), or
             `None` to infer it from the rank.
-        domain: `"spatial"` or `"spectral"` (see `project`).
+        domain: `"spatial"` or `"fourier"` (see `project`).
         max_frequency: `None` or the largest angular frequency (see
             `project`).
         basis: `"smooth"` or `"grid"` (see `project`).
@@ -274,7 +276,7 @@ def get_projector(
     args = (group, in_rep, out_rep, layout.shape, layout, max_frequency, basis)
     grid_exact = group.is_grid_exact
     regular = "regular" in in_rep + out_rep and layout.name != "depthwise"
-    if domain == "spectral" or (regular and not grid_exact):
+    if domain == "fourier" or (regular and not grid_exact):
         # Regular fields of C<N>, D<N> (N != 1, 2, 4) are projected per
         # irrep: one basis per pair of regular fields would be order^2
         # times larger (1.7 GB for D16 on a 9x9 kernel) for the same P.
@@ -294,11 +296,23 @@ def get_projector(
 
 
 def normalize_domain(domain):
-    """Validates `domain`: `"spatial"` or `"spectral"`."""
-    if domain not in ("spatial", "spectral"):
+    """Validates `domain`: `"spatial"` or `"fourier"`.
+
+    `"spectral"`, the group-Fourier domain's former name, is a deprecated
+    alias of `"fourier"` (it read as the spectral norm's).
+    """
+    if domain == "spectral":
+        warnings.warn(
+            "domain='spectral' is deprecated; it is the group-Fourier "
+            "domain, now named domain='fourier'.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return "fourier"
+    if domain not in ("spatial", "fourier"):
         raise ValueError(
-            "Expected `domain` to be 'spatial' or 'spectral'. Received: "
-            f"domain={domain!r}."
+            "Expected `domain` to be 'spatial' or 'fourier' (the "
+            f"group-Fourier domain). Received: domain={domain!r}."
         )
     return domain
 

@@ -66,7 +66,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
         lambda_g: Weight of the equivariant part's norm, `>= 0`.
         layout: `None` (infer from rank), `"dense"`, `"conv"`,
             `"conv_transpose"`, `"depthwise"` or `"bias"`.
-        domain: `"spatial"` (default) or `"spectral"`: compute the
+        domain: `"spatial"` (default) or `"fourier"`: compute the
             projection on the kernel as it is, or per irrep after a group
             Fourier transform of the channels (see
             `keras_approxeq.spectral`). The penalty is the same. For
@@ -142,7 +142,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
             return ops.zeros((), dtype)
         x = ops.cast(x, dtype)
         euclidean = self._norm in _EUCLIDEAN
-        if self.domain == "spectral" and self._norm in _ORTHOGONAL_INVARIANT:
+        if self.domain == "fourier" and self._norm in _ORTHOGONAL_INVARIANT:
             # An orthogonal change of basis of the channels keeps these.
             x, parallel = projector.spectral(x)
             if euclidean:

@@ -1,4 +1,4 @@
-r"""The projection in the spectral domain: per irrep, after a group Fourier
+r"""The projection in the group-Fourier domain: per irrep, after a group Fourier
 transform.
 
 In a basis of irreducible representations an equivariant map is block
@@ -216,13 +216,13 @@ def get_spectral_projector(
     """
     if group.ndim not in (2, 3) or (group.ndim == 3 and group.order):
         raise ValueError(
-            f"domain='spectral' is available for the 2D groups (C<N>, "
+            f"domain='fourier' is available for the 2D groups (C<N>, "
             f"D<N>, SO2, O2) and for SO3/O3, not for {group.name}. Use "
             "domain='spatial'."
         )
     if layout.name == "depthwise":
         raise ValueError(
-            "domain='spectral' does not support depthwise kernels. Use "
+            "domain='fourier' does not support depthwise kernels. Use "
             "domain='spatial'."
         )
     return _build(

@@ -29,7 +29,7 @@ CASES = [
     ("S4", "natural", "natural", (8, 4), None, "spatial"),
     ("SO2", ["irrep0", "irrep1"], "irrep2", (5, 5, 6, 4), None, "spatial"),
     ("C8", "regular", "regular", (5, 5, 8, 16), None, "spatial"),
-    ("D4", "regular", "regular", (3, 3, 8, 8), None, "spectral"),
+    ("D4", "regular", "regular", (3, 3, 8, 8), None, "fourier"),
     ("SO3", "irrep1", ["irrep0", "irrep1"], (3, 3, 3, 3, 8), None, "spatial"),
 ]
 IDS = [f"{c[0]}-{c[3]}-{c[4]}-{c[5]}" for c in CASES]

@@ -185,7 +185,7 @@ def test_zero_lambdas_give_a_zero_tensor(rng):
 
 @pytest.mark.parametrize(
     "group,channels,domain",
-    [("C4", 4, "spatial"), ("C8", 8, "spatial"), ("D4", 8, "spectral")],
+    [("C4", 4, "spatial"), ("C8", 8, "spatial"), ("D4", 8, "fourier")],
 )
 def test_compiled_penalty_is_traced_once(group, channels, domain, rng):
     """The penalty runs inside jit/tf.function/torch.compile, no retrace."""
@@ -237,7 +237,7 @@ def test_config_round_trip():
         lambda_perp=0.5,
         lambda_g=0.25,
         layout="conv_transpose",
-        domain="spectral",
+        domain="fourier",
         max_frequency=2,
         grid_size=[12, 10],
     )
@@ -250,7 +250,7 @@ def test_config_round_trip():
         "lambda_perp": 0.5,
         "lambda_g": 0.25,
         "layout": "conv_transpose",
-        "domain": "spectral",
+        "domain": "fourier",
         "max_frequency": 2,
         "grid_size": [12, 10],
         "basis": "smooth",
@@ -295,7 +295,7 @@ BAD_ARGUMENTS = [
     ({"lambda_perp": math.inf}, r"lambda_perp=inf"),
     ({"lambda_perp": "big"}, r"lambda_perp='big'"),
     ({"layout": "conv2d"}, r"Unknown layout 'conv2d'.*'conv_transpose'"),
-    ({"domain": "fourier"}, r"'spatial' or 'spectral'.*domain='fourier'"),
+    ({"domain": "frequency"}, r"'spatial' or 'fourier'.*domain='frequency'"),
     ({"max_frequency": -1}, r"integer >= 0.*max_frequency=-1"),
     ({"max_frequency": 2.5}, r"max_frequency=2.5"),
 ]
@@ -327,12 +327,12 @@ BAD_KERNELS = [
     ("S4", {}, (3, 3, 4, 4), r"'S4' permutes set elements.*Dense kernels"),
     ("S4", {"in_rep": "natural"}, (6, 4), r"multiple of 4.*6 input"),
     ("S4", {"in_rep": "regular"}, (4, 4), r"'regular' is not defined"),
-    ("O", {"domain": "spectral"}, (3, 3, 3, 1, 1), r"2D groups.*not for O"),
-    ("S4", {"domain": "spectral"}, (4, 4), r"domain='spatial'"),
+    ("O", {"domain": "fourier"}, (3, 3, 3, 1, 1), r"2D groups.*not for O"),
+    ("S4", {"domain": "fourier"}, (4, 4), r"domain='spatial'"),
     ("Oh", {"max_frequency": 2}, (3, 3, 3, 1, 1), r"not\s+to Oh"),
     (
         "C8",
-        {"domain": "spectral", "layout": "depthwise"},
+        {"domain": "fourier", "layout": "depthwise"},
         (3, 3, 8, 1),
         "does not support depthwise",
     ),

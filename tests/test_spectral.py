@@ -105,7 +105,7 @@ def test_spectral_projection_equals_the_spatial_one(
     in_rep = in_rep or "trivial"
     shape = _shape(name, in_rep, out_rep, spatial, layout)
     args = (name, in_rep, out_rep, shape, layout)
-    spectral = get_projector(*args, domain="spectral")
+    spectral = get_projector(*args, domain="fourier")
     spatial_projector = get_projector(*args)
     kernel = rng.normal(size=shape)
     expected = spatial_projector.apply_numpy(kernel)
@@ -134,7 +134,7 @@ def test_spectral_penalty_equals_the_spatial_one(
     shape = _shape(name, in_rep, out_rep, spatial, layout)
     kernel = ops.convert_to_tensor(rng.normal(size=shape).astype("float32"))
     values = []
-    for domain in ("spatial", "spectral"):
+    for domain in ("spatial", "fourier"):
         reg = ProjectionRegularizer(
             name,
             in_rep=in_rep,
@@ -151,7 +151,7 @@ def test_spectral_penalty_equals_the_spatial_one(
 def test_spectral_penalty_gradient_is_finite_at_equivariant_kernels(rng):
     """The spectral Frobenius path keeps the guarded square root."""
     reg = ProjectionRegularizer(
-        "C8", in_rep="regular", out_rep="regular", domain="spectral"
+        "C8", in_rep="regular", out_rep="regular", domain="fourier"
     )
     kernel = project(rng.normal(size=(3, 3, 8, 8)), "C8", "regular", "regular")
     for value in (np.zeros_like(kernel), kernel):
@@ -195,7 +195,7 @@ def test_harmonic_so2_mlp_trains_with_the_spectral_penalty(rng):
         out_rep=fields,
         norm="fro",
         lambda_perp=1.0,
-        domain="spectral",
+        domain="fourier",
     )
     model = keras.Sequential(
         [
@@ -204,7 +204,7 @@ def test_harmonic_so2_mlp_trains_with_the_spectral_penalty(rng):
         ]
     )
     kernel = ops.convert_to_numpy(model.layers[0].kernel)
-    projected = project(kernel, "SO2", fields, fields, domain="spectral")
+    projected = project(kernel, "SO2", fields, fields, domain="fourier")
     copy = projected[:5, :5]
     np.testing.assert_allclose(copy[0, 1:], 0.0, atol=1e-7)
     np.testing.assert_allclose(copy[1:3, 3:5], 0.0, atol=1e-7)
@@ -218,9 +218,9 @@ def test_harmonic_so2_mlp_trains_with_the_spectral_penalty(rng):
     assert float(ops.convert_to_numpy(model.losses[0])) < before
 
 
-def test_spectral_regularizer_survives_a_keras_round_trip(tmp_path, rng):
+def test_fourier_domain_regularizer_survives_a_keras_round_trip(tmp_path, rng):
     reg = ProjectionRegularizer(
-        "C8", in_rep="regular", out_rep="regular", domain="spectral"
+        "C8", in_rep="regular", out_rep="regular", domain="fourier"
     )
     model = keras.Sequential(
         [
@@ -238,7 +238,7 @@ def test_spectral_regularizer_survives_a_keras_round_trip(tmp_path, rng):
     model.save(path)
     restored = keras.saving.load_model(path)
     config = restored.layers[0].kernel_regularizer.get_config()
-    assert config["domain"] == "spectral"
+    assert config["domain"] == "fourier"
     np.testing.assert_allclose(
         ops.convert_to_numpy(restored.losses[0]),
         ops.convert_to_numpy(model.losses[0]),
@@ -293,3 +293,12 @@ def test_max_frequency_band_limits_the_kernels(rng):
             "SO3", "trivial", "trivial", (5, 5, 5, 1, 1), max_frequency=0
         ).dim
     )
+
+
+def test_spectral_is_a_deprecated_alias_of_the_fourier_domain():
+    """`domain="spectral"` (the old name, easily read as the spectral
+    norm's) still works, warns, and is stored as `"fourier"`."""
+    with pytest.warns(DeprecationWarning, match="domain='fourier'"):
+        reg = ProjectionRegularizer("D4", in_rep="regular", domain="spectral")
+    assert reg.domain == "fourier"
+    assert reg.get_config()["domain"] == "fourier"

@@ -128,7 +128,7 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
         lambda_perp: Weight of the non-equivariant part's norm. Default
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
-        domain: `"spatial"` (default) or `"spectral"`.
+        domain: `"spatial"` (default) or `"fourier"`.
     """
 
     _base, _ndim = keras.layers.Conv2D, 2
@@ -163,7 +163,7 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
         lambda_perp: Weight of the non-equivariant part's norm. Default
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
-        domain: `"spatial"` (default) or `"spectral"`.
+        domain: `"spatial"` (default) or `"fourier"`.
     """
 
     _base, _ndim = keras.layers.Conv2D, 2
@@ -198,7 +198,7 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
         lambda_perp: Weight of the non-equivariant part's norm. Default
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
-        domain: `"spatial"` (default) or `"spectral"`.
+        domain: `"spatial"` (default) or `"fourier"`.
     """
 
     _base, _ndim = keras.layers.Conv3D, 3
@@ -233,7 +233,7 @@ class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
         lambda_perp: Weight of the non-equivariant part's norm. Default
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
-        domain: `"spatial"` (default) or `"spectral"`.
+        domain: `"spatial"` (default) or `"fourier"`.
     """
 
     _base, _ndim = keras.layers.Conv3D, 3
