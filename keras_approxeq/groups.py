@@ -454,9 +454,11 @@ def _key(matrix):
     return tuple(np.round(matrix, 9).ravel() + 0.0)
 
 
-def _rotation_2d(angle):
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s], [s, c]])
+def plane_matrix(angle, mirror=False):
+    """`R(angle) M^mirror`, `2 x 2`: the mirror `M = diag(1, -1)` reverses
+    the column axis, then the counter-clockwise rotation by `angle`."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0 if mirror else 1.0])
 
 
 _MIRROR_2D = np.diag([1.0, -1.0])
@@ -464,7 +466,7 @@ _MIRROR_2D = np.diag([1.0, -1.0])
 
 def _cyclic(n):
     # Exact zeros and ones for the quarter turns (cos(pi / 2) ~ 6e-17).
-    rotations = [_rotation_2d(2 * np.pi * k / n) for k in range(n)]
+    rotations = [plane_matrix(2 * np.pi * k / n) for k in range(n)]
     return [
         np.where(abs(m - m.round()) < 1e-12, m.round(), m) for m in rotations
     ]

@@ -99,10 +99,7 @@ def _matrix(group, element):
     """The orthogonal matrix of `element` in grid coordinates."""
     if group.ndim == 3:
         return np.asarray(element, np.float64)
-    theta, mirror = group.angle(element)
-    c, s = math.cos(theta), math.sin(theta)
-    mirror_matrix = np.diag([1.0, -1.0 if mirror else 1.0])
-    return np.array([[c, -s], [s, c]]) @ mirror_matrix
+    return groups.plane_matrix(*group.angle(element))
 
 
 def _channel_matrix(group, fields, channels, element):

@@ -137,18 +137,12 @@ def field_matrix(group, field, g):
         matrix[group.cayley[g], np.arange(group.order)] = 1.0
         return matrix
     if field == "standard":  # the group's own matrices
-        return _rotation(theta, mirror)
+        return groups.plane_matrix(theta, mirror)
     size, m, flips = _irrep(group, field)
     if size == 1:
         value = math.cos(m * theta) * (-1.0 if flips and mirror else 1.0)
         return np.array([[round(value)]], dtype=np.float64)
-    return _rotation(m * theta, mirror)
-
-
-def _rotation(angle, mirror):
-    """`R(angle) M^mirror` with `M = diag(1, -1)`."""
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0 if mirror else 1.0])
+    return groups.plane_matrix(m * theta, mirror)
 
 
 def irreps(group):

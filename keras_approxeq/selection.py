@@ -38,6 +38,7 @@ def select_strength(
     strengths=DEFAULT_RATES,
     validation_split=None,
     folds=None,
+    rule="min",
     metric=None,
     verbose=True,
     **fit_kwargs,
@@ -51,9 +52,17 @@ def select_strength(
     by `metric` (by default its compiled loss, without the penalties that
     `evaluate` would add). With `folds=k`, the samples are cut instead
     into `k` contiguous parts, each held out once, and a strength's score
-    is the mean over the `k` fits (`k` times the cost, a steadier choice
-    on a few dozen samples). The strength of the lowest score is
-    returned; train the final model on all the data with it.
+    is the mean over all the held-out samples of the `k` fits (`k` times
+    the cost, a steadier choice on a few dozen samples).
+
+    `rule="min"` returns the strength of the lowest score. `rule="1se"`
+    (the one-standard-error rule of cross-validation) returns the largest
+    strength whose score is within one standard error of the lowest: of
+    the strengths the data cannot tell apart, the one that pulls hardest
+    towards equivariance. The standard error is that of the best
+    strength's mean over its held-out samples (over its folds, if
+    `metric` returns one number per call). Train the final model on all
+    the data with the strength returned.
 
     Args:
         build_model: A function `strength -> compiled keras.Model`, e.g.
@@ -66,9 +75,11 @@ def select_strength(
             0.25). Not with `folds`.
         folds: `None` (one held-out part) or an int `k >= 2`:
             `k`-fold cross-validation.
+        rule: `"min"` or `"1se"` (see above; strengths must then grow
+            with the pull towards equivariance, as rates and lambdas do).
         metric: `None` (the model's compiled loss, which must be a single
-            loss) or a function `(y_true, y_pred) -> scalar`, lower is
-            better.
+            loss) or a function `(y_true, y_pred) -> loss`, lower is
+            better, either per sample (shape `(batch, ...)`) or a scalar.
         verbose: Whether to print each strength's held-out score.
         **fit_kwargs: Passed to every `fit` (`epochs`, `batch_size`, ...).
 
@@ -80,7 +91,8 @@ def select_strength(
         ValueError: if `strengths` is empty or not numbers,
             `validation_split` is not in `(0, 1)`, `folds` is not an int
             from 2 to the number of samples, both are given, a part would
-            be empty, or `fit_kwargs` sets the validation data itself.
+            be empty, `rule` is unknown, or `fit_kwargs` sets the
+            validation data itself.
 
     Example:
 
@@ -106,11 +118,16 @@ def select_strength(
                 f"{fit_kwargs[key]!r}. Use `validation_split=` of "
                 "`select_strength` instead."
             )
+    if rule not in _RULES:
+        raise ValueError(
+            f"Expected `rule` to be one of {list(_RULES)}. Received: "
+            f"rule={rule!r}."
+        )
     count = len(x[0] if isinstance(x, (list, tuple)) else x)
     held_out = _held_out_parts(count, validation_split, folds)
-    scores = {}
+    scores, errors = {}, {}
     for strength in strengths:
-        fold_scores = []
+        losses = []
         for part in held_out:
             fit_on = np.setdiff1d(np.arange(count), part)
             model = build_model(strength)
@@ -119,18 +136,14 @@ def select_strength(
             )
             score_fn = _loss_of(model) if metric is None else metric
             predicted = model.predict(_take(x, part), verbose=0)
-            fold_scores.append(
-                float(
-                    ops.convert_to_numpy(
-                        ops.mean(score_fn(_take(y, part), predicted))
-                    )
-                )
-            )
-        scores[strength] = float(np.mean(fold_scores))
+            losses.append(_per_sample(score_fn(_take(y, part), predicted)))
+        losses = np.concatenate(losses)
+        scores[strength] = float(np.mean(losses))
+        errors[strength] = float(np.std(losses) / math.sqrt(len(losses)))
         if verbose:
             print(
                 f"select_strength: {strength:g}: held-out score "
-                f"{scores[strength]:.6g}"
+                f"{scores[strength]:.6g} +- {errors[strength]:.2g}"
             )
     finite = {s: v for s, v in scores.items() if math.isfinite(v)}
     if not finite:
@@ -138,7 +151,22 @@ def select_strength(
             "Every strength diverged (non-finite held-out score): "
             f"{scores}. Lower the learning rate or check the data."
         )
-    return min(finite, key=finite.get), scores
+    best = min(finite, key=finite.get)
+    if rule == "1se":
+        within = finite[best] + errors[best]
+        best = max(s for s, v in finite.items() if v <= within)
+    return best, scores
+
+
+_RULES = ("min", "1se")
+
+
+def _per_sample(losses):
+    """A loss's values as a flat array: one per sample, or the scalar."""
+    losses = np.asarray(ops.convert_to_numpy(losses), "float64")
+    return (
+        losses.reshape(len(losses), -1).mean(1) if losses.ndim else losses[None]
+    )
 
 
 def _loss_of(model):

@@ -90,6 +90,7 @@ def test_custom_metric_and_several_inputs():
         (dict(folds=2.0), "Received: folds=2.0"),
         (dict(folds=2, validation_split=0.5), "not both"),
         (dict(folds=8, epochs=1), None),
+        (dict(rule="best"), "one of \\['min', '1se'\\].*rule='best'"),
         (dict(validation_split=0.5, epochs=1, validation_freq=1), None),
     ],
 )
@@ -125,6 +126,31 @@ def test_folds_hold_out_every_part_once_and_average():
         [scores[0.5], scores[0.75], scores[1.0]],
         [0.25, 0.1875, 0.25],
         atol=1e-6,
+    )
+
+
+def test_the_one_standard_error_rule_takes_the_strongest_pull_within_noise():
+    """Held-out targets 0, 0.2, 0.4, 0.6 and constant predictions `g`:
+    `g = 0.3` scores 0.05 with a standard error of 0.02; `g = 0.4` scores
+    0.06, within it, so "1se" takes 0.4 where "min" takes 0.3; `g = 1`
+    (0.54) is out of reach of both."""
+    x = np.ones((8, 1), "float32")
+    y = np.array([0, 0, 0, 0, 0, 0.2, 0.4, 0.6], "float32")[:, None]
+    chosen = {}
+    for rule in ("min", "1se"):
+        chosen[rule], scores = select_strength(
+            _fixed_gain,
+            x,
+            y,
+            strengths=(0.3, 0.4, 1.0),
+            validation_split=0.5,
+            rule=rule,
+            epochs=1,
+            verbose=False,
+        )
+    assert chosen == {"min": 0.3, "1se": 0.4}
+    np.testing.assert_allclose(
+        [scores[0.3], scores[0.4], scores[1.0]], [0.05, 0.06, 0.54], atol=1e-6
     )
 
 
