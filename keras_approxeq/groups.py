@@ -511,6 +511,27 @@ def names(ndim=None):
     return sorted(n for n, dims in _REGISTRY.items() if ndim in (None, *dims))
 
 
+def get_finite(identifier, ndim=None, *, user, hint):
+    """`get`, for callers that need a finite group (regular fields).
+
+    Args:
+        identifier: As for `get`.
+        ndim: As for `get`.
+        user: Who needs it, for the error (e.g. `"GroupPooling"`).
+        hint: What to do instead, for the error.
+
+    Raises:
+        ValueError: as `get`, or if the group is infinite.
+    """
+    group = get(identifier, ndim)
+    if not group.is_finite:
+        raise ValueError(
+            f"{user} needs a finite group with regular fields; "
+            f"{group.name} has none. {hint}"
+        )
+    return group
+
+
 def get(identifier, ndim=None):
     """Returns a group by name (or passes a `Group` through).
 

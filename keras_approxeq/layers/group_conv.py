@@ -30,13 +30,13 @@ __all__ = ["GroupConv2D", "GroupConv3D", "LiftingConv2D", "LiftingConv3D"]
 def _regular_conv(
     layer, base, ndim, fields, kernel_size, group, in_rep, penalty, kwargs
 ):
-    resolved = groups.get(group, ndim)
-    if not resolved.is_finite:
-        raise ValueError(
-            f"{type(layer).__name__} needs a finite group with regular "
-            f"fields; {resolved.name} has none. Use a finite one such as "
-            "'C8', or a Conv layer with a ProjectionRegularizer on irreps."
-        )
+    resolved = groups.get_finite(
+        group,
+        ndim,
+        user=type(layer).__name__,
+        hint="Use a finite one such as 'C8', or a Conv layer with a "
+        "ProjectionRegularizer on irreps.",
+    )
     if not isinstance(fields, int) or fields < 1:
         raise ValueError(
             f"Expected `fields` to be a positive int (the number of regular "

@@ -38,13 +38,12 @@ class GroupPooling(keras.layers.Layer):
 
     def __init__(self, group, mode="max", data_format=None, **kwargs):
         super().__init__(**kwargs)
-        resolved = groups.get(group)
-        if not resolved.is_finite:
-            raise ValueError(
-                f"GroupPooling needs a finite group with regular fields; "
-                f"{resolved.name} has none. Use e.g. 'C8' instead of 'SO2', "
-                "or pool invariant (irrep0) channels directly."
-            )
+        resolved = groups.get_finite(
+            group,
+            user="GroupPooling",
+            hint="Use e.g. 'C8' instead of 'SO2', or pool invariant "
+            "(irrep0) channels directly.",
+        )
         if mode not in ("max", "mean"):
             raise ValueError(
                 "Expected `mode` to be 'max' or 'mean'. Received: "

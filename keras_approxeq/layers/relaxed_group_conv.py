@@ -64,12 +64,9 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
-        resolved = groups.get(group, 2)
-        if not resolved.is_finite:
-            raise ValueError(
-                f"RelaxedGroupConv2D needs a finite group; received "
-                f"{resolved.name}. Use e.g. 'C8'."
-            )
+        resolved = groups.get_finite(
+            group, 2, user="RelaxedGroupConv2D", hint="Use e.g. 'C8'."
+        )
         if not isinstance(num_filter_banks, int) or num_filter_banks < 1:
             raise ValueError(
                 "Expected `num_filter_banks` to be a positive int. "
