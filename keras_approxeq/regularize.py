@@ -128,10 +128,10 @@ def regularize(
             "Nothing to add: `penalty=False` and `decay=None`. Keep the "
             "penalty or give a decay rate, e.g. decay=0.1."
         )
-    target = _clone(model)
+    regularized = _clone(model)
     chosen = _selector(layers)
     plans, identities, problems = [], [], []
-    for layer in target._flatten_layers(include_self=False):
+    for layer in regularized._flatten_layers(include_self=False):
         specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
         if not specs or not chosen(layer):
             continue
@@ -199,7 +199,7 @@ def regularize(
             setattr(layer, f"{attribute}_constraint", constraint)
     if verbose:
         _summary(plans, identities)
-    return target
+    return regularized
 
 
 def _clone(model):

@@ -35,6 +35,7 @@ from keras import ops
 from keras_approxeq import groups
 from keras_approxeq import irreps
 from keras_approxeq import steerable
+from keras_approxeq import weight_views
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
@@ -246,11 +247,13 @@ def _build(
     if layout.name == "bias":
         dense = (1, shape[0])
         args = (name, ndim, ("trivial",), out_fields, dense, "dense", 0)
-        return steerable._Reshaped(_build(*args, basis), shape)
+        return weight_views.Reshaped(_build(*args, basis), shape)
     if layout.name == "conv_transpose":
         swapped = (*shape[:-2], shape[-1], shape[-2])
         args = (name, ndim, in_fields, out_fields, swapped, "conv")
-        return steerable._Transposed(_build(*args, max_frequency, basis), shape)
+        return weight_views.Transposed(
+            _build(*args, max_frequency, basis), shape
+        )
     axes = []
     for fields, channels, what in (
         (in_fields, shape[-2], "input channels"),

@@ -52,6 +52,7 @@ from keras_approxeq import radial
 from keras_approxeq import representations
 from keras_approxeq import spherical
 from keras_approxeq import spherical_basis
+from keras_approxeq import weight_views
 from keras_approxeq._linalg import null_space
 from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import constants
@@ -237,11 +238,13 @@ def _build(
     if layout.name == "bias":  # a bias is a 1x1 kernel from one scalar
         dense = (1, shape[0])
         args = (name, ndim, ("trivial",), out_fields, dense, "dense", 0)
-        return _Reshaped(_build(*args, basis), shape)
+        return weight_views.Reshaped(_build(*args, basis), shape)
     if layout.name == "conv_transpose":
         swapped = (*shape[:-2], shape[-1], shape[-2])
         args = (name, ndim, in_fields, out_fields, swapped, "conv")
-        return _Transposed(_build(*args, max_frequency, basis), shape)
+        return weight_views.Transposed(
+            _build(*args, max_frequency, basis), shape
+        )
     spatial = layout.spatial_shape
     if spatial and (len(spatial) != ndim or len(set(spatial)) != 1):
         needed = "a square 2D" if ndim == 2 else "a cubic 3D"
@@ -405,68 +408,3 @@ def _frequency_solutions(group, a, b, k):
     if parts == 1:
         return null[:, 0], np.zeros_like(null[:, 0])
     return null[:, 0], null[:, 1]
-
-
-class _Reshaped:
-    """A projector for a bias, through the `(1, out)` Dense projector."""
-
-    def __init__(self, core, shape):
-        self.core, self.shape, self.dim = core, tuple(shape), core.dim
-        self.is_identity = core.is_identity
-
-    @property
-    def nbytes(self):
-        return self.core.nbytes
-
-    def apply(self, kernel):
-        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
-        return ops.reshape(self.core.apply(flat), self.shape)
-
-    def apply_numpy(self, kernel):
-        kernel = np.asarray(kernel)
-        flat = self.core.apply_numpy(kernel.reshape(self.core.shape))
-        return flat.reshape(kernel.shape)
-
-    def spectral(self, kernel):
-        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
-        return self.core.spectral(flat)
-
-    def coefficients(self, kernel):
-        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
-        return self.core.coefficients(flat)
-
-    def expand(self, coefficients):
-        return ops.reshape(self.core.expand(coefficients), self.shape)
-
-
-class _Transposed:
-    """A projector for a transposed-convolution kernel `(..., out, in)`."""
-
-    def __init__(self, core, shape):
-        self.core, self.shape, self.dim = core, tuple(shape), core.dim
-        self.is_identity = core.is_identity
-        rank = len(self.shape)
-        self._axes = (*range(rank - 2), rank - 1, rank - 2)
-
-    @property
-    def nbytes(self):
-        return self.core.nbytes
-
-    def apply(self, kernel):
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
-        return ops.transpose(self.core.apply(swapped), self._axes)
-
-    def apply_numpy(self, kernel):
-        swapped = np.swapaxes(np.asarray(kernel), -1, -2)
-        return np.swapaxes(self.core.apply_numpy(swapped), -1, -2)
-
-    def spectral(self, kernel):
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
-        return self.core.spectral(swapped)
-
-    def coefficients(self, kernel):
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
-        return self.core.coefficients(swapped)
-
-    def expand(self, coefficients):
-        return ops.transpose(self.core.expand(coefficients), self._axes)

@@ -282,32 +282,3 @@ def test_every_group_has_the_same_interface(
             assert reflections or np.linalg.det(matrix) > 0
     with pytest.raises(ValueError, match="positive integer"):
         group.sample(0)
-
-
-def test_irreps_and_representations_do_not_import_the_kernel_bases():
-    """Groups and their irreps sit below the kernel bases: none of these
-    modules imports a kernel-basis or projection module."""
-    import ast
-    import pathlib
-
-    import keras_approxeq
-
-    package = pathlib.Path(keras_approxeq.__file__).parent
-    above = {
-        "steerable",
-        "spherical_basis",
-        "spectral",
-        "projectors",
-        "kronecker",
-        "radial",
-    }
-    for module in ("groups", "irreps", "spherical", "representations"):
-        tree = ast.parse((package / f"{module}.py").read_text())
-        imported = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module.rsplit(".", 1)[-1])
-                imported.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.Import):
-                imported.update(a.name.rsplit(".", 1)[-1] for a in node.names)
-        assert not imported & above, (module, imported & above)

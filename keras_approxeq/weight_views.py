@@ -1,0 +1,80 @@
+"""One projector, applied to a weight of another layout.
+
+The steerable and group-Fourier projectors are built for Dense and
+convolution kernels. A bias of `out` channels is projected as the
+`(1, out)` Dense kernel it reshapes to (`Reshaped`), and a
+transposed-convolution kernel `(..., out, in)` as the convolution kernel
+with its last two axes swapped (`Transposed`). Each view forwards the
+projector interface (`apply`, `apply_numpy`, `spectral`, `coefficients`,
+`expand`, `dim`, `is_identity`, `nbytes`) to the projector it wraps.
+"""
+
+import numpy as np
+from keras import ops
+
+__all__ = ["Reshaped", "Transposed"]
+
+
+class Reshaped:
+    """A projector for a bias, through the `(1, out)` Dense projector."""
+
+    def __init__(self, core, shape):
+        self.core, self.shape, self.dim = core, tuple(shape), core.dim
+        self.is_identity = core.is_identity
+
+    @property
+    def nbytes(self):
+        return self.core.nbytes
+
+    def apply(self, kernel):
+        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return ops.reshape(self.core.apply(flat), self.shape)
+
+    def apply_numpy(self, kernel):
+        kernel = np.asarray(kernel)
+        flat = self.core.apply_numpy(kernel.reshape(self.core.shape))
+        return flat.reshape(kernel.shape)
+
+    def spectral(self, kernel):
+        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return self.core.spectral(flat)
+
+    def coefficients(self, kernel):
+        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return self.core.coefficients(flat)
+
+    def expand(self, coefficients):
+        return ops.reshape(self.core.expand(coefficients), self.shape)
+
+
+class Transposed:
+    """A projector for a transposed-convolution kernel `(..., out, in)`."""
+
+    def __init__(self, core, shape):
+        self.core, self.shape, self.dim = core, tuple(shape), core.dim
+        self.is_identity = core.is_identity
+        rank = len(self.shape)
+        self._axes = (*range(rank - 2), rank - 1, rank - 2)
+
+    @property
+    def nbytes(self):
+        return self.core.nbytes
+
+    def apply(self, kernel):
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        return ops.transpose(self.core.apply(swapped), self._axes)
+
+    def apply_numpy(self, kernel):
+        swapped = np.swapaxes(np.asarray(kernel), -1, -2)
+        return np.swapaxes(self.core.apply_numpy(swapped), -1, -2)
+
+    def spectral(self, kernel):
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        return self.core.spectral(swapped)
+
+    def coefficients(self, kernel):
+        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        return self.core.coefficients(swapped)
+
+    def expand(self, coefficients):
+        return ops.transpose(self.core.expand(coefficients), self._axes)

@@ -1,0 +1,132 @@
+"""The package's layers, as `docs/concepts.md` draws them, hold.
+
+Each module imports only from its own row and the rows above; nothing
+imports another module's private names (the private helper modules
+`_memo`, `_ops` and `_linalg` excepted); there are no import cycles.
+"""
+
+import ast
+import pathlib
+
+import keras_approxeq
+
+PACKAGE = pathlib.Path(keras_approxeq.__file__).parent
+HELPERS = {"_memo", "_ops", "_linalg", "version"}
+ROWS = [
+    {
+        "groups",
+        "irreps",
+        "spherical",
+        "representations",
+        "layouts",
+        "data_formats",
+    },
+    {"transforms", "interpolation"},
+    {"radial", "steerable", "spherical_basis", "kronecker", "weight_views"},
+    {"projectors", "spectral", "target"},
+    {
+        "norms",
+        "operator_norms",
+        "regularizer",
+        "constraints",
+        "initializers",
+        "regularize",
+        "selection",
+    },
+    {
+        "diagnostics",
+        "report",
+        "callbacks",
+        "plotting",
+        "deploy",
+        "sampled",
+        "layers",
+    },
+]
+ROW = {module: i for i, row in enumerate(ROWS) for module in row}
+
+
+def _modules():
+    """`{name: path}`; the layers subpackage's modules are `layers`."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__init__.py" and path.parent == PACKAGE:
+            continue
+        name = path.stem
+        if path.parent.name == "layers":
+            name = "layers"
+        found.setdefault(name, []).append(path)
+    return found
+
+
+def _imports(paths):
+    """`{(module, imported name)}` of the package imports in `paths`."""
+    imports = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if node.module == "keras_approxeq":
+                imports.update((a.name, None) for a in node.names)
+            elif node.module.startswith("keras_approxeq."):
+                module = node.module.split(".")[1]
+                imports.update((module, a.name) for a in node.names)
+    return imports
+
+
+def test_every_module_has_a_row():
+    assert set(_modules()) - HELPERS == set(ROW)
+
+
+def test_modules_import_only_from_their_row_and_above():
+    for name, paths in _modules().items():
+        if name in HELPERS:
+            continue
+        for module, _ in _imports(paths):
+            if module in HELPERS or module == name:
+                continue
+            assert ROW[module] <= ROW[name], (
+                f"{name} (row {ROW[name]}) imports {module} (row {ROW[module]})"
+            )
+
+
+def test_no_module_imports_another_modules_private_names():
+    for name, paths in _modules().items():
+        for module, imported in _imports(paths):
+            if module in HELPERS or module == name or imported is None:
+                continue
+            assert not imported.startswith("_"), (name, module, imported)
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id in ROW
+                    and node.value.id != name
+                ):
+                    assert not node.attr.startswith("_"), (
+                        f"{name} uses {node.value.id}.{node.attr}"
+                    )
+
+
+def test_no_import_cycles():
+    graph = {
+        name: {m for m, _ in _imports(paths) if m != name}
+        for name, paths in _modules().items()
+    }
+    done, active = set(), []
+
+    def visit(name):
+        if name in active:
+            cycle = active[active.index(name) :] + [name]
+            raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+        if name in done:
+            return
+        active.append(name)
+        for module in graph.get(name, ()):
+            visit(module)
+        active.pop()
+        done.add(name)
+
+    for name in graph:
+        visit(name)
