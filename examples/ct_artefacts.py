@@ -198,13 +198,13 @@ def conv(i, kind, norm, lambda_perp):
         )
     elif kind == "equivariant":
         args["kernel_initializer"] = ProjectedInitializer(
-            "C4", in_rep, out_rep, "glorot_uniform"
+            "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
         )
         args["kernel_constraint"] = ProjectionDecay(
-            "C4", in_rep, out_rep, rate=1.0
+            "C4", in_rep=in_rep, out_rep=out_rep, rate=1.0
         )
         args["bias_constraint"] = ProjectionDecay(
-            "C4", "trivial", out_rep, rate=1.0, layout="bias"
+            "C4", in_rep="trivial", out_rep=out_rep, rate=1.0, layout="bias"
         )
     return keras.layers.Conv2D(filters, 3, **common, **args)
 

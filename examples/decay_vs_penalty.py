@@ -65,7 +65,9 @@ def build_model(mode, strength):
         )
         decay = None
         if mode == "decay":
-            decay = ProjectionDecay("C4", in_rep, out_rep, rate=strength)
+            decay = ProjectionDecay(
+                "C4", in_rep=in_rep, out_rep=out_rep, rate=strength
+            )
         return reg, decay
 
     layers = [keras.Input((demo.SIZE, demo.SIZE, 1))]

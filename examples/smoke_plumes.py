@@ -194,7 +194,7 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
         # plain kernel's projection keeps a quarter of it, and the penalty
         # soon removes the rest).
         args["kernel_initializer"] = ProjectedInitializer(
-            "C4", in_rep, out_rep, "glorot_uniform"
+            "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
         )
         args["kernel_regularizer"] = ProjectionRegularizer(
             "C4", in_rep=in_rep, out_rep=out_rep, lambda_perp=lambda_perp
@@ -205,14 +205,14 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
             )
     elif kind in ("equivariant", "relaxed", "relaxed + penalty"):
         args["kernel_initializer"] = ProjectedInitializer(
-            "C4", in_rep, out_rep, "glorot_uniform"
+            "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
         )
         args["kernel_constraint"] = ProjectionDecay(
-            "C4", in_rep, out_rep, rate=1.0
+            "C4", in_rep=in_rep, out_rep=out_rep, rate=1.0
         )
         if use_bias:
             args["bias_constraint"] = ProjectionDecay(
-                "C4", "trivial", out_rep, rate=1.0, layout="bias"
+                "C4", in_rep="trivial", out_rep=out_rep, rate=1.0, layout="bias"
             )
     return keras.layers.Conv2D(filters, 3, use_bias=use_bias, **common, **args)
 

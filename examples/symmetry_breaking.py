@@ -170,9 +170,11 @@ def conv(kind, in_rep, out_rep, rate=None):
     return keras.layers.Conv2D(
         filters,
         KERNEL,
-        kernel_constraint=ProjectionDecay("C4", in_rep, out_rep, rate),
+        kernel_constraint=ProjectionDecay(
+            "C4", in_rep=in_rep, out_rep=out_rep, rate=rate
+        ),
         bias_constraint=ProjectionDecay(
-            "C4", in_rep, out_rep, rate, layout="bias"
+            "C4", in_rep=in_rep, out_rep=out_rep, rate=rate, layout="bias"
         ),
         **common,
     )

@@ -218,11 +218,11 @@ def conv(kind, group, in_rep, kernel_size, strides=1, lambda_perp=1.0):
         # kernel space: a plain initializer's projection is so small that
         # the signal dies once the penalty takes hold.
         args["kernel_initializer"] = ProjectedInitializer(
-            group, in_rep, out_rep, "he_normal"
+            group, in_rep=in_rep, out_rep=out_rep, base="he_normal"
         )
     if kind == "projected":
         args["kernel_constraint"] = ProjectionDecay(
-            group, in_rep, out_rep, rate=1.0
+            group, in_rep=in_rep, out_rep=out_rep, rate=1.0
         )
     return keras.layers.Conv3D(CHANNELS, kernel_size, **common, **args)
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_approxeq.target import ProjectionTarget
+from keras_approxeq.target import keyword_only_after_group
 
 __all__ = ["ProjectionDecay"]
 
@@ -40,19 +41,22 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     Example:
 
     ```python
-    decay = ProjectionDecay("C4", "regular", "regular", rate=0.01)
+    decay = ProjectionDecay(
+        "C4", in_rep="regular", out_rep="regular", rate=0.01
+    )
     layer = keras.layers.Conv2D(32, 3, kernel_constraint=decay)
     ```
     """
 
+    @keyword_only_after_group("in_rep", "out_rep", "rate", "layout")
     def __init__(
         self,
         group,
+        *,
         in_rep="trivial",
         out_rep="trivial",
         rate=0.01,
         layout=None,
-        *,
         domain="spatial",
         max_frequency=None,
         basis="smooth",
@@ -81,4 +85,4 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
         return parallel + (1.0 - self.rate) * (w - parallel)
 
     def get_config(self):
-        return {**self._target_config(), "rate": self.rate}
+        return {**self.target_config(), "rate": self.rate}

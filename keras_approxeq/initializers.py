@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_approxeq.target import ProjectionTarget
+from keras_approxeq.target import keyword_only_after_group
 
 __all__ = ["ProjectedInitializer"]
 
@@ -39,19 +40,20 @@ class ProjectedInitializer(ProjectionTarget, keras.initializers.Initializer):
     Example:
 
     ```python
-    init = ProjectedInitializer("C4", "regular", "regular")
+    init = ProjectedInitializer("C4", in_rep="regular", out_rep="regular")
     layer = keras.layers.Conv2D(32, 3, kernel_initializer=init)
     ```
     """
 
+    @keyword_only_after_group("in_rep", "out_rep", "base", "layout")
     def __init__(
         self,
         group,
+        *,
         in_rep="trivial",
         out_rep="trivial",
         base="glorot_uniform",
         layout=None,
-        *,
         domain="spatial",
         max_frequency=None,
         basis="smooth",
@@ -72,6 +74,6 @@ class ProjectedInitializer(ProjectionTarget, keras.initializers.Initializer):
 
     def get_config(self):
         return {
-            **self._target_config(),
+            **self.target_config(),
             "base": keras.initializers.serialize(self.base),
         }

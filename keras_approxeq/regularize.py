@@ -187,13 +187,8 @@ def regularize(
         variable.regularizer = regularizer
         setattr(layer, f"{attribute}_regularizer", regularizer)
         if decay is not None:
-            config = regularizer.get_config()
             constraint = ProjectionDecay(
-                config["group"],
-                config["in_rep"],
-                config["out_rep"],
-                rate=decay,
-                layout=layout,
+                rate=decay, **dict(regularizer.target_config(), layout=layout)
             )
             variable.constraint = constraint
             setattr(layer, f"{attribute}_constraint", constraint)

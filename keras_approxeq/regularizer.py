@@ -181,7 +181,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
 
     def get_config(self):
         return {
-            **self._target_config(),
+            **self.target_config(),
             "norm": self.norm,
             "lambda_perp": self.lambda_perp,
             "lambda_g": self.lambda_g,

@@ -98,9 +98,10 @@ def select_strength(
 
     ```python
     def build(rate):
-        model = make_model(
-            kernel_constraint=ProjectionDecay("C4", "regular", "regular", rate),
+        decay = ProjectionDecay(
+            "C4", in_rep="regular", out_rep="regular", rate=rate
         )
+        model = make_model(kernel_constraint=decay)
         model.compile("adam", "mse")
         return model
 

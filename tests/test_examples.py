@@ -28,6 +28,7 @@ def test_demo_quick(capsys):
     results = _load("examples/demo.py").main(["--quick"])
     out = capsys.readouterr().out
     assert "ProjectionRegularizer: test accuracy" in out
+    assert "recipe: test accuracy" in out
     assert "penalty's share of the training step" in out
     for runs in results.values():
         accuracy, error, step = runs.mean(0)

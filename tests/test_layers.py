@@ -213,7 +213,9 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
     """Projection keeps 1/4 of a C4 regular kernel's variance: after six
     projected layers a He-initialised stack's activations shrink by about
     (1/2)^6, the projected initializer's do not."""
-    init = ProjectedInitializer("C4", "regular", "regular", base="he_normal")
+    init = ProjectedInitializer(
+        "C4", in_rep="regular", out_rep="regular", base="he_normal"
+    )
     kernel = ops.convert_to_numpy(init((3, 3, 64, 64)))
     np.testing.assert_allclose(
         project(kernel.astype("float64"), "C4", "regular", "regular"),
@@ -252,7 +254,9 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
 
 
 def test_projection_decay_shrinks_the_non_equivariant_part(rng):
-    decay = ProjectionDecay("C4", "regular", "regular", rate=0.25)
+    decay = ProjectionDecay(
+        "C4", in_rep="regular", out_rep="regular", rate=0.25
+    )
     kernel = rng.normal(size=(3, 3, 4, 4)).astype("float32")
     parallel = project(kernel.astype("float64"), "C4", "regular", "regular")
     decayed = ops.convert_to_numpy(decay(kernel))

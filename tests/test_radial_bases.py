@@ -110,7 +110,9 @@ def test_initializer_and_decay_take_the_regularizers_basis_options(rng):
     options = {"max_frequency": 1, "basis": "grid"}
     reps = (["irrep0", "irrep1"], ["irrep0", "irrep2"])
     shape = (7, 7, 3, 3)
-    init = ProjectedInitializer("SO2", *reps, **options)
+    init = ProjectedInitializer(
+        "SO2", in_rep=reps[0], out_rep=reps[1], **options
+    )
     kernel = keras.ops.convert_to_numpy(init(shape, "float32"))
     regularizer = ProjectionRegularizer(
         "SO2", in_rep=reps[0], out_rep=reps[1], **options
@@ -120,7 +122,9 @@ def test_initializer_and_decay_take_the_regularizers_basis_options(rng):
     full = project(kernel.astype("float64"), "SO2", *reps)
     assert np.linalg.norm(full - kernel) > 1e-2 * np.linalg.norm(kernel)
 
-    decay = ProjectionDecay("SO2", *reps, rate=1.0, **options)
+    decay = ProjectionDecay(
+        "SO2", in_rep=reps[0], out_rep=reps[1], rate=1.0, **options
+    )
     raw = rng.normal(size=shape).astype("float32")
     decayed = keras.ops.convert_to_numpy(decay(raw))
     np.testing.assert_allclose(

@@ -164,6 +164,30 @@ def test_selection_and_decay():
         regularize(model, "C4", layers=lambda layer: False)
 
 
+def test_the_decay_targets_the_regularizers_subspace():
+    """`basis`, `max_frequency` and `domain` reach the decay too."""
+    model = keras.Sequential(
+        [keras.Input((7, 7, 1)), keras.layers.Conv2D(3, 7, **LAST)]
+    )
+    out = regularize(
+        model,
+        "SO2",
+        out_rep=["irrep0", "irrep1"],
+        decay=1.0,
+        basis="grid",
+        max_frequency=1,
+        verbose=False,
+    )
+    kernel = out.layers[0].kernel
+    regularizer_options = kernel.regularizer.target_config()
+    decay_config = kernel.constraint.get_config()
+    assert {k: decay_config[k] for k in regularizer_options} == (
+        regularizer_options
+    )
+    assert decay_config["basis"] == "grid"
+    assert decay_config["max_frequency"] == 1
+
+
 def test_unbuilt_model_is_refused():
     model = keras.Sequential([keras.layers.Conv2D(4, 3)])
     with pytest.raises(ValueError, match="built model"):

@@ -16,9 +16,9 @@ CONSTRUCTORS = {
     "ProjectionRegularizer": lambda group, rep: ProjectionRegularizer(
         group, in_rep=rep
     ),
-    "ProjectionDecay": lambda group, rep: ProjectionDecay(group, rep),
+    "ProjectionDecay": lambda group, rep: ProjectionDecay(group, in_rep=rep),
     "ProjectedInitializer": lambda group, rep: ProjectedInitializer(
-        group, "trivial", rep
+        group, in_rep="trivial", out_rep=rep
     ),
     "SampledEquivariance": lambda group, rep: SampledEquivariance(
         None, group, in_rep=rep
@@ -51,3 +51,23 @@ def test_an_unknown_representation_fails_at_construction(name):
 @pytest.mark.parametrize("name", sorted(CONSTRUCTORS))
 def test_valid_arguments_construct(name):
     CONSTRUCTORS[name]("C4", "regular")
+
+
+@pytest.mark.parametrize(
+    "cls, legacy",
+    [
+        (ProjectionDecay, dict(in_rep="regular", out_rep="trivial", rate=0.5)),
+        (
+            ProjectedInitializer,
+            dict(in_rep="regular", out_rep="trivial", base="he_normal"),
+        ),
+    ],
+)
+def test_the_positional_form_of_0_1_0_still_works_and_warns(cls, legacy):
+    with pytest.warns(DeprecationWarning, match="by keyword"):
+        old = cls("C4", *legacy.values())
+    assert old.get_config() == cls("C4", **legacy).get_config()
+    with pytest.raises(TypeError, match="multiple values for argument"):
+        cls("C4", "regular", in_rep="regular")
+    with pytest.raises(TypeError, match="positional arguments"):
+        cls("C4", "regular", "trivial", 0.5, None, "extra")

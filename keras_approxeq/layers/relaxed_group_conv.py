@@ -89,7 +89,10 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
             name="filter_banks",
             shape=shape,
             initializer=ProjectedInitializer(
-                self.group, self.in_rep, "regular", self.kernel_initializer
+                self.group,
+                in_rep=self.in_rep,
+                out_rep="regular",
+                base=self.kernel_initializer,
             ),
         )
         # w[l, h]: trivial -> regular, so P(w) is w's mean over the group.

@@ -75,7 +75,10 @@ class ResidualPathway(ComputedKernelLayer):
             name="equivariant_kernel",
             shape=shape,
             initializer=ProjectedInitializer(
-                self.group, self.in_rep, self.out_rep, self.kernel_initializer
+                self.group,
+                in_rep=self.in_rep,
+                out_rep=self.out_rep,
+                base=self.kernel_initializer,
             ),
             regularizer=keras.regularizers.L2(self.equivariant_decay),
         )
