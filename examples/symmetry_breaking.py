@@ -62,6 +62,8 @@ DIALS = (0.1,) if QUICK else (0.0, 0.03, 0.1, 0.3, 1.0)
 TRAIN_SIZES = (8,) if QUICK else (8, 32, 128)
 SEEDS = 1 if QUICK else 3
 STEPS = 20 if QUICK else 400  # optimizer steps per training
+RATES = (0.0, 1.0) if QUICK else (0.0, 0.03, 0.1, 0.3, 1.0)  # candidates
+FOLDS = 2 if QUICK else 3
 LEARNING_RATE = 3e-3
 
 
@@ -234,10 +236,11 @@ def study_cell(data, seed):
         lambda r: build_model("decay", seed, r),
         x,
         y,
-        folds=3,
+        strengths=RATES,
+        folds=FOLDS,
         rule="1se",
         verbose=False,
-        **fit_kwargs(len(x) - len(x) // 3),
+        **fit_kwargs(len(x) - len(x) // FOLDS),
     )
     min_rate = min(cv_scores, key=cv_scores.get)
     by_rate = {r: tested("decay", r) for r in cv_scores}

@@ -221,8 +221,8 @@ def test_symmetry_breaking_quick(monkeypatch, capsys):
     assert "recipe - best of plain and exact" in out
     assert set(example.MODELS) <= {key[2] for key in example.scores}
     assert all(0 < v < 10 for vs in example.scores.values() for v in vs)
-    (chosen,) = example.rates.values()
-    assert set(chosen) <= {0.0, 0.03, 0.1, 0.3, 1.0}
+    ((chosen,),) = example.rates.values()  # (1se, min) of the one seed
+    assert set(chosen) <= set(example.RATES)
     # At dial 0 the teacher is exactly C4-equivariant, above it is not.
     x = example.smooth_images(2, np.random.default_rng(0))
     for dial, equivariant in ((0.0, True), (0.3, False)):
