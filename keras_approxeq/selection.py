@@ -38,7 +38,7 @@ def select_strength(
     strengths=DEFAULT_RATES,
     validation_split=None,
     folds=None,
-    rule="min",
+    rule="1se",
     metric=None,
     verbose=True,
     **fit_kwargs,
@@ -55,14 +55,14 @@ def select_strength(
     is the mean over all the held-out samples of the `k` fits (`k` times
     the cost, a steadier choice on a few dozen samples).
 
-    `rule="min"` returns the strength of the lowest score. `rule="1se"`
-    (the one-standard-error rule of cross-validation) returns the largest
-    strength whose score is within one standard error of the lowest: of
-    the strengths the data cannot tell apart, the one that pulls hardest
-    towards equivariance. The standard error is that of the best
-    strength's mean over its held-out samples (over its folds, if
-    `metric` returns one number per call). Train the final model on all
-    the data with the strength returned.
+    `rule="1se"` (the default; the one-standard-error rule of
+    cross-validation) returns the largest strength whose score is within
+    one standard error of the lowest: of the strengths the data cannot
+    tell apart, the one that pulls hardest towards equivariance.
+    `rule="min"` returns the strength of the lowest score. The standard
+    error is that of the best strength's mean over its held-out samples
+    (over its folds, if `metric` returns one number per call). Train the
+    final model on all the data with the strength returned.
 
     Args:
         build_model: A function `strength -> compiled keras.Model`, e.g.
@@ -75,8 +75,9 @@ def select_strength(
             0.25). Not with `folds`.
         folds: `None` (one held-out part) or an int `k >= 2`:
             `k`-fold cross-validation.
-        rule: `"min"` or `"1se"` (see above; strengths must then grow
-            with the pull towards equivariance, as rates and lambdas do).
+        rule: `"1se"` or `"min"` (see above; for `"1se"` strengths must
+            grow with the pull towards equivariance, as rates and lambdas
+            do).
         metric: `None` (the model's compiled loss, which must be a single
             loss) or a function `(y_true, y_pred) -> loss`, lower is
             better, either per sample (shape `(batch, ...)`) or a scalar.

@@ -119,7 +119,13 @@ def test_folds_hold_out_every_part_once_and_average():
         return model
 
     best, scores = select_strength(
-        build, x, y, strengths=(0.5, 0.75, 1.0), folds=4, epochs=1
+        build,
+        x,
+        y,
+        strengths=(0.5, 0.75, 1.0),
+        folds=4,
+        rule="min",
+        epochs=1,
     )
     assert best == 0.75 and held_out == [2] * 12
     np.testing.assert_allclose(
