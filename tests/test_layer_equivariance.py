@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from utils import needs_channels_first_convolutions
 
 from keras_approxeq import equivariance_error
 from keras_approxeq import groups
@@ -10,7 +11,10 @@ from keras_approxeq import project
 from keras_approxeq.representations import Representation
 
 REPS = ["trivial", "regular", "standard", ["trivial", "standard"]]
-FORMATS = ["channels_last", "channels_first"]
+FORMATS = [
+    "channels_last",
+    pytest.param("channels_first", marks=needs_channels_first_convolutions),
+]
 
 
 def _channels(group, rep, copies=2):

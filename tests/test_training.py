@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from utils import needs_channels_first_convolutions
 
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import project
@@ -133,6 +134,7 @@ def test_bfloat16_policies(policy):
         assert keras.backend.standardize_dtype(loss.dtype) == "float32"
 
 
+@needs_channels_first_convolutions
 def test_channels_first_model_trains():
     reg = ProjectionRegularizer(
         "C4", in_rep="regular", out_rep="regular", lambda_perp=0.1
