@@ -12,7 +12,7 @@ Description: A teacher network whose symmetry is broken by a dial, from
 Accelerator: None
 
 ```
-KERAS_BACKEND=jax python examples/symmetry_breaking.py    # about 50 minutes
+KERAS_BACKEND=jax python examples/symmetry_breaking.py  # 2-3 hours, one core
 KERAS_APPROXEQ_QUICK=1 python examples/symmetry_breaking.py  # a smoke run
 ```
 """
