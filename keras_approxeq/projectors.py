@@ -28,7 +28,6 @@ few passes over the kernel, with no scatter, and no matrix of size
 """
 
 import math
-import warnings
 
 import numpy as np
 from keras import ops
@@ -40,6 +39,7 @@ from keras_approxeq import spectral
 from keras_approxeq import steerable
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
+from keras_approxeq._warnings import deprecated
 from keras_approxeq.kronecker import KroneckerProjector
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.representations import Representation
@@ -302,11 +302,9 @@ def normalize_domain(domain):
     alias of `"fourier"` (it read as the spectral norm's).
     """
     if domain == "spectral":
-        warnings.warn(
+        deprecated(
             "domain='spectral' is deprecated; it is the group-Fourier "
-            "domain, now named domain='fourier'.",
-            DeprecationWarning,
-            stacklevel=3,
+            "domain, now named domain='fourier'."
         )
         return "fourier"
     if domain not in ("spatial", "fourier"):

@@ -10,12 +10,12 @@ first training step, and writes them back into a config.
 """
 
 import functools
-import warnings
 
 from keras_approxeq import groups
 from keras_approxeq import layouts
 from keras_approxeq import radial
 from keras_approxeq import representations
+from keras_approxeq._warnings import deprecated
 from keras_approxeq.projectors import normalize_domain
 from keras_approxeq.projectors import normalize_max_frequency
 from keras_approxeq.projectors import projector_for
@@ -43,12 +43,10 @@ def keyword_only_after_group(*legacy):
                         "positional arguments."
                     )
                 names = legacy[: len(args)]
-                warnings.warn(
+                deprecated(
                     f"Pass {', '.join(names)} of {type(self).__name__} by "
                     f"keyword, e.g. {type(self).__name__}(group, "
-                    f"{names[0]}=...); the positional form is deprecated.",
-                    DeprecationWarning,
-                    stacklevel=2,
+                    f"{names[0]}=...); the positional form is deprecated."
                 )
                 for name, value in zip(names, args):
                     if name in kwargs:

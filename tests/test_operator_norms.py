@@ -76,7 +76,7 @@ def test_dense_and_depthwise_norms(norm, rng):
     np.testing.assert_allclose(ops.convert_to_numpy(value), expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("domain", ["spatial", "spectral"])
+@pytest.mark.parametrize("domain", ["spatial", "fourier"])
 @pytest.mark.parametrize("norm", ["spectral", "nuclear"])
 def test_regularizer_penalises_the_residual_operator(norm, domain, rng):
     kernel = rng.normal(size=(3, 3, 8, 8))
@@ -95,7 +95,10 @@ def test_regularizer_penalises_the_residual_operator(norm, domain, rng):
     expected = 0.5 * _reference(kernel - parallel, grid, norm)
     expected += 0.25 * _reference(parallel, grid, norm)
     value = reg(ops.convert_to_tensor(kernel.astype("float32")))
-    np.testing.assert_allclose(ops.convert_to_numpy(value), expected, rtol=1e-5)
+    # The nuclear norm sums 288 float32 singular values (36 frequencies of
+    # 8); TensorFlow 2.21's float32 SVD leaves 8e-5 of relative error.
+    rtol = 2e-4 if norm == "nuclear" else 1e-5
+    np.testing.assert_allclose(ops.convert_to_numpy(value), expected, rtol=rtol)
 
 
 def test_transposed_convolution_has_the_singular_values_of_its_kernel(rng):

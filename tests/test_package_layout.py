@@ -11,7 +11,7 @@ import pathlib
 import keras_approxeq
 
 PACKAGE = pathlib.Path(keras_approxeq.__file__).parent
-HELPERS = {"_memo", "_ops", "_linalg", "version"}
+HELPERS = {"_memo", "_ops", "_linalg", "_warnings", "version"}
 ROWS = [
     {
         "groups",
