@@ -364,7 +364,7 @@ def _transform(x, group, element, fields):
     from keras import ops
 
     y = keras_approxeq.transform(
-        x[None], group, element, fields, "channels_last"
+        x[None], group, element, rep=fields, data_format="channels_last"
     )
     return np.asarray(ops.convert_to_numpy(y))[0]
 
@@ -407,7 +407,10 @@ def check_conventions(tolerance=1e-10):
     full = np.ones((33, 33), bool)
     for k in (5, 7):
         kernel = keras_approxeq.project(
-            rng.normal(size=(k, k, 5, 5)), "SO2", SO2_FIELDS, SO2_FIELDS
+            rng.normal(size=(k, k, 5, 5)),
+            "SO2",
+            in_rep=SO2_FIELDS,
+            out_rep=SO2_FIELDS,
         )
         rho = channel_matrix_2d(SO2_FIELDS, math.pi / 2)
         error = commutation_error(

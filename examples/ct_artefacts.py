@@ -53,6 +53,7 @@ from keras_approxeq import SampledEquivariance
 from keras_approxeq import equivariance_error
 from keras_approxeq import equivariance_report
 from keras_approxeq import project_weights
+from keras_approxeq import select_strength
 from keras_approxeq.layers import ResidualPathway
 
 VIEWS = 60
@@ -150,11 +151,18 @@ back to one trivial channel. Treatments:
   and bias (the norm ablation at `lambda_perp = 0.1`, the lambda ablation
   with `"fro"`);
 - *projected*: the penalty model (`"fro"`, `0.1`) after
-  `project_weights`, exactly C4-equivariant.
+  `project_weights`, exactly C4-equivariant;
+- *recipe*: the package's default recipe. Keras' own initializer and
+  `ProjectionDecay(rate)` on every kernel and bias, the rate chosen from
+  (0, 0.03, 0.1, 0.3, 1) by `select_strength` (3-fold cross-validation
+  on the training set, one-standard-error rule), then one model trained
+  on all of it.
 """
 
 FIELDS = 8
 LAYERS = 5
+RATES = (0.0, 0.03, 0.1, 0.3, 1.0)  # the recipe's candidates
+FOLDS = 3
 
 
 def _reps(i):
@@ -195,6 +203,13 @@ def conv(i, kind, norm, lambda_perp):
             norm=norm,
             lambda_perp=lambda_perp,
             layout="bias",
+        )
+    elif kind == "decay":  # the recipe: lambda_perp is the decay rate
+        args["kernel_constraint"] = ProjectionDecay(
+            "C4", in_rep=in_rep, out_rep=out_rep, rate=lambda_perp
+        )
+        args["bias_constraint"] = ProjectionDecay(
+            "C4", out_rep=out_rep, rate=lambda_perp, layout="bias"
         )
     elif kind == "equivariant":
         args["kernel_initializer"] = ProjectedInitializer(
@@ -257,12 +272,32 @@ def evaluate(model, test):
     return psnr, ssim, error, residual
 
 
-def train(kind, train_data, size, epochs, seed, norm="fro", lambda_perp=0.1):
-    keras.utils.set_random_seed(seed)
+def compiled(kind, size, norm="fro", lambda_perp=0.1):
     model = build_model(kind, size, norm, lambda_perp)
     model.compile(keras.optimizers.Adam(1e-3), "mse")
+    return model
+
+
+def train(kind, train_data, size, epochs, seed, norm="fro", lambda_perp=0.1):
+    keras.utils.set_random_seed(seed)
+    model = compiled(kind, size, norm, lambda_perp)
     model.fit(*train_data, batch_size=16, epochs=epochs, verbose=0)
     return model
+
+
+def recipe_rate(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
+    """The `ProjectionDecay` rate `select_strength` chooses."""
+    keras.utils.set_random_seed(seed)
+    rate, _ = select_strength(
+        lambda r: compiled("decay", size, lambda_perp=r),
+        *train_data,
+        strengths=rates,
+        folds=folds,
+        verbose=False,
+        batch_size=16,
+        epochs=epochs,
+    )
+    return rate
 
 
 def configurations(quick):
@@ -273,6 +308,7 @@ def configurations(quick):
         "residual pathway": ("residual pathway", "fro", 0.0),
         "equivariant": ("equivariant", "fro", 0.0),
         "penalty fro 0.1": ("penalty", "fro", 0.1),
+        "recipe": ("decay", "fro", None),
     }
     norms = (
         ["spectral"]
@@ -312,9 +348,11 @@ def main(argv=None):
     if args.quick:
         size, n_train, n_test, epochs = 32, 32, 8, 1
         seeds, ablation_seeds = [0], [0]
+        search = {"rates": (0.0, 1.0), "folds": 2}
     else:
         size, n_train, n_test, epochs = 64, 480, 40, 12
         seeds, ablation_seeds = [0, 1, 2], [0]
+        search = {}
     if args.seeds:
         seeds = ablation_seeds = list(range(args.seeds))
     n_train = args.train_images or n_train
@@ -345,14 +383,19 @@ def main(argv=None):
         for name, (kind, norm, lam) in configs.items():
             if args.only and name not in args.only:
                 continue
-            runs = []
+            runs, rates = [], []
             for seed in seed_list:
+                if name == "recipe":
+                    lam = recipe_rate(train_data, size, epochs, seed, **search)
+                    rates.append(lam)
                 model = train(kind, train_data, size, epochs, seed, norm, lam)
                 runs.append(evaluate(model, test))
                 if name == "penalty fro 0.1":
                     project_weights(model)
                     projected.append(evaluate(model, test))
             report(name, runs)
+            if rates:
+                print(f"(recipe: rates chosen per seed {rates})")
             if name == "penalty fro 0.1":
                 report("projected after training", projected)
     return results

@@ -42,7 +42,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
+from keras_approxeq import select_strength
 from keras_approxeq.groups import get as get_group
 from keras_approxeq.representations import Representation
 
@@ -150,22 +152,39 @@ class InvariantContraction(keras.layers.Layer):
         return ops.concatenate(products, axis=1)
 
 
-def harmonic_model(lambda_g, lambda_perp):
+def harmonic_model(lambda_g, lambda_perp, rate=None):
+    """The harmonic network under the penalty, or, given a `rate`, under
+    `ProjectionDecay(rate)` instead (the recipe)."""
+
     def dense():
+        if rate is None:
+            symmetry = dict(
+                kernel_regularizer=ProjectionRegularizer(
+                    "SO2",
+                    in_rep=FIELDS,
+                    out_rep=FIELDS,
+                    lambda_perp=lambda_perp,
+                    lambda_g=lambda_g,
+                    domain="fourier",
+                )
+            )
+        else:
+            symmetry = dict(
+                kernel_constraint=ProjectionDecay(
+                    "SO2",
+                    in_rep=FIELDS,
+                    out_rep=FIELDS,
+                    rate=rate,
+                    domain="fourier",
+                )
+            )
         return keras.layers.Dense(
             HIDDEN * BLOCK,
             use_bias=False,
             kernel_initializer=keras.initializers.RandomNormal(
                 stddev=1 / np.sqrt(RINGS * BLOCK)
             ),
-            kernel_regularizer=ProjectionRegularizer(
-                "SO2",
-                in_rep=FIELDS,
-                out_rep=FIELDS,
-                lambda_perp=lambda_perp,
-                lambda_g=lambda_g,
-                domain="fourier",
-            ),
+            **symmetry,
         )
 
     return keras.Sequential(
@@ -194,21 +213,27 @@ as in the paper. The harmonic model sees `embed(x)`, the MLP sees `x`.
 """
 
 
+def compiled(model):
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
+    )
+    return model
+
+
 class Classifier:
     """A model with its input map: `probability(points)`."""
 
     def __init__(self, model, harmonic):
         self.model, self.harmonic = model, harmonic
+        self.rate = None  # the recipe's ProjectionDecay rate
 
     def inputs(self, points):
         return embed(points).astype("float32") if self.harmonic else points
 
     def fit(self, points, labels, epochs):
-        self.model.compile(
-            keras.optimizers.Adam(3e-3),
-            keras.losses.BinaryCrossentropy(from_logits=True),
-            metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
-        )
+        compiled(self.model)
         x = self.inputs(points)
         self.model.fit(x, labels, batch_size=len(x), epochs=epochs, verbose=0)
         return self
@@ -238,8 +263,46 @@ class Classifier:
         return worst
 
 
-def train(kind, points, labels, epochs, seed, lambda_g=0.0, lambda_perp=0.0):
+RATES = (0.0, 0.03, 0.1, 0.3, 1.0)  # the recipe's candidates
+FOLDS = 3
+
+
+def recipe_rate(points, labels, epochs, seed, rates=RATES, folds=FOLDS):
+    """The `ProjectionDecay` rate `select_strength` chooses (3-fold
+    cross-validation, full-batch fits, one-standard-error rule)."""
     keras.utils.set_random_seed(seed)
+    x = embed(points).astype("float32")
+    rate, _ = select_strength(
+        lambda r: compiled(harmonic_model(0.0, 0.0, r)),
+        x,
+        labels,
+        strengths=rates,
+        folds=folds,
+        verbose=False,
+        batch_size=len(x) - len(x) // folds,
+        epochs=epochs,
+    )
+    return rate
+
+
+def train(
+    kind,
+    points,
+    labels,
+    epochs,
+    seed,
+    lambda_g=0.0,
+    lambda_perp=0.0,
+    search=None,
+):
+    """A fitted `Classifier`; `search` (`rates` and `folds`) is the
+    recipe's."""
+    keras.utils.set_random_seed(seed)
+    if kind == "recipe":
+        rate = recipe_rate(points, labels, epochs, seed, **(search or {}))
+        classifier = Classifier(harmonic_model(0.0, 0.0, rate), True)
+        classifier.rate = rate
+        return classifier.fit(points, labels, epochs)
     if kind == "harmonic":
         return Classifier(harmonic_model(lambda_g, lambda_perp), True).fit(
             points, labels, epochs
@@ -331,10 +394,15 @@ spread over seeds.
 AMPLITUDES = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
-def wavy_rings_table(epochs, amplitudes, seeds):
-    rows = {}
+KINDS = ("harmonic", "recipe", "mlp")
+
+
+def wavy_rings_table(epochs, amplitudes, seeds, search=None):
+    """`(rows, rates)`: `(accuracy, E)` per seed for each `(amplitude,
+    kind)`, and the recipe's chosen rates per amplitude."""
+    rows, rates = {}, {}
     for amplitude in amplitudes:
-        for kind in ("harmonic", "mlp"):
+        for kind in KINDS:
             runs = []
             for seed in seeds:
                 points, labels = wavy_rings(amplitude, seed=seed)
@@ -347,13 +415,16 @@ def wavy_rings_table(epochs, amplitudes, seeds):
                     seed,
                     lambda_g=1e-2,
                     lambda_perp=1.0,
+                    search=search,
                 )
                 test = points[split:], labels[split:]
                 runs.append(
                     (model.accuracy(*test), model.invariance_error(test[0]))
                 )
+                if model.rate is not None:
+                    rates.setdefault(amplitude, []).append(model.rate)
             rows[amplitude, kind] = np.array(runs)
-    return rows
+    return rows, rates
 
 
 def main(argv=None):
@@ -364,9 +435,11 @@ def main(argv=None):
     if args.quick:
         epochs, lambdas_g, lambdas_perp = 5, [1e-2, 0.0], [0.0, 1e-1]
         amplitudes, seeds = [0.0, 1.0], [0]
+        search = {"rates": (0.0, 1.0), "folds": 2}
     else:
         epochs, lambdas_g, lambdas_perp = 200, LAMBDAS_G, LAMBDAS_PERP
         amplitudes, seeds = AMPLITUDES, [0, 1, 2]
+        search = None
     print(f"backend {keras.backend.backend()}, {epochs} epochs")
 
     data, grid = lambda_grid(epochs, lambdas_g, lambdas_perp)
@@ -388,13 +461,16 @@ def main(argv=None):
         plot_grid(data, grid, path)
         print(f"wrote {path}")
 
-    rings = wavy_rings_table(epochs, amplitudes, seeds)
+    rings, rates = wavy_rings_table(epochs, amplitudes, seeds, search)
     print(f"\nWavy rings: test accuracy and E, {len(seeds)} seed(s)")
-    print("| amplitude | harmonic + penalty | E | plain MLP | E |")
-    print("|---|---|---|---|---|")
+    print(
+        "| amplitude | harmonic + penalty | E | recipe | E | plain MLP | E "
+        "| recipe's rates |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for amplitude in amplitudes:
         cells = []
-        for kind in ("harmonic", "mlp"):
+        for kind in KINDS:
             mean, sd = (
                 rings[amplitude, kind].mean(0),
                 rings[amplitude, kind].std(0),
@@ -403,6 +479,7 @@ def main(argv=None):
                 f"{mean[0]:.3f} +- {sd[0]:.3f}",
                 f"{mean[1]:.3f} +- {sd[1]:.3f}",
             ]
+        cells.append(", ".join(f"{r:g}" for r in rates[amplitude]))
         print(f"| {amplitude:g} | " + " | ".join(cells) + " |")
     return {"grid": {k: v[1:] for k, v in grid.items()}, "rings": rings}
 

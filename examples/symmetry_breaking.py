@@ -84,7 +84,7 @@ def teacher(dial):
         ((KERNEL, KERNEL, 8, 1), "regular", "trivial"),
     ):
         k0 = rng.normal(size=shape) / (KERNEL * np.sqrt(shape[2]))
-        equivariant = project(k0, "C4", in_rep, out_rep)
+        equivariant = project(k0, "C4", in_rep=in_rep, out_rep=out_rep)
         kernels.append(
             (equivariant + dial * (k0 - equivariant)).astype("float32")
         )

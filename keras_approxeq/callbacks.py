@@ -81,10 +81,10 @@ class EquivarianceMonitor(keras.callbacks.Callback):
                 self.model,
                 self.x,
                 self.group,
-                self.in_rep,
-                self.out_rep,
-                self.data_format,
-                self.num_elements,
+                in_rep=self.in_rep,
+                out_rep=self.out_rep,
+                data_format=self.data_format,
+                num_elements=self.num_elements,
             )
 
     def get_config(self):

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.target import ProjectionTarget
-from keras_approxeq.target import keyword_only_after_group
 
 __all__ = ["ProjectionDecay"]
 
@@ -48,7 +48,7 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     ```
     """
 
-    @keyword_only_after_group("in_rep", "out_rep", "rate", "layout")
+    @keyword_only("in_rep", "out_rep", "rate", "layout")
     def __init__(
         self,
         group,

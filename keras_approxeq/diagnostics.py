@@ -4,15 +4,18 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import groups
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.transforms import transform
 
 __all__ = ["equivariance_error", "sample_elements"]
 
 
+@keyword_only("in_rep", "out_rep", "data_format", "num_elements", "seed")
 def equivariance_error(
     fn,
     x,
     group,
+    *,
     in_rep="trivial",
     out_rep="trivial",
     data_format=None,
@@ -52,10 +55,11 @@ def equivariance_error(
     ```python
     layer = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)
     layer.build((None, 9, 9, 4))
-    kernel = project(layer.kernel, "C4", "regular", "regular")
+    kernel = project(layer.kernel, "C4", in_rep="regular", out_rep="regular")
     layer.kernel.assign(kernel)
     x = np.random.normal(size=(2, 9, 9, 4)).astype("float32")
-    equivariance_error(layer, x, "C4", "regular", "regular")  # ~1e-7
+    reps = dict(in_rep="regular", out_rep="regular")
+    equivariance_error(layer, x, "C4", **reps)  # ~1e-7
     ```
     """
     x = ops.convert_to_tensor(x)
@@ -65,8 +69,8 @@ def equivariance_error(
     scale = _max_abs(y)
     worst = 0.0
     for g in _elements(group, num_elements, seed):
-        gx = transform(x, group, g, in_rep, data_format)
-        gy = transform(y, group, g, out_rep, data_format)
+        gx = transform(x, group, g, rep=in_rep, data_format=data_format)
+        gy = transform(y, group, g, rep=out_rep, data_format=data_format)
         worst = max(worst, _max_abs(fn(gx) - gy))
     return worst / scale if scale > 0 else worst
 

@@ -5,8 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.target import ProjectionTarget
-from keras_approxeq.target import keyword_only_after_group
 
 __all__ = ["ProjectedInitializer"]
 
@@ -45,7 +45,7 @@ class ProjectedInitializer(ProjectionTarget, keras.initializers.Initializer):
     ```
     """
 
-    @keyword_only_after_group("in_rep", "out_rep", "base", "layout")
+    @keyword_only("in_rep", "out_rep", "base", "layout")
     def __init__(
         self,
         group,

@@ -40,6 +40,7 @@ from keras_approxeq import steerable
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._warnings import deprecated
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.kronecker import KroneckerProjector
 from keras_approxeq.layouts import KernelLayout
 from keras_approxeq.representations import Representation
@@ -55,13 +56,14 @@ __all__ = [
 ]
 
 
+@keyword_only("in_rep", "out_rep", "layout")
 def project(
     kernel,
     group,
+    *,
     in_rep="trivial",
     out_rep="trivial",
     layout=None,
-    *,
     domain="spatial",
     max_frequency=None,
     basis="smooth",
@@ -98,8 +100,9 @@ def project(
 
     >>> import numpy as np
     >>> k = np.random.default_rng(0).normal(size=(3, 3, 4, 8))
-    >>> pk = project(k, "C4", in_rep="regular", out_rep="regular")
-    >>> bool(np.allclose(project(pk, "C4", "regular", "regular"), pk))
+    >>> reps = dict(in_rep="regular", out_rep="regular")
+    >>> pk = project(k, "C4", **reps)
+    >>> bool(np.allclose(project(pk, "C4", **reps), pk))
     True
     """
     shape = tuple(kernel.shape)

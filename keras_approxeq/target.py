@@ -9,57 +9,15 @@ construction, so that a typo fails where it is written rather than at the
 first training step, and writes them back into a config.
 """
 
-import functools
-
 from keras_approxeq import groups
 from keras_approxeq import layouts
 from keras_approxeq import radial
 from keras_approxeq import representations
-from keras_approxeq._warnings import deprecated
 from keras_approxeq.projectors import normalize_domain
 from keras_approxeq.projectors import normalize_max_frequency
 from keras_approxeq.projectors import projector_for
 
-__all__ = ["ProjectionTarget", "keyword_only_after_group"]
-
-
-def keyword_only_after_group(*legacy):
-    """Decorates `__init__(self, group, *, ...)` to accept the positional
-    form `(group, *legacy)` of version 0.1.0, with a `DeprecationWarning`.
-
-    Args:
-        *legacy: The names of the arguments that were positional, in
-            their old order.
-    """
-
-    def decorate(init):
-        @functools.wraps(init)
-        def wrapper(self, group, *args, **kwargs):
-            if args:
-                if len(args) > len(legacy):
-                    raise TypeError(
-                        f"{type(self).__name__} takes the group and "
-                        f"keyword arguments; received {1 + len(args)} "
-                        "positional arguments."
-                    )
-                names = legacy[: len(args)]
-                deprecated(
-                    f"Pass {', '.join(names)} of {type(self).__name__} by "
-                    f"keyword, e.g. {type(self).__name__}(group, "
-                    f"{names[0]}=...); the positional form is deprecated."
-                )
-                for name, value in zip(names, args):
-                    if name in kwargs:
-                        raise TypeError(
-                            f"{type(self).__name__} got multiple values "
-                            f"for argument {name!r}."
-                        )
-                    kwargs[name] = value
-            init(self, group, **kwargs)
-
-        return wrapper
-
-    return decorate
+__all__ = ["ProjectionTarget"]
 
 
 class ProjectionTarget:

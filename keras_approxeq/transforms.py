@@ -11,12 +11,14 @@ from keras_approxeq import interpolation
 from keras_approxeq import representations
 from keras_approxeq._memo import constants
 from keras_approxeq._memo import memoize
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.representations import Representation
 
 __all__ = ["transform"]
 
 
-def transform(x, group, element, rep="trivial", data_format=None):
+@keyword_only("rep", "data_format")
+def transform(x, group, element, *, rep="trivial", data_format=None):
     """Applies group element `element` to a batch of features.
 
     The features transform as `(g f)(p) = rho(g) f(g^-1 p)`: the value at

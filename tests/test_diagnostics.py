@@ -59,7 +59,9 @@ def test_report_lists_every_regularised_weight(rng):
     assert len(report) == 5  # 3 kernels, 2 biases
     first = model.layers[0].kernel
     kernel = ops.convert_to_numpy(first).astype("float64")
-    residual = kernel - project(kernel, "C4", "trivial", "regular")
+    residual = kernel - project(
+        kernel, "C4", in_rep="trivial", out_rep="regular"
+    )
     assert report[0]["weight"] == first.path
     assert report[0]["group"] == "C4"
     assert report[0]["out_rep"] == "regular"

@@ -98,6 +98,11 @@ def test_so2_toy_quick(tmp_path, capsys):
     assert "Wavy rings" in capsys.readouterr().out
     for accuracy, error in results["grid"].values():
         assert 0 <= accuracy <= 1 and 0 <= error <= 1
+    assert {kind for _, kind in results["rings"]} == {
+        "harmonic",
+        "recipe",
+        "mlp",
+    }
     for runs in results["rings"].values():
         assert runs.shape == (1, 2)
 
@@ -128,7 +133,7 @@ def test_smoke_plumes_quick(capsys):
     results = smoke.main(["--quick", "--lambda-perp", "0.1"])
     assert "| model | RMSE future" in capsys.readouterr().out
     assert {"penalty 0.1", "relaxed + penalty 0.1", "plain"} <= set(results)
-    assert len(results) == 7
+    assert "recipe" in results and len(results) == 8
     for runs in results.values():
         assert runs.shape == (1, 3) and np.all(np.isfinite(runs))
     # Projected after every step: exactly equivariant.
@@ -155,6 +160,7 @@ def test_ct_artefacts_quick(capsys):
     assert {"plain", "sampled (k = 1)", "residual pathway"} <= set(results)
     assert results["equivariant"][0, 2] < 1e-5
     assert {"penalty fro 0.1", "penalty spectral 0.1"} <= set(results)
+    assert "(recipe: rates chosen per seed [" in out
     for runs in results.values():
         psnr, ssim, error, _ = runs[0]
         assert np.isfinite(psnr) and -1 <= ssim <= 1 and error >= 0
@@ -181,7 +187,7 @@ def test_volumes_so3_quick(capsys):
     results = _load("examples/volumes_so3.py").main(["--quick"])
     assert "| model | accuracy |" in capsys.readouterr().out
     assert {"plain", "projected", "penalty SO3", "penalty O3"} <= set(results)
-    assert {"residual pathway", "sampled"} <= set(results)
+    assert {"residual pathway", "sampled", "recipe"} <= set(results)
     for runs in results.values():
         assert runs.shape == (1, 5) and np.all(np.isfinite(runs))
     # Kernels projected after every step: invariant under the cube's

@@ -232,13 +232,13 @@ def test_symmetric_group_rejects_grids_and_grid_representations():
 def test_dense_features_of_continuous_groups_mix_only_channels(rng):
     """Rank-2 features (e.g. logits) of SO2/SO3: rho(g) on the channels."""
     x = rng.normal(size=(3, 3)).astype("float32")
-    quarter = transform(x, "SO2", np.pi / 2, ["irrep0", "irrep1"])
+    quarter = transform(x, "SO2", np.pi / 2, rep=["irrep0", "irrep1"])
     expected = np.stack([x[:, 0], -x[:, 2], x[:, 1]], axis=1)
     np.testing.assert_allclose(
         ops.convert_to_numpy(quarter), expected, atol=1e-6
     )
     flip = np.diag([1.0, -1.0, -1.0])
-    turned = transform(x, "SO3", flip, "standard")
+    turned = transform(x, "SO3", flip, rep="standard")
     np.testing.assert_allclose(
         ops.convert_to_numpy(turned), x @ flip, atol=1e-6
     )

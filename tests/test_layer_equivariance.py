@@ -23,7 +23,9 @@ def _channels(group, rep, copies=2):
 
 def _project_layer(layer, group, in_rep, out_rep, layout):
     layer.kernel.assign(
-        project(layer.kernel, group, in_rep, out_rep, layout=layout)
+        project(
+            layer.kernel, group, in_rep=in_rep, out_rep=out_rep, layout=layout
+        )
     )
     if layer.bias is not None:
         layer.bias.assign(project(layer.bias, group, out_rep=out_rep))
@@ -33,10 +35,14 @@ def _check(layer, x, group, in_rep, out_rep, layout, data_format=None):
     """Not equivariant before projection, equivariant after."""
     layer(x)
     _randomise_bias(layer)
-    before = equivariance_error(layer, x, group, in_rep, out_rep, data_format)
+    before = equivariance_error(
+        layer, x, group, in_rep=in_rep, out_rep=out_rep, data_format=data_format
+    )
     kernel = keras.ops.convert_to_numpy(layer.kernel)
     _project_layer(layer, group, in_rep, out_rep, layout)
-    after = equivariance_error(layer, x, group, in_rep, out_rep, data_format)
+    after = equivariance_error(
+        layer, x, group, in_rep=in_rep, out_rep=out_rep, data_format=data_format
+    )
     assert after < 1e-5, after
     # Dense maps between trivial features are equivariant from the start.
     if not np.allclose(keras.ops.convert_to_numpy(layer.kernel), kernel):
@@ -163,7 +169,12 @@ def test_dense_set_layers(name, in_rep, out_rep, num_elements, rng):
 
     def error():
         return equivariance_error(
-            layer, x, name, in_rep, out_rep, num_elements=num_elements
+            layer,
+            x,
+            name,
+            in_rep=in_rep,
+            out_rep=out_rep,
+            num_elements=num_elements,
         )
 
     before = error()
@@ -181,9 +192,15 @@ def test_depthwise_conv2d(rep, data_format, rng):
     )
     x = _inputs(rng, 2, (7, 7), channels, data_format)
     layer(x)
-    before = equivariance_error(layer, x, "C4", rep, rep, data_format)
-    layer.kernel.assign(project(layer.kernel, "C4", rep, layout="depthwise"))
-    after = equivariance_error(layer, x, "C4", rep, rep, data_format)
+    before = equivariance_error(
+        layer, x, "C4", in_rep=rep, out_rep=rep, data_format=data_format
+    )
+    layer.kernel.assign(
+        project(layer.kernel, "C4", in_rep=rep, layout="depthwise")
+    )
+    after = equivariance_error(
+        layer, x, "C4", in_rep=rep, out_rep=rep, data_format=data_format
+    )
     assert after < 1e-5 < 1e-2 < before
 
 
@@ -201,5 +218,12 @@ def test_invariant_model_output(rng):
     _project_layer(conv, "C4", reg_in, reg_out, "conv")
     # Pooling over space keeps the regular field: the output transforms by
     # the regular representation, with no spatial axes left.
-    error = equivariance_error(model, x, "C4", reg_in, reg_out, "channels_last")
+    error = equivariance_error(
+        model,
+        x,
+        "C4",
+        in_rep=reg_in,
+        out_rep=reg_out,
+        data_format="channels_last",
+    )
     assert error < 1e-5

@@ -133,13 +133,20 @@ def test_standard_layer_checks(name, tmp_path, rng):
     assert tuple(y.shape[1:]) == tuple(
         layer.compute_output_shape((4, *shape))[1:]
     )
-    error = equivariance_error(layer, x, group, in_rep, out_rep, CL)
+    error = equivariance_error(
+        layer, x, group, in_rep=in_rep, out_rep=out_rep, data_format=CL
+    )
     if equivariant:
         assert error < 1e-5
     else:  # plain initialisation; exactly equivariant once projected
         assert error > 1e-3
         project_weights(layer)
-        assert equivariance_error(layer, x, group, in_rep, out_rep, CL) < 1e-5
+        assert (
+            equivariance_error(
+                layer, x, group, in_rep=in_rep, out_rep=out_rep, data_format=CL
+            )
+            < 1e-5
+        )
     revived = type(layer).from_config(layer.get_config())
     assert revived.get_config() == layer.get_config()
     model = keras.Sequential([keras.Input(shape), layer])
@@ -163,7 +170,12 @@ def test_field_normalization_is_equivariant_in_training_mode(rng):
         return layer(v, training=True)
 
     error = equivariance_error(
-        train, x, "C4", *(["regular", "standard"],) * 2, CL
+        train,
+        x,
+        "C4",
+        in_rep=["regular", "standard"],
+        out_rep=["regular", "standard"],
+        data_format=CL,
     )
     assert error < 1e-5
     y = ops.convert_to_numpy(train(x))
@@ -200,7 +212,12 @@ def test_relaxed_group_conv_breaks_symmetry_only_through_mixing_weights(rng):
     assert float(ops.convert_to_numpy(layer.losses[0])) == 0.0
     weights = np.array([[1.0, 0.5, 0.2, 0.0], [0.3, 0.3, 0.3, 0.3]], "float32")
     layer.mixing_weights.assign(weights)
-    assert equivariance_error(layer, x, "C4", "regular", "regular", CL) > 1e-2
+    assert (
+        equivariance_error(
+            layer, x, "C4", in_rep="regular", out_rep="regular", data_format=CL
+        )
+        > 1e-2
+    )
     deviation = weights - weights.mean(1, keepdims=True)
     np.testing.assert_allclose(
         ops.convert_to_numpy(layer.losses[0]),
@@ -218,7 +235,9 @@ def test_projected_initializer_keeps_the_scale_of_deep_networks(rng):
     )
     kernel = ops.convert_to_numpy(init((3, 3, 64, 64)))
     np.testing.assert_allclose(
-        project(kernel.astype("float64"), "C4", "regular", "regular"),
+        project(
+            kernel.astype("float64"), "C4", in_rep="regular", out_rep="regular"
+        ),
         kernel,
         atol=1e-5,
     )
@@ -258,7 +277,9 @@ def test_projection_decay_shrinks_the_non_equivariant_part(rng):
         "C4", in_rep="regular", out_rep="regular", rate=0.25
     )
     kernel = rng.normal(size=(3, 3, 4, 4)).astype("float32")
-    parallel = project(kernel.astype("float64"), "C4", "regular", "regular")
+    parallel = project(
+        kernel.astype("float64"), "C4", in_rep="regular", out_rep="regular"
+    )
     decayed = ops.convert_to_numpy(decay(kernel))
     np.testing.assert_allclose(
         decayed, parallel + 0.75 * (kernel - parallel), atol=1e-5
@@ -273,12 +294,18 @@ def test_projection_decay_shrinks_the_non_equivariant_part(rng):
     x = rng.normal(size=(8, 7, 7, 4)).astype("float32")
     start = ops.convert_to_numpy(layer.kernel)
     before = np.linalg.norm(
-        start - project(start.astype("float64"), "C4", "regular", "regular")
+        start
+        - project(
+            start.astype("float64"), "C4", in_rep="regular", out_rep="regular"
+        )
     )
     model.fit(x, x, epochs=10, batch_size=8, verbose=0)
     end = ops.convert_to_numpy(layer.kernel)
     after = np.linalg.norm(
-        end - project(end.astype("float64"), "C4", "regular", "regular")
+        end
+        - project(
+            end.astype("float64"), "C4", in_rep="regular", out_rep="regular"
+        )
     )
     assert after < 0.1 * before  # 0.75 ** 10 ~ 0.06, plus the task's pull
 
@@ -294,7 +321,10 @@ def _c4_model(equivariant):
         layer = model.layers[0]
         layer.kernel.assign(
             project(
-                ops.convert_to_numpy(layer.kernel), "C4", "trivial", "regular"
+                ops.convert_to_numpy(layer.kernel),
+                "C4",
+                in_rep="trivial",
+                out_rep="regular",
             )
         )
         layer.bias.assign(np.full(4, 0.1, "float32"))

@@ -90,7 +90,7 @@ def test_regularizer_penalises_the_residual_operator(norm, domain, rng):
         domain=domain,
         grid_size=6,
     )
-    parallel = project(kernel, "C8", "regular", "regular")
+    parallel = project(kernel, "C8", in_rep="regular", out_rep="regular")
     grid = np.array((6, 6))
     expected = 0.5 * _reference(kernel - parallel, grid, norm)
     expected += 0.25 * _reference(parallel, grid, norm)
@@ -113,7 +113,9 @@ def test_transposed_convolution_has_the_singular_values_of_its_kernel(rng):
         grid_size=[8, 8],
     )
     swapped = np.swapaxes(kernel, -1, -2)
-    residual = swapped - project(swapped, "C4", "regular", "regular")
+    residual = swapped - project(
+        swapped, "C4", in_rep="regular", out_rep="regular"
+    )
     expected = _reference(residual, np.array((8, 8)), "spectral")
     value = reg(ops.convert_to_tensor(kernel.astype("float32")))
     np.testing.assert_allclose(ops.convert_to_numpy(value), expected, rtol=1e-5)
@@ -129,7 +131,9 @@ def test_default_grid_and_bad_grids():
 
 @pytest.mark.parametrize("norm", ["spectral", "nuclear"])
 def test_gradient_is_zero_at_an_equivariant_kernel_without_lambda_g(norm, rng):
-    kernel = project(rng.normal(size=(3, 3, 4, 4)), "C4", "regular", "regular")
+    kernel = project(
+        rng.normal(size=(3, 3, 4, 4)), "C4", in_rep="regular", out_rep="regular"
+    )
     reg = ProjectionRegularizer(
         "C4", in_rep="regular", out_rep="regular", norm=norm
     )

@@ -164,7 +164,9 @@ def test_backend_apply_matches_numpy(case, dtype, rng):
     kernel = rng.normal(size=_shape(case)).astype(dtype)
     expected = projector.apply_numpy(kernel.astype("float64"))
     tensor = ops.convert_to_tensor(kernel)
-    result = project(tensor, case[0], in_rep, out_rep, layout=case[6])
+    result = project(
+        tensor, case[0], in_rep=in_rep, out_rep=out_rep, layout=case[6]
+    )
     assert ops.convert_to_numpy(result).dtype == np.dtype(dtype)
     tol = {"float32": 1e-5, "float64": 1e-10}[dtype]
     np.testing.assert_allclose(
@@ -174,17 +176,19 @@ def test_backend_apply_matches_numpy(case, dtype, rng):
 
 def test_project_keeps_numpy_float64_exact(rng):
     kernel = rng.normal(size=(3, 3, 8, 8))
-    once = project(kernel, "C4", "regular", "regular")
+    once = project(kernel, "C4", in_rep="regular", out_rep="regular")
     assert isinstance(once, np.ndarray) and once.dtype == np.float64
     np.testing.assert_allclose(
-        project(once, "C4", "regular", "regular"), once, atol=1e-14
+        project(once, "C4", in_rep="regular", out_rep="regular"),
+        once,
+        atol=1e-14,
     )
 
 
 def test_regular_to_regular_1x1_identity_is_equivariant():
     kernel = np.eye(8).reshape(1, 1, 8, 8)
     np.testing.assert_array_equal(
-        project(kernel, "C4", "regular", "regular"), kernel
+        project(kernel, "C4", in_rep="regular", out_rep="regular"), kernel
     )
 
 
@@ -196,10 +200,11 @@ def test_c1_projection_is_identity(rng):
 def test_trivial_to_standard_dense_has_no_equivariant_part(rng):
     kernel = rng.normal(size=(3, 2))
     np.testing.assert_array_equal(
-        project(kernel, "C4", "trivial", "standard"), np.zeros((3, 2))
+        project(kernel, "C4", in_rep="trivial", out_rep="standard"),
+        np.zeros((3, 2)),
     )
     tensor = ops.convert_to_tensor(kernel.astype("float32"))
-    out = project(tensor, "C4", "trivial", "standard")
+    out = project(tensor, "C4", in_rep="trivial", out_rep="standard")
     np.testing.assert_array_equal(ops.convert_to_numpy(out), 0.0)
 
 
@@ -214,7 +219,7 @@ def test_symmetric_group_projection_is_the_deepsets_form(n, d_in, d_out, rng):
     expected = eye * diagonal[None, :, None, :]
     expected = expected + (1 - eye) * off[None, :, None, :]
     np.testing.assert_allclose(
-        project(kernel, f"S{n}", "natural", "natural"),
+        project(kernel, f"S{n}", in_rep="natural", out_rep="natural"),
         expected.reshape(kernel.shape),
         atol=1e-12,
     )
@@ -223,10 +228,12 @@ def test_symmetric_group_projection_is_the_deepsets_form(n, d_in, d_out, rng):
 def test_large_symmetric_groups_use_generators_only(rng):
     """S_12 has 479001600 elements; its projector never lists them."""
     kernel = rng.normal(size=(24, 12))
-    projected = project(kernel, "S12", "natural", "natural")
+    projected = project(kernel, "S12", in_rep="natural", out_rep="natural")
     assert get_projector("S12", "natural", "natural", (24, 12)).dim == 4
     np.testing.assert_allclose(
-        project(projected, "S12", "natural", "natural"), projected, atol=1e-12
+        project(projected, "S12", in_rep="natural", out_rep="natural"),
+        projected,
+        atol=1e-12,
     )
 
 

@@ -77,10 +77,14 @@ def test_both_bases_are_exact_on_the_grid_subgroup(
     size_in = _size(group, in_rep)
     size_out = _size(group, out_rep)
     kernel = rng.normal(size=shape + (size_in, 2 * size_out))
-    projected = project(kernel, name, in_rep, out_rep, basis=basis)
+    projected = project(
+        kernel, name, in_rep=in_rep, out_rep=out_rep, basis=basis
+    )
     assert np.abs(projected).max() > 1e-3
     np.testing.assert_allclose(
-        project(projected, exact, in_rep, out_rep), projected, atol=1e-10
+        project(projected, exact, in_rep=in_rep, out_rep=out_rep),
+        projected,
+        atol=1e-10,
     )
 
 
@@ -119,7 +123,9 @@ def test_initializer_and_decay_take_the_regularizers_basis_options(rng):
     )
     assert float(regularizer(kernel)) < 1e-5 * np.linalg.norm(kernel)
     # the default (unlimited, smooth) projection moves it
-    full = project(kernel.astype("float64"), "SO2", *reps)
+    full = project(
+        kernel.astype("float64"), "SO2", in_rep=reps[0], out_rep=reps[1]
+    )
     assert np.linalg.norm(full - kernel) > 1e-2 * np.linalg.norm(kernel)
 
     decay = ProjectionDecay(
@@ -129,7 +135,13 @@ def test_initializer_and_decay_take_the_regularizers_basis_options(rng):
     decayed = keras.ops.convert_to_numpy(decay(raw))
     np.testing.assert_allclose(
         decayed,
-        project(raw.astype("float64"), "SO2", *reps, **options),
+        project(
+            raw.astype("float64"),
+            "SO2",
+            in_rep=reps[0],
+            out_rep=reps[1],
+            **options,
+        ),
         atol=1e-5,
     )
     for obj in (init, decay):

@@ -90,7 +90,7 @@ def test_gradients_are_finite(norm, where, rng):
     if where == "zero":
         kernel = np.zeros_like(kernel)
     elif where == "equivariant":
-        kernel = project(kernel, "C4", "regular", "regular")
+        kernel = project(kernel, "C4", in_rep="regular", out_rep="regular")
     reg = ProjectionRegularizer(
         "C4", in_rep="regular", out_rep="regular", norm=norm, lambda_g=0.1
     )
@@ -99,7 +99,12 @@ def test_gradients_are_finite(norm, where, rng):
     if where == "equivariant":
         # Only the lambda_g term acts: its gradient is equivariant itself.
         np.testing.assert_allclose(
-            project(grad.astype("float64"), "C4", "regular", "regular"),
+            project(
+                grad.astype("float64"),
+                "C4",
+                in_rep="regular",
+                out_rep="regular",
+            ),
             grad,
             atol=1e-6,
         )
@@ -109,7 +114,9 @@ def test_fro_gradient_is_the_normalised_residual(rng):
     kernel = rng.normal(size=(3, 3, 4, 4))
     reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
     _, grad = value_and_grad(reg, kernel.astype("float32"))
-    residual = kernel - project(kernel, "C4", "regular", "regular")
+    residual = kernel - project(
+        kernel, "C4", in_rep="regular", out_rep="regular"
+    )
     expected = 1e-2 * residual / np.linalg.norm(residual)
     np.testing.assert_allclose(grad, expected, atol=1e-7)
 
@@ -147,7 +154,7 @@ def test_half_precision_kernels_give_float32_penalty(dtype, rng):
     )
     for zero_or_equivariant in (
         0 * rounded,
-        project(rounded, "C4", "regular", "regular"),
+        project(rounded, "C4", in_rep="regular", out_rep="regular"),
     ):
         tensor = ops.cast(ops.convert_to_tensor(zero_or_equivariant), dtype)
         value = ops.convert_to_numpy(reg(tensor))
@@ -162,7 +169,9 @@ if FLOAT64:
         reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
         value = reg(ops.convert_to_tensor(kernel))
         assert keras.backend.standardize_dtype(value.dtype) == "float64"
-        residual = kernel - project(kernel, "C4", "regular", "regular")
+        residual = kernel - project(
+            kernel, "C4", in_rep="regular", out_rep="regular"
+        )
         np.testing.assert_allclose(
             ops.convert_to_numpy(value),
             1e-2 * np.linalg.norm(residual),
@@ -387,6 +396,8 @@ def test_first_call_inside_a_compiled_function_then_eagerly(
     first = ops.convert_to_numpy(compiled(ops.convert_to_tensor(kernel)))
     eager = ops.convert_to_numpy(reg(ops.convert_to_tensor(kernel)))
     again = ops.convert_to_numpy(compiled(ops.convert_to_tensor(2 * kernel)))
-    parallel = project(kernel.astype("float64"), group, in_rep, out_rep)
+    parallel = project(
+        kernel.astype("float64"), group, in_rep=in_rep, out_rep=out_rep
+    )
     expected = 1e-2 * np.linalg.norm(kernel - parallel)
     np.testing.assert_allclose([first, eager, again / 2], expected, rtol=1e-5)

@@ -153,7 +153,9 @@ def test_spectral_penalty_gradient_is_finite_at_equivariant_kernels(rng):
     reg = ProjectionRegularizer(
         "C8", in_rep="regular", out_rep="regular", domain="fourier"
     )
-    kernel = project(rng.normal(size=(3, 3, 8, 8)), "C8", "regular", "regular")
+    kernel = project(
+        rng.normal(size=(3, 3, 8, 8)), "C8", in_rep="regular", out_rep="regular"
+    )
     for value in (np.zeros_like(kernel), kernel):
         variable = keras.Variable(value.astype("float32"))
         gradient = _gradient(reg, variable)
@@ -204,7 +206,9 @@ def test_harmonic_so2_mlp_trains_with_the_spectral_penalty(rng):
         ]
     )
     kernel = ops.convert_to_numpy(model.layers[0].kernel)
-    projected = project(kernel, "SO2", fields, fields, domain="fourier")
+    projected = project(
+        kernel, "SO2", in_rep=fields, out_rep=fields, domain="fourier"
+    )
     copy = projected[:5, :5]
     np.testing.assert_allclose(copy[0, 1:], 0.0, atol=1e-7)
     np.testing.assert_allclose(copy[1:3, 3:5], 0.0, atol=1e-7)
@@ -260,7 +264,7 @@ def test_regular_fields_are_projected_as_their_direct_basis_would(rng):
         direct = np.einsum(
             "nxij,n->xij", q, np.einsum("nxij,xij->n", q, flat)
         ).reshape(kernel.shape)
-        routed = project(kernel, name, "regular", "regular")
+        routed = project(kernel, name, in_rep="regular", out_rep="regular")
         np.testing.assert_allclose(routed, direct, atol=1e-12)
 
 
@@ -276,16 +280,24 @@ def test_max_frequency_band_limits_the_kernels(rng):
         full.apply_numpy(projected), projected, atol=1e-12
     )
     np.testing.assert_allclose(
-        project(projected, "C4", *reps), projected, atol=1e-12
+        project(projected, "C4", in_rep=reps[0], out_rep=reps[1]),
+        projected,
+        atol=1e-12,
     )
     # Angular frequencies above 1 are gone: trivial -> irrep1 needs k = 1
     # only, so projecting again with max_frequency=0 removes that block.
-    zero = project(projected, "SO2", *reps, max_frequency=0)
+    zero = project(
+        projected, "SO2", in_rep=reps[0], out_rep=reps[1], max_frequency=0
+    )
     np.testing.assert_allclose(zero[:, :, 0, :], 0.0, atol=1e-12)
     # For C4 it selects the band-limited steerable subspace.
-    c4 = project(kernel, "C4", *reps, max_frequency=1)
-    np.testing.assert_allclose(project(c4, "C4", *reps), c4, atol=1e-12)
-    assert np.linalg.norm(c4) < np.linalg.norm(project(kernel, "C4", *reps))
+    c4 = project(kernel, "C4", in_rep=reps[0], out_rep=reps[1], max_frequency=1)
+    np.testing.assert_allclose(
+        project(c4, "C4", in_rep=reps[0], out_rep=reps[1]), c4, atol=1e-12
+    )
+    assert np.linalg.norm(c4) < np.linalg.norm(
+        project(kernel, "C4", in_rep=reps[0], out_rep=reps[1])
+    )
     so3 = get_projector("SO3", "trivial", "trivial", (5, 5, 5, 1, 1))
     assert (
         so3.dim

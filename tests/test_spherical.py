@@ -181,9 +181,11 @@ def test_both_routes_agree_on_the_cube_group(continuous, finite, fields, rng):
     the grid-equivariant one (fields that are signed permutations)."""
     shape = (5, 5, 5, 3, 6) if fields[0] == "standard" else (5, 5, 5, 1, 6)
     kernel = rng.normal(size=shape)
-    steered = project(kernel, continuous, *fields)
+    steered = project(kernel, continuous, in_rep=fields[0], out_rep=fields[1])
     np.testing.assert_allclose(
-        project(steered, finite, *fields), steered, atol=1e-12
+        project(steered, finite, in_rep=fields[0], out_rep=fields[1]),
+        steered,
+        atol=1e-12,
     )
 
 
@@ -191,7 +193,7 @@ def test_dense_between_so3_irreps_is_schur(rng):
     """Degree l to l: a multiple of the identity; different degrees: 0."""
     kernel = rng.normal(size=(8, 8))
     projected = project(
-        kernel, "SO3", ["irrep1", "irrep2"], ["irrep1", "irrep2"]
+        kernel, "SO3", in_rep=["irrep1", "irrep2"], out_rep=["irrep1", "irrep2"]
     )
     np.testing.assert_allclose(
         projected[:3, :3], np.trace(kernel[:3, :3]) / 3 * np.eye(3), atol=1e-12
@@ -212,15 +214,32 @@ def test_projected_conv3d_is_equivariant_through_the_layer(rng):
     kernel = ops.convert_to_numpy(layer.kernel)
     reps = ("standard", "irrep2")
     errors = []
-    for weights in (kernel, project(kernel, "SO3", *reps)):
+    for weights in (
+        kernel,
+        project(kernel, "SO3", in_rep=reps[0], out_rep=reps[1]),
+    ):
         layer.kernel.assign(weights)
         y = layer(x)
         errors.append(
             max(
                 np.abs(
                     ops.convert_to_numpy(
-                        layer(transform(x, "SO3", g, reps[0], "channels_last"))
-                        - transform(y, "SO3", g, reps[1], "channels_last")
+                        layer(
+                            transform(
+                                x,
+                                "SO3",
+                                g,
+                                rep=reps[0],
+                                data_format="channels_last",
+                            )
+                        )
+                        - transform(
+                            y,
+                            "SO3",
+                            g,
+                            rep=reps[1],
+                            data_format="channels_last",
+                        )
                     )
                 ).max()
                 for g in CUBE
@@ -261,13 +280,20 @@ def test_generic_rotations_are_approximately_equivariant(rng):
     layer(x)
     inner = _ball(25)  # away from the corners that rotate out of the grid
     errors = []
-    for weights in (kernel, project(kernel, "SO3", *reps)):
+    for weights in (
+        kernel,
+        project(kernel, "SO3", in_rep=reps[0], out_rep=reps[1]),
+    ):
         layer.kernel.assign(weights)
         y = layer(x)
         worst = 0.0
         for g in _random_rotations(rng, 3):
-            gx = transform(x, "SO3", g, reps[0], "channels_last")
-            gy = transform(y, "SO3", g, reps[1], "channels_last")
+            gx = transform(
+                x, "SO3", g, rep=reps[0], data_format="channels_last"
+            )
+            gy = transform(
+                y, "SO3", g, rep=reps[1], data_format="channels_last"
+            )
             diff = ops.convert_to_numpy(layer(gx) - gy) * inner
             worst = max(worst, np.abs(diff).max())
         errors.append(worst / np.abs(ops.convert_to_numpy(y) * inner).max())
@@ -303,7 +329,7 @@ def test_equivariance_error_draws_seeded_rotations():
 def test_regularizer_penalises_the_non_so3_part(rng):
     reg = ProjectionRegularizer("SO3", in_rep="standard", out_rep="irrep2")
     kernel = rng.normal(size=(3, 3, 3, 6, 10))
-    projected = project(kernel, "SO3", "standard", "irrep2")
+    projected = project(kernel, "SO3", in_rep="standard", out_rep="irrep2")
     value = ops.convert_to_numpy(
         reg(ops.convert_to_tensor(kernel.astype("float32")))
     )

@@ -75,10 +75,14 @@ def test_continuous_projection_is_exact_on_the_grid_subgroup(
         Representation(group, in_rep).size,
         Representation(group, out_rep).size * 2,
     )
-    projected = project(rng.normal(size=shape), name, in_rep, out_rep)
+    projected = project(
+        rng.normal(size=shape), name, in_rep=in_rep, out_rep=out_rep
+    )
     assert np.abs(projected).max() > 1e-3  # not trivially zero
     np.testing.assert_allclose(
-        project(projected, exact, in_rep, out_rep), projected, atol=1e-12
+        project(projected, exact, in_rep=in_rep, out_rep=out_rep),
+        projected,
+        atol=1e-12,
     )
 
 
@@ -111,8 +115,8 @@ def test_projector_algebra_and_backend_apply(
     result = project(
         ops.convert_to_tensor(a.astype("float32")),
         name,
-        in_rep,
-        out_rep,
+        in_rep=in_rep,
+        out_rep=out_rep,
         layout=layout,
     )
     np.testing.assert_allclose(
@@ -131,7 +135,7 @@ def test_so2_dense_between_irreps_is_schur():
     """Frequency m to m: the commutant [[a, -b], [b, a]]; m to m' != m: 0."""
     kernel = np.random.default_rng(1).normal(size=(4, 4))
     projected = project(
-        kernel, "SO2", ["irrep1", "irrep2"], ["irrep1", "irrep2"]
+        kernel, "SO2", in_rep=["irrep1", "irrep2"], out_rep=["irrep1", "irrep2"]
     )
     for block in (projected[:2, :2], projected[2:, 2:]):
         np.testing.assert_allclose(block[0, 0], block[1, 1], atol=1e-12)
@@ -199,7 +203,9 @@ def test_regularizer_trains_with_c8_regular_fields(rng):
 
     def residual():
         k = ops.convert_to_numpy(kernel).astype("float64")
-        return np.linalg.norm(k - project(k, "C8", "regular", "regular"))
+        return np.linalg.norm(
+            k - project(k, "C8", in_rep="regular", out_rep="regular")
+        )
 
     before = residual()
     x = rng.normal(size=(8, 9, 9, 8)).astype("float32")
@@ -214,8 +220,17 @@ def test_so2_projected_layer_is_c4_equivariant(rng):
     x = rng.normal(size=(2, 11, 11, 3)).astype("float32")
     layer(x)
     reps = (["trivial", "irrep1"], ["irrep1", "irrep1"])
-    layer.kernel.assign(project(layer.kernel, "SO2", *reps))
-    error = equivariance_error(layer, x, "C4", *reps, "channels_last")
+    layer.kernel.assign(
+        project(layer.kernel, "SO2", in_rep=reps[0], out_rep=reps[1])
+    )
+    error = equivariance_error(
+        layer,
+        x,
+        "C4",
+        in_rep=reps[0],
+        out_rep=reps[1],
+        data_format="channels_last",
+    )
     assert error < 1e-5
 
 
@@ -285,7 +300,9 @@ def test_off_grid_rotations_are_approximately_equivariant(rng):
         smooth = _smooth_kernel(kernel_size, rng)
         layer.kernel.assign(smooth)
         raw = max(_rotation_error(layer, x, a, reps) for a in (30, 45))
-        layer.kernel.assign(project(smooth, "SO2", *reps))
+        layer.kernel.assign(
+            project(smooth, "SO2", in_rep=reps[0], out_rep=reps[1])
+        )
         errors[kernel_size] = max(
             _rotation_error(layer, x, a, reps) for a in (30, 45)
         )
@@ -327,7 +344,9 @@ def test_off_grid_error_shrinks_as_the_kernel_grows(rng):
             use_bias=False,
         )
         layer(x)
-        layer.kernel.assign(project(kernel, "SO2", *reps))
+        layer.kernel.assign(
+            project(kernel, "SO2", in_rep=reps[0], out_rep=reps[1])
+        )
         inner = (np.linalg.norm(points, axis=1) < 2).reshape(1, size, size, 1)
         errors.append(
             max(
@@ -356,9 +375,9 @@ def _smooth_kernel(size, rng):
 
 def _rotation_error(layer, x, degrees, reps, inner=None):
     angle = np.deg2rad(degrees)
-    gx = transform(x, "SO2", angle, reps[0], data_format="channels_last")
+    gx = transform(x, "SO2", angle, rep=reps[0], data_format="channels_last")
     y = layer(x)
-    gy = transform(y, "SO2", angle, reps[1], data_format="channels_last")
+    gy = transform(y, "SO2", angle, rep=reps[1], data_format="channels_last")
     if inner is None:  # away from the corners that rotate out of the grid
         size = x.shape[1]
         r = np.hypot(*(np.indices((size, size)) - (size - 1) / 2))
@@ -404,4 +423,6 @@ def test_unavailable_transforms_and_bad_irreps_raise():
     ):
         project(np.zeros((3, 3, 1, 2)), "SO2", out_rep="irrep6")
     with pytest.raises(ValueError, match=r"Depthwise.*C8"):
-        project(np.zeros((3, 3, 8, 1)), "C8", "regular", layout="depthwise")
+        project(
+            np.zeros((3, 3, 8, 1)), "C8", in_rep="regular", layout="depthwise"
+        )

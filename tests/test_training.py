@@ -101,7 +101,7 @@ def test_large_penalty_drives_the_kernel_to_equivariance():
 
     def relative_residual():
         k = ops.convert_to_numpy(kernel).astype("float64")
-        residual = k - project(k, "C4", "regular", "regular")
+        residual = k - project(k, "C4", in_rep="regular", out_rep="regular")
         return np.linalg.norm(residual) / np.linalg.norm(k)
 
     before = relative_residual()

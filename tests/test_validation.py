@@ -1,5 +1,6 @@
 """Every public class checks its group and representations when built."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -8,6 +9,8 @@ from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import SampledEquivariance
+from keras_approxeq import project
+from keras_approxeq import transform
 from keras_approxeq.layers import FieldNormalization
 from keras_approxeq.layers import RelaxedGroupConv2D
 from keras_approxeq.layers import ResidualPathway
@@ -71,3 +74,20 @@ def test_the_positional_form_of_0_1_0_still_works_and_warns(cls, legacy):
         cls("C4", "regular", in_rep="regular")
     with pytest.raises(TypeError, match="positional arguments"):
         cls("C4", "regular", "trivial", 0.5, None, "extra")
+
+
+def test_functions_take_the_representations_by_keyword_and_warn_on_0_1_0():
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 4, 4))
+    with pytest.warns(DeprecationWarning, match="in_rep, out_rep of project"):
+        old = project(kernel, "C4", "regular", "regular")
+    new = project(kernel, "C4", in_rep="regular", out_rep="regular")
+    np.testing.assert_array_equal(old, new)
+    x = np.random.default_rng(1).normal(size=(1, 5, 5, 4)).astype("float32")
+    with pytest.warns(DeprecationWarning, match="rep, data_format of transform"):
+        old = transform(x, "C4", 1, "regular", "channels_last")
+    new = transform(x, "C4", 1, rep="regular", data_format="channels_last")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(old), keras.ops.convert_to_numpy(new)
+    )
+    with pytest.raises(TypeError, match="by position and the rest by keyword"):
+        transform(x, "C4", 1, "regular", "channels_last", "extra")
