@@ -40,6 +40,7 @@ scikit-image, with metal. Quality is measured by PSNR and SSIM
 
 import argparse
 import os
+import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -278,11 +279,43 @@ def compiled(kind, size, norm="fro", lambda_perp=0.1):
     return model
 
 
-def train(kind, train_data, size, epochs, seed, norm="fro", lambda_perp=0.1):
+def train(
+    kind,
+    train_data,
+    size,
+    epochs,
+    seed,
+    norm="fro",
+    lambda_perp=0.1,
+    callbacks=None,
+):
     keras.utils.set_random_seed(seed)
     model = compiled(kind, size, norm, lambda_perp)
-    model.fit(*train_data, batch_size=16, epochs=epochs, verbose=0)
+    model.fit(
+        *train_data,
+        batch_size=16,
+        epochs=epochs,
+        verbose=0,
+        callbacks=callbacks,
+    )
     return model
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Seconds per training step after the first (which compiles)."""
+
+    def on_train_begin(self, logs=None):
+        self.start, self.steps = None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.start is None:
+            self.start = time.perf_counter()
+        else:
+            self.steps += 1
+
+    def on_train_end(self, logs=None):
+        elapsed = time.perf_counter() - self.start
+        self.step_time = elapsed / max(self.steps, 1)
 
 
 def recipe_rate(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
@@ -298,6 +331,81 @@ def recipe_rate(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
         epochs=epochs,
     )
     return rate
+
+
+"""
+## The norm ablation at matched equivariance
+
+At one `lambda_perp` the norms pull with strengths that differ by orders
+of magnitude, so a comparison there says more about their scale than
+their quality. `--matched` compares them at the same equivariance
+instead: for each norm it trains the penalised model at `lambda_perp` 1e-4,
+1e-3, 1e-2, 0.1 and 1, interpolates `log lambda` against `log` of the
+mean relative residual `||T - P T|| / ||T||` of the kernels, trains at
+the `lambda_perp` that should reach each target residual (0.05 and 0.2),
+and, once, at a second interpolation where the first missed by more than
+a factor of 1.5. It reports the run closest to each target with its
+PSNR, SSIM, the residual reached and the training step time (after the
+first step, which compiles).
+"""
+
+MATCHED_LEVELS = (0.05, 0.2)
+MATCHED_SWEEP = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def interpolated_lambda(runs, level):
+    """`lambda` where `log residual` crosses `log level`, linearly in
+    `log lambda` between the nearest runs around it (or the end runs)."""
+    points = sorted(runs.items())
+    lams = np.log([lam for lam, _ in points])
+    logs = np.log([max(run["residual"], 1e-12) for _, run in points])
+    target = np.log(level)
+    for i in range(len(points) - 1):
+        a, b = logs[i], logs[i + 1]
+        if (a - target) * (b - target) <= 0 and a != b:
+            t = (target - a) / (b - a)
+            return float(np.exp(lams[i] + t * (lams[i + 1] - lams[i])))
+    # Not bracketed: the end whose residual is nearest the level.
+    return points[int(np.argmin(np.abs(logs - target)))][0]
+
+
+def matched_run(norm, train_data, test, size, epochs, seed, lam):
+    timer = StepTimer()
+    model = train("penalty", train_data, size, epochs, seed, norm, lam, [timer])
+    psnr, ssim, _, residual = evaluate(model, test)
+    return {
+        "psnr": psnr,
+        "ssim": ssim,
+        "residual": residual,
+        "step": timer.step_time,
+    }
+
+
+def matched_equivariance(norms, train_data, test, size, epochs, seed, sweep):
+    """`{norm: {level: (lambda, run)}}` and every run, per norm."""
+    chosen, runs = {}, {}
+    for norm in norms:
+        runs[norm] = {
+            lam: matched_run(norm, train_data, test, size, epochs, seed, lam)
+            for lam in sweep
+        }
+        chosen[norm] = {}
+        for level in MATCHED_LEVELS:
+            for _ in range(2):
+                lam = interpolated_lambda(runs[norm], level)
+                if lam not in runs[norm]:
+                    runs[norm][lam] = matched_run(
+                        norm, train_data, test, size, epochs, seed, lam
+                    )
+                ratio = runs[norm][lam]["residual"] / level
+                if 1 / 1.5 <= ratio <= 1.5:
+                    break
+            best = min(
+                runs[norm],
+                key=lambda x: abs(np.log(runs[norm][x]["residual"] / level)),
+            )
+            chosen[norm][level] = best, runs[norm][best]
+    return chosen, runs
 
 
 def configurations(quick):
@@ -323,6 +431,37 @@ def configurations(quick):
     return headline, ablation
 
 
+def _parse_norm(text):
+    """`"fro"` -> `"fro"`, `"2,1"` -> `(2, 1)`."""
+    if "," in text:
+        return tuple(int(p) for p in text.split(","))
+    return text
+
+
+def report_matched(result):
+    chosen, runs = result
+    print("\nEvery run of the search (norm, lambda: PSNR, residual):")
+    for norm, by_lambda in runs.items():
+        cells = [
+            f"{lam:.3g}: {run['psnr']:.2f} dB, {run['residual']:.3g}"
+            for lam, run in sorted(by_lambda.items())
+        ]
+        print(f"- {_name(norm)}: " + "; ".join(cells))
+    print(
+        "\n| norm | target `‖T-PT‖/‖T‖` | lambda_perp | reached | PSNR (dB) "
+        "| SSIM | step (ms) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for norm, levels in chosen.items():
+        for level, (lam, run) in levels.items():
+            print(
+                f"| {_name(norm)} | {level:g} | {lam:.3g} | "
+                f"{run['residual']:.3g} | {run['psnr']:.2f} | "
+                f"{run['ssim']:.4f} | {1e3 * run['step']:.1f} |"
+            )
+    return result
+
+
 def _name(norm):
     return norm if isinstance(norm, str) else f"mixed{norm}".replace(" ", "")
 
@@ -343,6 +482,12 @@ def main(argv=None):
         type=int,
         help="seeds for every model (default 3 for "
         "the headline models, 1 for the ablations)",
+    )
+    parser.add_argument(
+        "--matched",
+        action="append",
+        help="compare this norm at matched equivariance (repeatable), e.g. "
+        "--matched fro --matched l1 --matched 2,1",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -366,6 +511,14 @@ def main(argv=None):
     )
     fbp_psnr, fbp_ssim = quality(*test)
     print(f"FBP without a network: PSNR {fbp_psnr:.2f} dB, SSIM {fbp_ssim:.3f}")
+    if args.matched:
+        norms = [_parse_norm(n) for n in args.matched]
+        sweep = (1e-3, 1.0) if args.quick else MATCHED_SWEEP
+        return report_matched(
+            matched_equivariance(
+                norms, train_data, test, size, epochs, seeds[0], sweep
+            )
+        )
     headline, ablation = configurations(args.quick)
     print("| model | seeds | PSNR (dB) | SSIM | equiv. error | `‖T-PT‖/‖T‖` |")
     print("|---|---|---|---|---|---|")

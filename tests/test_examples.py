@@ -253,3 +253,13 @@ def test_existing_models_page_runs():
     assert model.losses  # regular fields after the first layer
     first = model.get_layer("conv1_conv").kernel.regularizer
     assert first.in_rep == "trivial" and first.out_rep == "regular"
+
+
+def test_ct_matched_equivariance_interpolates_in_log_log():
+    ct = _load("examples/ct_artefacts.py")
+    runs = {lam: {"residual": r} for lam, r in [(1e-3, 0.8), (1e-1, 0.008)]}
+    # log residual falls by 2 per decade of lambda: 0.08 at lambda 1e-2.
+    np.testing.assert_allclose(ct.interpolated_lambda(runs, 0.08), 1e-2)
+    # Outside the runs: the end nearest the level.
+    assert ct.interpolated_lambda(runs, 0.9) == 1e-3
+    assert ct.interpolated_lambda(runs, 1e-4) == 1e-1

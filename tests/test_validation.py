@@ -83,7 +83,9 @@ def test_functions_take_the_representations_by_keyword_and_warn_on_0_1_0():
     new = project(kernel, "C4", in_rep="regular", out_rep="regular")
     np.testing.assert_array_equal(old, new)
     x = np.random.default_rng(1).normal(size=(1, 5, 5, 4)).astype("float32")
-    with pytest.warns(DeprecationWarning, match="rep, data_format of transform"):
+    with pytest.warns(
+        DeprecationWarning, match="rep, data_format of transform"
+    ):
         old = transform(x, "C4", 1, "regular", "channels_last")
     new = transform(x, "C4", 1, rep="regular", data_format="channels_last")
     np.testing.assert_array_equal(
