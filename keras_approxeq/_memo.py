@@ -6,11 +6,11 @@ it, and it cannot read NumPy arrays handed to tensor ops. So here:
 
 * `memoize`: a cache hit is a plain dict lookup, which every tracer sees
   through, and a miss runs eagerly, outside Dynamo.
-* `constants`: NumPy arrays become backend tensors once per dtype (and
-  torch device), made eagerly (outside Dynamo, and in TensorFlow's eager
-  context), so a trace only captures them as constants. Keras builds
-  models symbolically on torch's "meta" device; keying by device keeps
-  those placeholders apart from the real tensors.
+* `Constants`: NumPy arrays that become backend tensors once per dtype
+  (and torch device), made eagerly (outside Dynamo, and in TensorFlow's
+  eager context), so a trace only captures them as constants. Keras
+  builds models symbolically on torch's "meta" device; keying by device
+  keeps those placeholders apart from the real tensors.
 """
 
 import functools
@@ -18,7 +18,7 @@ import functools
 import keras
 from keras import ops
 
-__all__ = ["clear_caches", "constants", "memoize"]
+__all__ = ["Constants", "clear_caches", "memoize"]
 
 _CACHES = []
 
@@ -44,20 +44,52 @@ def clear_caches():
         cache.clear()
 
 
-def constants(cache, like, arrays):
-    """Backend tensors of `arrays` (a tuple) to combine with tensor `like`.
+class Constants:
+    """Read-only NumPy arrays, and their backend tensors made once.
 
-    Integer arrays become int32 tensors, the others tensors of `like`'s
-    dtype, on `like`'s device; cached in the dict `cache`.
+    Args:
+        *arrays: The arrays, in the order `like` returns them.
+        **named: Or the arrays by name: `like` then returns a dict.
+
+    Integer arrays become int32 tensors, the others tensors of the dtype
+    of the tensor they are combined with, on its device.
+
+    Example:
+
+    >>> import numpy as np
+    >>> c = Constants(np.arange(3), np.ones(3))
+    >>> index, weight = c.like(keras.ops.zeros(2))
+    >>> c.nbytes
+    48
     """
-    dtype = keras.backend.standardize_dtype(like.dtype)
-    device = None
-    if keras.backend.backend() == "torch":
-        device = like.device
-    key = (dtype, str(device))
-    if key not in cache:
-        _eager(_fill)(cache, key, _to_tensors, (arrays, dtype, device))
-    return cache[key]
+
+    def __init__(self, *arrays, **named):
+        if arrays and named:
+            raise ValueError("Pass the arrays by position or by name.")
+        self.names = tuple(named) or None
+        self.arrays = tuple(named.values()) if named else arrays
+        for array in self.arrays:
+            array.setflags(write=False)
+        self._tensors = {}  # (dtype, device) -> the arrays as tensors
+
+    @property
+    def nbytes(self):
+        return sum(a.nbytes for a in self.arrays)
+
+    def like(self, tensor):
+        """The arrays as tensors to combine with `tensor` (a tuple, or a
+        dict if they were named)."""
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        device = None
+        if keras.backend.backend() == "torch":
+            device = tensor.device
+        key = (dtype, str(device))
+        if key not in self._tensors:
+            _eager(_fill)(
+                self._tensors, key, _to_tensors, (self.arrays, dtype, device)
+            )
+        tensors = self._tensors[key]
+        return dict(zip(self.names, tensors)) if self.names else tensors
 
 
 def _fill(cache, key, fn, args):

@@ -20,7 +20,7 @@ from keras import ops
 
 from keras_approxeq import groups
 from keras_approxeq import representations
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq.irreps import field_matrix
@@ -49,7 +49,7 @@ def rotate(x, group, element, fields, channels_first):
     batch_shape = tuple(x.shape)
     spatial, channels = batch_shape[1:-1], batch_shape[-1]
     maps = _maps(group.name, element, fields, channels, spatial)
-    index, weight, matrix = constants(maps["tensors"], x, maps["arrays"])
+    index, weight, matrix = maps.like(x)
     flat = ops.reshape(x, (-1, math.prod(spatial), channels))
     gathered = ops.take(flat, index, axis=1)  # (batch, points, 4, channels)
     moved = ops.sum(gathered * weight[None, :, :, None], axis=2)
@@ -63,8 +63,7 @@ def _maps(group_name, element, fields, channels, spatial):
     group = groups.get(group_name, len(spatial) or None)
     if not spatial:  # (batch, channels): only the channels are mixed
         matrix = _channel_matrix(group, fields, channels, element)
-        arrays = (np.zeros((1, 1), np.int32), np.ones((1, 1)), matrix)
-        return {"arrays": arrays, "tensors": {}}
+        return Constants(np.zeros((1, 1), np.int32), np.ones((1, 1)), matrix)
     matrix = _matrix(group, element)
     if len(spatial) != group.ndim or len(set(spatial)) != 1:
         raise ValueError(
@@ -87,12 +86,11 @@ def _maps(group_name, element, fields, channels, spatial):
         index.append(flat)
         weight.append(np.where(inside, w, 0.0))
     channel_matrix = _channel_matrix(group, fields, channels, element)
-    arrays = (
+    return Constants(
         np.stack(index, 1).astype(np.int32),
         np.stack(weight, 1),
         channel_matrix,
     )
-    return {"arrays": arrays, "tensors": {}}
 
 
 def _matrix(group, element):

@@ -56,7 +56,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._ops import einsum
 
 __all__ = ["GroupAction", "KroneckerProjector"]
@@ -135,18 +135,15 @@ class KroneckerProjector:
         self._copies = tuple(copies)
         self._rank = rank
         self._use_matrix = block <= 64 or 2 * rank >= block
-        self._basis = basis.reshape((*block_shape, rank))
-        # The arrays apply() contracts with: the (B, B) projection itself
-        # or the basis (applied twice).
-        arrays = (self._basis,)
+        self._basis = Constants(basis.reshape((*block_shape, rank)))
+        # apply() contracts with the (B, B) projection itself, or with the
+        # basis twice.
+        self._matrix = None
         if self._use_matrix:
             matrix = basis @ basis.T
-            arrays = (matrix.reshape((*block_shape, *block_shape)),)
-        self._arrays = arrays
-        for array in (self._basis, *arrays):
-            array.setflags(write=False)
-        self._tensors = {}  # (dtype, device) -> the arrays as tensors
-        self._basis_tensors = {}
+            self._matrix = Constants(
+                matrix.reshape((*block_shape, *block_shape))
+            )
         actions = None
         if elements is not None:
             actions = _group_actions(spatial, field_sizes, *elements)
@@ -154,20 +151,20 @@ class KroneckerProjector:
         if actions is not None:
             # The kernel's view for the group sum keeps the spatial axes.
             self._sum_view = (*spatial, *view[1 if spatial else 0 :])
-            self._sum_arrays = tuple(
-                a for action in actions for a in action.arrays
+            self._sum_arrays = Constants(
+                *(a for action in actions for a in action.arrays)
             )
-            self._sum_tensors = {}
 
     @property
     def nbytes(self):
         """Bytes of the NumPy arrays it keeps."""
-        return self._basis.nbytes + sum(a.nbytes for a in self._arrays)
+        matrix = self._matrix.nbytes if self._matrix is not None else 0
+        return self._basis.nbytes + matrix
 
     def coefficients(self, kernel):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
-        (basis,) = constants(self._basis_tensors, kernel, (self._basis,))
+        (basis,) = self._basis.like(kernel)
         analysis, _ = self._basis_equations()
         x = ops.reshape(kernel, self._view)
         return ops.reshape(einsum(analysis, x, basis), (-1,))
@@ -175,7 +172,7 @@ class KroneckerProjector:
     def expand(self, coefficients):
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
-        (basis,) = constants(self._basis_tensors, coefficients, (self._basis,))
+        (basis,) = self._basis.like(coefficients)
         _, synthesis = self._basis_equations()
         c = ops.reshape(coefficients, (self._rank, *self._copies))
         return ops.reshape(einsum(synthesis, c, basis), self.shape)
@@ -193,14 +190,14 @@ class KroneckerProjector:
             return self._group_sum(kernel)
         if not self._use_matrix:
             return self.expand(self.coefficients(kernel))
-        (matrix,) = constants(self._tensors, kernel, self._arrays)
+        (matrix,) = self._matrix.like(kernel)
         x = einsum(
             self._matrix_equation(), matrix, ops.reshape(kernel, self._view)
         )
         return ops.reshape(x, self.shape)
 
     def _group_sum(self, kernel):
-        tensors = iter(constants(self._sum_tensors, kernel, self._sum_arrays))
+        tensors = iter(self._sum_arrays.like(kernel))
         x = ops.reshape(kernel, self._sum_view)
         total = None
         for action in self._actions:
@@ -213,9 +210,8 @@ class KroneckerProjector:
         kernel = np.asarray(kernel)
         x = kernel.reshape(self._view).astype(np.float64)
         analysis, synthesis = self._basis_equations()
-        x = np.einsum(
-            synthesis, np.einsum(analysis, x, self._basis), self._basis
-        )
+        (basis,) = self._basis.arrays
+        x = np.einsum(synthesis, np.einsum(analysis, x, basis), basis)
         return x.reshape(kernel.shape).astype(kernel.dtype)
 
     def _matrix_equation(self):

@@ -60,7 +60,7 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq.norms import safe_root
@@ -108,8 +108,7 @@ def _norm(x, norm, spatial_shape, grid_size, depthwise):
         matrices, weights = x, None
     else:
         grid = tuple(grid_size or default_grid(spatial_shape))
-        arrays = _dft(tuple(spatial_shape), grid)
-        cos, sin, weights = constants(arrays["tensors"], x, arrays["arrays"])
+        cos, sin, weights = _dft(tuple(spatial_shape), grid).like(x)
         real = einsum("wx,xab->wab", cos, x)
         imaginary = -einsum("wx,xab->wab", sin, x)
         if depthwise:
@@ -138,8 +137,7 @@ def _largest_singular_value(matrices):
     without an SVD."""
     if matrices.shape[-2] < matrices.shape[-1]:  # square the smaller Gram
         matrices = ops.swapaxes(matrices, -1, -2)
-    start = _start_vector(matrices.shape[-1])
-    (start,) = constants(start["tensors"], matrices, start["arrays"])
+    (start,) = _start_vector(matrices.shape[-1]).like(matrices)
     fixed = ops.stop_gradient(matrices)
     if matrices.shape[0] > 1:
         # Row vectors `(W, 1, b)`: PyTorch's CPU batched matmul is 4 times
@@ -166,7 +164,7 @@ def _start_vector(size):
     """A fixed generic start (no zero overlap with any singular vector,
     almost surely)."""
     start = np.random.default_rng(0).normal(size=size)
-    return {"arrays": (start,), "tensors": {}}
+    return Constants(start)
 
 
 def _normalized(x, axis=-1):
@@ -209,5 +207,4 @@ def _dft(spatial_shape, grid):
             "dw,dx->wx", frequencies[:, keep] / np.array(grid)[:, None], offsets
         )
     )
-    arrays = (np.cos(angles), np.sin(angles), weights)
-    return {"arrays": arrays, "tensors": {}}
+    return Constants(np.cos(angles), np.sin(angles), weights)

@@ -37,7 +37,7 @@ from keras_approxeq import radial
 from keras_approxeq import representations
 from keras_approxeq import spectral
 from keras_approxeq import steerable
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._warnings import deprecated
 from keras_approxeq._warnings import keyword_only
@@ -159,28 +159,25 @@ class OrbitProjector:
         self.member_weights = member_weights
         self.dim = members.shape[0]
         self.is_identity = self.dim == index.size
-        for array in (index, weights, members, member_weights):
-            array.setflags(write=False)
-        self._tensors = {}  # (dtype, device) -> the arrays as tensors
+        self._constants = Constants(index, weights, members, member_weights)
 
     @property
     def nbytes(self):
         """Bytes of the NumPy arrays it keeps (tensors made from them take
         as much again per dtype and device)."""
-        arrays = (self.index, self.weights, self.members, self.member_weights)
-        return sum(a.nbytes for a in arrays)
+        return self._constants.nbytes
 
     def coefficients(self, kernel):
         """`Q^T K` with `keras.ops`: the kernel's `dim` coordinates."""
         flat = ops.reshape(kernel, (-1,))
-        _, _, members, member_weights = self._constants(flat)
+        _, _, members, member_weights = self._constants.like(flat)
         gathered = ops.take(flat, members, axis=0)
         return ops.sum(gathered * member_weights, axis=1)
 
     def expand(self, coefficients):
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
-        index, weights, _, _ = self._constants(coefficients)
+        index, weights, _, _ = self._constants.like(coefficients)
         projected = ops.take(coefficients, index, axis=0) * weights
         return ops.reshape(projected, self.shape)
 
@@ -190,10 +187,6 @@ class OrbitProjector:
         if self.dim == 0:
             return ops.zeros_like(kernel)
         return self.expand(self.coefficients(kernel))
-
-    def _constants(self, like):
-        arrays = (self.index, self.weights, self.members, self.member_weights)
-        return constants(self._tensors, like, arrays)
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""

@@ -36,7 +36,7 @@ from keras_approxeq import groups
 from keras_approxeq import irreps
 from keras_approxeq import steerable
 from keras_approxeq import weight_views
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import split
@@ -68,27 +68,24 @@ class SpectralProjector:
         # Per axis: [(channel index (p, d), F (d, d) or None)], in the order
         # in which the spectral channels are laid out.
         self._parts = (in_parts, out_parts)
-        names, arrays = [], []
+        arrays = {}
         for axis, parts in (("in", in_parts), ("out", out_parts)):
             order = np.concatenate([index.reshape(-1) for index, _ in parts])
-            names.append(f"{axis}_gather")
-            arrays.append(order.astype(np.int32))
-            names.append(f"{axis}_scatter")
-            arrays.append(np.argsort(order).astype(np.int32))
+            arrays[f"{axis}_gather"] = order.astype(np.int32)
+            arrays[f"{axis}_scatter"] = np.argsort(order).astype(np.int32)
             for i, (_, f) in enumerate(parts):
                 if f is not None:
-                    names.append(f"{axis}_{i}")
-                    arrays.append(f)
-        self._names, self._arrays, self._tensors = names, tuple(arrays), {}
+                    arrays[f"{axis}_{i}"] = f
+        self._constants = Constants(**arrays)
 
     @property
     def nbytes(self):
         """Bytes of the NumPy arrays it keeps, its core's included."""
-        return self.core.nbytes + sum(a.nbytes for a in self._arrays)
+        return self.core.nbytes + self._constants.nbytes
 
     def to_spectral(self, kernel):
         """`K' = F_in^T K F_out`, shape `(X, in, out)` (spectral order)."""
-        tensors = self._constants(kernel)
+        tensors = self._constants.like(kernel)
         x = math.prod(self.shape[:-2])
         flat = ops.reshape(kernel, (x, *self.shape[-2:]))
         flat = ops.take(flat, tensors["in_gather"], axis=1)
@@ -98,7 +95,7 @@ class SpectralProjector:
 
     def from_spectral(self, spectral):
         """`K = F_in K' F_out^T`, back in the kernel's shape."""
-        tensors = self._constants(spectral)
+        tensors = self._constants.like(spectral)
         flat = self._mix(spectral, "in", tensors, inverse=True)
         flat = self._mix(flat, "out", tensors, inverse=True)
         flat = ops.take(flat, tensors["in_scatter"], axis=1)
@@ -162,11 +159,6 @@ class SpectralProjector:
                 piece = ops.reshape(piece, shape)
             mixed.append(piece)
         return ops.concatenate(mixed, axis=position)
-
-    def _constants(self, like):
-        return dict(
-            zip(self._names, constants(self._tensors, like, self._arrays))
-        )
 
 
 def _mix_numpy(flat, parts, position, inverse):

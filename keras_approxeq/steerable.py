@@ -55,7 +55,7 @@ from keras_approxeq import spherical_basis
 from keras_approxeq import weight_views
 from keras_approxeq._linalg import null_space
 from keras_approxeq._linalg import orthonormal_rows
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import split
@@ -100,25 +100,20 @@ class SteerableProjector:
             for (a, b), q in bases.items()
         ]
         # The arrays `apply` needs, named; made into tensors once per dtype.
-        self._names, arrays = [], []
+        arrays = {}
         for key, index in (("in", in_groups), ("out", out_groups)):
             order = np.concatenate([i.reshape(-1) for i in index.values()])
-            self._names += [f"{key}_order", f"{key}_inverse"]
-            arrays += [
-                order.astype(np.int32),
-                np.argsort(order).astype(np.int32),
-            ]
+            arrays[f"{key}_order"] = order.astype(np.int32)
+            arrays[f"{key}_inverse"] = np.argsort(order).astype(np.int32)
         for (a, b), q in bases.items():
-            self._names.append(f"basis:{a}:{b}")
-            arrays.append(q)
-        self._arrays = tuple(arrays)
-        self._tensors = {}
+            arrays[f"basis:{a}:{b}"] = q
+        self._constants = Constants(**arrays)
 
     @property
     def nbytes(self):
         """Bytes of the NumPy arrays it keeps (tensors made from them take
         as much again per dtype and device)."""
-        return sum(a.nbytes for a in self._arrays)
+        return self._constants.nbytes
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
@@ -137,7 +132,7 @@ class SteerableProjector:
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
         x, c_in, c_out = math.prod(self.shape[:-2]), *self.shape[-2:]
-        tensors = self._constants(kernel)
+        tensors = self._constants.like(kernel)
         flat = ops.reshape(kernel, (x, c_in, c_out))
         # Channels grouped by field type, so that each pair is a slice.
         grouped = ops.take(flat, tensors["in_order"], axis=1)
@@ -165,7 +160,7 @@ class SteerableProjector:
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
         x = math.prod(self.shape[:-2])
-        tensors = self._constants(coefficients)
+        tensors = self._constants.like(coefficients)
         pieces = iter(split(coefficients, self._sizes, 0))
         rows = []
         for a, (p, i) in ((a, g.shape) for a, g in self.in_groups.items()):
@@ -190,10 +185,6 @@ class SteerableProjector:
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         return self.expand(self.coefficients(kernel))
-
-    def _constants(self, like):
-        tensors = constants(self._tensors, like, self._arrays)
-        return dict(zip(self._names, tensors))
 
 
 def get_steerable_projector(

@@ -9,7 +9,7 @@ from keras_approxeq import data_formats
 from keras_approxeq import groups
 from keras_approxeq import interpolation
 from keras_approxeq import representations
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.representations import Representation
@@ -83,7 +83,7 @@ def transform(x, group, element, *, rep="trivial", data_format=None):
     maps = _index_maps(
         group.name, group.ndim, int(element), fields, channels, spatial
     )
-    source, channel_source, sign = constants(maps["tensors"], x, maps["arrays"])
+    source, channel_source, sign = maps.like(x)
     channel_axis = 1 if data_format == "channels_first" else -1
     sign_shape = [1] * 3 if spatial else [1, 1]
     sign_shape[channel_axis] = channels
@@ -137,5 +137,4 @@ def _index_maps(group_name, ndim, element, fields, channels, spatial):
     rep = Representation(group, fields)
     perm, sign = rep.signed_permutation(channels, elements=[element])
     channel_source = np.argsort(perm[0]).astype(np.int32)
-    arrays = (source, channel_source, sign[0][channel_source])
-    return {"arrays": arrays, "tensors": {}}
+    return Constants(source, channel_source, sign[0][channel_source])

@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_approxeq import data_formats
 from keras_approxeq import groups
-from keras_approxeq._memo import constants
+from keras_approxeq._memo import Constants
 from keras_approxeq.representations import Representation
 from keras_approxeq.representations import validated
 
@@ -94,12 +94,11 @@ class FieldNormalization(keras.layers.Layer):
         membership = np.zeros((channels, fields))
         membership[np.arange(channels), field_of] = 1.0
         # (C, F) averaging over a field's channels, and (F, C) broadcasting.
-        self._arrays = (
+        self._constants = Constants(
             membership / membership.sum(0),
             membership.T,
             np.array(shiftable, np.float64),
         )
-        self._tensors = {}
         self.gamma = self.add_weight(
             name="gamma", shape=(fields,), initializer="ones"
         )
@@ -123,9 +122,7 @@ class FieldNormalization(keras.layers.Layer):
         rank = len(x.shape)
         axis = self._channel_axis(rank)
         reduce = tuple(a for a in range(rank) if a != axis)
-        average, broadcast, shiftable = constants(
-            self._tensors, x, self._arrays
-        )
+        average, broadcast, shiftable = self._constants.like(x)
         if training:
             channel_mean = ops.mean(x, axis=reduce)
             channel_square = ops.mean(ops.square(x), axis=reduce)
