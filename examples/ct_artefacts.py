@@ -493,7 +493,7 @@ def main(argv=None):
     if args.quick:
         size, n_train, n_test, epochs = 32, 32, 8, 1
         seeds, ablation_seeds = [0], [0]
-        search = {"rates": (0.0, 1.0), "folds": 2}
+        search = {"rates": (0.0, 1.0), "folds": None}
     else:
         size, n_train, n_test, epochs = 64, 480, 40, 12
         seeds, ablation_seeds = [0, 1, 2], [0]

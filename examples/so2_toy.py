@@ -279,7 +279,7 @@ def recipe_rate(points, labels, epochs, seed, rates=RATES, folds=FOLDS):
         strengths=rates,
         folds=folds,
         verbose=False,
-        batch_size=len(x) - len(x) // folds,
+        batch_size=len(x),  # full batch: every fit's batch is its data
         epochs=epochs,
     )
     return rate
@@ -435,7 +435,7 @@ def main(argv=None):
     if args.quick:
         epochs, lambdas_g, lambdas_perp = 5, [1e-2, 0.0], [0.0, 1e-1]
         amplitudes, seeds = [0.0, 1.0], [0]
-        search = {"rates": (0.0, 1.0), "folds": 2}
+        search = {"rates": (0.0, 1.0), "folds": None}
     else:
         epochs, lambdas_g, lambdas_perp = 200, LAMBDAS_G, LAMBDAS_PERP
         amplitudes, seeds = AMPLITUDES, [0, 1, 2]

@@ -387,7 +387,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
-        search = {"rates": (0.0, 1.0), "folds": 2}
+        search = {"rates": (0.0, 1.0), "folds": None}
     else:
         size, n_train, n_test, epochs, seeds = SIZE, 320, 200, 8, [0, 1, 2]
         search = {}
