@@ -35,7 +35,7 @@ def equivariance_error(
         fn: A callable from a batch to a batch, e.g. a layer or a model.
         x: A batch of inputs, `(batch, spatial..., channels)` (or channels
             first) or `(batch, channels)`.
-        group: A group name or `Group`.
+        group: A group name or a group object.
         in_rep: The representation of `x`'s channels.
         out_rep: The representation of `fn(x)`'s channels.
         data_format: `"channels_last"` or `"channels_first"`; defaults to

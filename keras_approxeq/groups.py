@@ -56,15 +56,22 @@ import re
 import numpy as np
 
 from keras_approxeq._memo import memoize
+from keras_approxeq._warnings import deprecated
 
 __all__ = [
     "BaseGroup",
-    "Group",
-    "RotationGroup2D",
-    "RotationGroup3D",
+    "ContinuousGroup2D",
+    "ContinuousGroup3D",
+    "FiniteGroup",
+    "O2",
+    "O3",
+    "SO2",
+    "SO3",
     "SymmetricGroup",
     "get",
+    "get_finite",
     "names",
+    "plane_matrix",
 ]
 
 
@@ -120,7 +127,7 @@ class BaseGroup:
         return sorted(chosen)
 
 
-class Group(BaseGroup):
+class FiniteGroup(BaseGroup):
     """A finite group of orthogonal matrices acting on a grid.
 
     Args:
@@ -269,30 +276,18 @@ def _closure(cayley, elements):
         closed = grown
 
 
-class RotationGroup2D(BaseGroup):
-    """`SO2` (all rotations of the plane) or `O2` (with the mirrors).
+class ContinuousGroup2D(BaseGroup):
+    """What `SO2` and `O2` share: the continuous groups of the plane."""
 
-    An element is an angle (`SO2`) or an `(angle, mirror)` pair (`O2`):
-    the mirror, which reverses the column axis, if `mirror`, then the
-    rotation by `angle` radians, counter-clockwise as an image is
-    displayed. Kernels are projected onto steerable bases.
+    ndim = 2
+    order = None  # infinite
+    is_finite = False
+    is_grid_exact = False
 
-    Example:
-
-    >>> get("O2").generators
-    [(1.0, False), (0.0, True)]
-    """
-
-    def __init__(self, reflections):
-        self.name = "O2" if reflections else "SO2"
-        self.ndim = 2
-        self.order = None  # infinite
-        self.reflections = reflections
+    def __init__(self):
         # A rotation by 1 radian generates a dense subgroup: a band-limited
         # function equivariant under it is equivariant under all rotations.
-        self.generators = [(1.0, False)] + [(0.0, True)] * reflections
-        self.is_finite = False
-        self.is_grid_exact = False
+        self.generators = [(1.0, False)] + [(0.0, True)] * self.reflections
 
     def _sample(self, count, rng):
         angles = rng.uniform(0, 2 * np.pi, count).tolist()
@@ -308,37 +303,65 @@ class RotationGroup2D(BaseGroup):
         return float(g), False
 
     def __repr__(self):
-        return f"<RotationGroup2D {self.name}>"
+        return f"<{self.name}>"
 
 
-class RotationGroup3D(BaseGroup):
-    """`SO3` (all rotations of space) or `O3` (with the inversion).
+class SO2(ContinuousGroup2D):
+    """SO(2), all rotations of the plane.
 
-    An element is a `3x3` orthogonal matrix acting on `(depth, row, col)`
-    coordinates (determinant +1 for `SO3`). Kernels are projected onto
-    steerable bases of spherical harmonics (see
-    `keras_approxeq.spherical_basis`). The signed permutation matrices among the
-    elements (the 24 of `O`, 48 of `Oh`) permute voxels exactly.
+    An element is an angle in radians, counter-clockwise as an image is
+    displayed. Kernels are projected onto steerable bases.
 
     Example:
 
-    >>> len(get("O3").generators)
-    3
+    >>> get("SO2").generators
+    [(1.0, False)]
     """
 
-    def __init__(self, reflections):
-        self.name = "O3" if reflections else "SO3"
-        self.ndim = 3
-        self.order = None  # infinite
-        self.reflections = reflections
+    name = "SO2"
+    reflections = False
+
+
+class O2(ContinuousGroup2D):
+    """O(2), the rotations and mirrors of the plane.
+
+    An element is an `(angle, mirror)` pair: the mirror, which reverses
+    the column axis, if `mirror`, then the rotation by `angle` radians,
+    counter-clockwise as an image is displayed. Kernels are projected
+    onto steerable bases.
+
+    Example:
+
+    >>> get("O2").generators
+    [(1.0, False), (0.0, True)]
+    """
+
+    name = "O2"
+    reflections = True
+
+
+class ContinuousGroup3D(BaseGroup):
+    """What `SO3` and `O3` share: the continuous groups of space.
+
+    An element is a `3x3` orthogonal matrix acting on `(depth, row, col)`
+    coordinates. Kernels are projected onto steerable bases of spherical
+    harmonics (see `keras_approxeq.spherical_basis`). The signed
+    permutation matrices among the elements (the 24 of `O`, 48 of `Oh`)
+    permute voxels exactly.
+    """
+
+    ndim = 3
+    order = None  # infinite
+    is_finite = False
+    is_grid_exact = False
+
+    def __init__(self):
         # Two rotations about different axes by angles that are irrational
         # multiples of pi generate a dense subgroup of SO(3).
         self.generators = [
             _axis_rotation((1.0, 2.0, 3.0), 1.0),
             _axis_rotation((3.0, -1.0, 2.0), 2.0),
-        ] + [-np.eye(3)] * reflections
-        self.is_finite = False
-        self.is_grid_exact = False
+        ] + [-np.eye(3)] * self.reflections
 
     def _sample(self, count, rng):
         return [self._random_rotation(rng) for _ in range(count)]
@@ -371,7 +394,35 @@ class RotationGroup3D(BaseGroup):
         return matrix
 
     def __repr__(self):
-        return f"<RotationGroup3D {self.name}>"
+        return f"<{self.name}>"
+
+
+class SO3(ContinuousGroup3D):
+    """SO(3), all rotations of space: an element is a `3x3` rotation
+    matrix (determinant +1).
+
+    Example:
+
+    >>> len(get("SO3").generators)
+    2
+    """
+
+    name = "SO3"
+    reflections = False
+
+
+class O3(ContinuousGroup3D):
+    """O(3), the rotations of space and the point inversion: an element is
+    a `3x3` orthogonal matrix.
+
+    Example:
+
+    >>> len(get("O3").generators)
+    3
+    """
+
+    name = "O3"
+    reflections = True
 
 
 def _axis_rotation(axis, angle):
@@ -533,16 +584,16 @@ def get_finite(identifier, ndim=None, *, user, hint):
 
 
 def get(identifier, ndim=None):
-    """Returns a group by name (or passes a `Group` through).
+    """Returns a group by name (or passes a group object through).
 
     Args:
         identifier: A group name such as `"C4"`, `"D4"`, `"O"`, `"Oh"`
-            (case-insensitive), or a `Group`.
+            (case-insensitive), or a group object.
         ndim: Dimension of the grid the group must act on. `None` picks the
             group's usual grid: 3D for `O`/`Oh`, 2D for the others.
 
     Returns:
-        A `Group`.
+        A `FiniteGroup`, `SO2`, `O2`, `SO3`, `O3` or `SymmetricGroup`.
 
     Raises:
         ValueError: for an unknown name, or a group that does not act on
@@ -553,15 +604,13 @@ def get(identifier, ndim=None):
     >>> get("D1", ndim=1).matrices.ravel().tolist()
     [1.0, -1.0]
     """
-    if isinstance(
-        identifier, (Group, RotationGroup2D, RotationGroup3D, SymmetricGroup)
-    ):
+    if isinstance(identifier, BaseGroup):
         if ndim is None or identifier.ndim == ndim:
             return identifier
         identifier = identifier.name
     if not isinstance(identifier, str):
         raise ValueError(
-            "Expected a group name (str) or a Group. Received: "
+            "Expected a group name (str) or a group object. Received: "
             f"group={identifier!r} of type {type(identifier).__name__}. "
             f"Known groups: {', '.join(names())}."
         )
@@ -619,19 +668,35 @@ def get(identifier, ndim=None):
 @memoize
 def _build(name, ndim):
     if name in _REGISTRY:
-        return Group(name, _REGISTRY[name][ndim]())
+        return FiniteGroup(name, _REGISTRY[name][ndim]())
     kind, n = name[0], int(name[1:])
-    return Group(name, _cyclic(n) if kind == "C" else _dihedral(n))
+    return FiniteGroup(name, _cyclic(n) if kind == "C" else _dihedral(n))
 
 
 @memoize
 def _rotations(reflections):
-    return RotationGroup2D(reflections)
+    return O2() if reflections else SO2()
 
 
 @memoize
 def _rotations_3d(reflections):
-    return RotationGroup3D(reflections)
+    return O3() if reflections else SO3()
+
+
+# The names of version 0.1.0.
+Group = FiniteGroup
+
+
+def RotationGroup2D(reflections):  # noqa: N802 (the old class's name)
+    """Deprecated: `get("SO2")` or `get("O2")`."""
+    deprecated("RotationGroup2D is deprecated; use get('SO2') or get('O2').")
+    return _rotations(bool(reflections))
+
+
+def RotationGroup3D(reflections):  # noqa: N802 (the old class's name)
+    """Deprecated: `get("SO3")` or `get("O3")`."""
+    deprecated("RotationGroup3D is deprecated; use get('SO3') or get('O3').")
+    return _rotations_3d(bool(reflections))
 
 
 @memoize

@@ -72,7 +72,7 @@ def project(
 
     Args:
         kernel: A NumPy array or a backend tensor (e.g. `layer.kernel`).
-        group: A group name or `Group`.
+        group: A group name or a group object.
         in_rep: The input representation (see
             `keras_approxeq.representations`).
         out_rep: The output representation.
@@ -239,7 +239,7 @@ def get_projector(
     """The (cached) projector for one kernel signature.
 
     Args:
-        group: A group name or `Group`.
+        group: A group name or a group object.
         in_rep: The input representation (name or list of names).
         out_rep: The output representation (name or list of names).
         shape: The kernel's shape.

@@ -99,7 +99,7 @@ class Representation:
     """A direct sum of field types of one group, repeated over channels.
 
     Args:
-        group: A `Group`.
+        group: A group object (`groups.get`).
         fields: A field type name or a list of them (see module docstring).
 
     Attributes:

@@ -39,7 +39,7 @@ def transform(x, group, element, *, rep="trivial", data_format=None):
             `(batch, channels, spatial...)` with `"channels_first"`, or
             `(batch, channels)` for Dense layers. A NumPy array or a backend
             tensor.
-        group: A group name or `Group`; it must act on grids of `x`'s
+        group: A group name or a group object; it must act on grids of `x`'s
             spatial dimension.
         element: The group element: an index in `range(group.order)`, an
             angle in radians for `SO2`, an `(angle, mirror)` pair for `O2`,

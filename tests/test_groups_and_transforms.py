@@ -282,3 +282,29 @@ def test_every_group_has_the_same_interface(
             assert reflections or np.linalg.det(matrix) > 0
     with pytest.raises(ValueError, match="positive integer"):
         group.sample(0)
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("C4", groups.FiniteGroup),
+        ("C8", groups.FiniteGroup),
+        ("SO2", groups.SO2),
+        ("O2", groups.O2),
+        ("SO3", groups.SO3),
+        ("O3", groups.O3),
+        ("S3", groups.SymmetricGroup),
+    ],
+)
+def test_each_group_is_an_instance_of_the_class_named_after_it(name, cls):
+    group = groups.get(name)
+    assert type(group) is cls and groups.get(group) is group
+    assert name in repr(group)
+
+
+def test_the_class_names_of_0_1_0_still_work():
+    assert groups.Group is groups.FiniteGroup
+    with pytest.warns(DeprecationWarning, match=r"get\('SO2'\)"):
+        assert groups.RotationGroup2D(reflections=True) is groups.get("O2")
+    with pytest.warns(DeprecationWarning, match=r"get\('SO3'\)"):
+        assert groups.RotationGroup3D(False) is groups.get("SO3")
