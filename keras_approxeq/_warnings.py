@@ -18,7 +18,7 @@ def deprecated(message):
     warnings.warn(message, DeprecationWarning, stacklevel=level)
 
 
-def keyword_only(*legacy):
+def keyword_only(*legacy, renamed=None):
     """Decorates a function (or `__init__`) whose leading positional
     parameters are the only ones it takes by position, to accept the
     positional form of version 0.1.0 with a `DeprecationWarning`.
@@ -26,6 +26,8 @@ def keyword_only(*legacy):
     Args:
         *legacy: The names of the keyword-only parameters that used to be
             positional, in their old order.
+        renamed: `{old name: new name}` of keyword arguments that were
+            renamed; the old name still works and warns.
 
     Example:
 
@@ -44,13 +46,25 @@ def keyword_only(*legacy):
         ]
         count = len(positional)
 
+        def name_of(args):
+            if fn.__name__ == "__init__":
+                return type(args[0]).__name__
+            return fn.__name__
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            for old, new in (renamed or {}).items():
+                if old in kwargs:
+                    deprecated(
+                        f"The argument {old!r} of {name_of(args)} is now "
+                        f"{new!r}."
+                    )
+                    if new in kwargs:
+                        raise TypeError(f"Pass {new!r} only, not {old!r}.")
+                    kwargs[new] = kwargs.pop(old)
             if len(args) <= count:
                 return fn(*args, **kwargs)
-            name = fn.__name__
-            if name == "__init__":
-                name = type(args[0]).__name__
+            name = name_of(args)
             extra = args[count:]
             if len(extra) > len(legacy):
                 raise TypeError(
@@ -71,6 +85,9 @@ def keyword_only(*legacy):
                 kwargs[key] = value
             return fn(*args[:count], **kwargs)
 
+        # Keras reads the signature of a layer's __init__ without
+        # following the wrapper.
+        wrapper.__signature__ = inspect.signature(fn)
         return wrapper
 
     return decorate

@@ -113,7 +113,7 @@ LAYERS = {
     ),
     "field_normalization": (
         lambda: FieldNormalization(
-            "C4", ["trivial", "regular", "standard"], data_format=CL
+            "C4", rep=["trivial", "regular", "standard"], data_format=CL
         ),
         (7, 7, 14),
         "C4",
@@ -163,7 +163,9 @@ def test_standard_layer_checks(name, tmp_path, rng):
 
 
 def test_field_normalization_is_equivariant_in_training_mode(rng):
-    layer = FieldNormalization("C4", ["regular", "standard"], data_format=CL)
+    layer = FieldNormalization(
+        "C4", rep=["regular", "standard"], data_format=CL
+    )
     x = rng.normal(size=(4, 7, 7, 6)).astype("float32") * 3 + 1
 
     def train(v):

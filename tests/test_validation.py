@@ -1,5 +1,7 @@
 """Every public class checks its group and representations when built."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from keras_approxeq import SampledEquivariance
 from keras_approxeq import project
 from keras_approxeq import transform
 from keras_approxeq.layers import FieldNormalization
+from keras_approxeq.layers import GroupConv2D
 from keras_approxeq.layers import RelaxedGroupConv2D
 from keras_approxeq.layers import ResidualPathway
 
@@ -35,7 +38,7 @@ CONSTRUCTORS = {
     "RelaxedGroupConv2D": lambda group, rep: RelaxedGroupConv2D(
         1, 3, group=group, in_rep=rep
     ),
-    "FieldNormalization": lambda group, rep: FieldNormalization(group, rep),
+    "FieldNormalization": lambda group, rep: FieldNormalization(group, rep=rep),
 }
 
 
@@ -93,3 +96,19 @@ def test_functions_take_the_representations_by_keyword_and_warn_on_0_1_0():
     )
     with pytest.raises(TypeError, match="by position and the rest by keyword"):
         transform(x, "C4", 1, "regular", "channels_last", "extra")
+
+
+@pytest.mark.parametrize("cls", [GroupConv2D, RelaxedGroupConv2D])
+def test_layers_count_num_fields_and_read_the_configs_of_0_1_0(cls):
+    with pytest.warns(DeprecationWarning, match="by keyword"):
+        old = cls(2, 3, "C8")
+    assert old.group == "C8" and old.filters == 16
+    with pytest.warns(DeprecationWarning, match="'fields' of .* is now"):
+        renamed = cls(fields=2, kernel_size=3)
+    assert renamed.num_fields == 2
+    config = cls(2, 3, name="layer").get_config()
+    config["fields"] = config.pop("num_fields")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = cls.from_config(config)
+    assert loaded.get_config() == cls(2, 3, name="layer").get_config()

@@ -7,6 +7,7 @@ from keras import ops
 from keras_approxeq import data_formats
 from keras_approxeq import groups
 from keras_approxeq._memo import Constants
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.representations import Representation
 from keras_approxeq.representations import validated
 
@@ -56,9 +57,11 @@ class FieldNormalization(keras.layers.Layer):
     ```
     """
 
+    @keyword_only("rep", "momentum", "epsilon", "data_format")
     def __init__(
         self,
         group,
+        *,
         rep="regular",
         momentum=0.99,
         epsilon=1e-3,

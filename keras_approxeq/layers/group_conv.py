@@ -22,13 +22,14 @@ model = keras.Sequential([
 import keras
 
 from keras_approxeq import groups
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.regularizer import ProjectionRegularizer
 
 __all__ = ["GroupConv2D", "GroupConv3D", "LiftingConv2D", "LiftingConv3D"]
 
 
 def _regular_conv(
-    layer, base, ndim, fields, kernel_size, group, in_rep, penalty, kwargs
+    layer, base, ndim, num_fields, kernel_size, group, in_rep, penalty, kwargs
 ):
     resolved = groups.get_finite(
         group,
@@ -37,21 +38,22 @@ def _regular_conv(
         hint="Use a finite one such as 'C8', or a Conv layer with a "
         "ProjectionRegularizer on irreps.",
     )
-    if not isinstance(fields, int) or fields < 1:
+    if not isinstance(num_fields, int) or num_fields < 1:
         raise ValueError(
-            f"Expected `fields` to be a positive int (the number of regular "
-            f"fields). Received: fields={fields!r}."
+            "Expected `num_fields` to be a positive int (the number of "
+            f"regular fields). Received: num_fields={num_fields!r}."
         )
     regularizer = ProjectionRegularizer(
         resolved.name, in_rep=in_rep, out_rep="regular", **penalty
     )
     kwargs.setdefault("kernel_regularizer", regularizer)
     kwargs.setdefault("bias_regularizer", regularizer)
-    layer.fields, layer.group, layer.in_rep = fields, resolved.name, in_rep
+    layer.num_fields, layer.group = num_fields, resolved.name
+    layer.in_rep = in_rep
     layer.penalty = penalty
     base.__init__(
         layer,
-        filters=fields * resolved.order,
+        filters=num_fields * resolved.order,
         kernel_size=kernel_size,
         **kwargs,
     )
@@ -65,8 +67,9 @@ class _RegularOutput:
 
     def __init__(
         self,
-        fields,
+        num_fields,
         kernel_size,
+        *,
         group,
         in_rep,
         norm="fro",
@@ -85,7 +88,7 @@ class _RegularOutput:
             self,
             self._base,
             self._ndim,
-            fields,
+            num_fields,
             kernel_size,
             group,
             in_rep,
@@ -97,10 +100,21 @@ class _RegularOutput:
         config = self._base.get_config(self)
         config.pop("filters")
         config.update(
-            {"fields": self.fields, "group": self.group, "in_rep": self.in_rep}
+            {
+                "num_fields": self.num_fields,
+                "group": self.group,
+                "in_rep": self.in_rep,
+            }
         )
         config.update(self.penalty)
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "fields" in config:  # saved by version 0.1.0
+            config["num_fields"] = config.pop("fields")
+        return super().from_config(config)
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -110,8 +124,8 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
     CNN.
 
     Args:
-        fields: Number of output regular fields; the layer has
-            `fields * |G|` output channels.
+        num_fields: Number of output regular fields; the layer has
+            `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
         group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
             ... in 2D; `"O"`, `"Oh"` in 3D. Default `"C4"`.
@@ -133,10 +147,19 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
 
     _base, _ndim = keras.layers.Conv2D, 2
 
+    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
     def __init__(
-        self, fields, kernel_size, group="C4", in_rep="trivial", **kwargs
+        self,
+        num_fields,
+        kernel_size,
+        *,
+        group="C4",
+        in_rep="trivial",
+        **kwargs,
     ):
-        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+        super().__init__(
+            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -145,8 +168,8 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
     towards equivariance: a group convolution when exact.
 
     Args:
-        fields: Number of output regular fields; the layer has
-            `fields * |G|` output channels.
+        num_fields: Number of output regular fields; the layer has
+            `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
         group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
             ... in 2D; `"O"`, `"Oh"` in 3D. Default `"C4"`.
@@ -168,10 +191,19 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
 
     _base, _ndim = keras.layers.Conv2D, 2
 
+    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
     def __init__(
-        self, fields, kernel_size, group="C4", in_rep="regular", **kwargs
+        self,
+        num_fields,
+        kernel_size,
+        *,
+        group="C4",
+        in_rep="regular",
+        **kwargs,
     ):
-        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+        super().__init__(
+            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -180,8 +212,8 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
     `group` (`"O"`: 24 channels per field), penalised towards equivariance.
 
     Args:
-        fields: Number of output regular fields; the layer has
-            `fields * |G|` output channels.
+        num_fields: Number of output regular fields; the layer has
+            `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
         group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
             ... in 2D; `"O"`, `"Oh"` in 3D. Default `"O"`.
@@ -203,10 +235,19 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
 
     _base, _ndim = keras.layers.Conv3D, 3
 
+    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
     def __init__(
-        self, fields, kernel_size, group="O", in_rep="trivial", **kwargs
+        self,
+        num_fields,
+        kernel_size,
+        *,
+        group="O",
+        in_rep="trivial",
+        **kwargs,
     ):
-        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+        super().__init__(
+            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -215,8 +256,8 @@ class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
     towards equivariance.
 
     Args:
-        fields: Number of output regular fields; the layer has
-            `fields * |G|` output channels.
+        num_fields: Number of output regular fields; the layer has
+            `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
         group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
             ... in 2D; `"O"`, `"Oh"` in 3D. Default `"O"`.
@@ -238,7 +279,16 @@ class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
 
     _base, _ndim = keras.layers.Conv3D, 3
 
+    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
     def __init__(
-        self, fields, kernel_size, group="O", in_rep="regular", **kwargs
+        self,
+        num_fields,
+        kernel_size,
+        *,
+        group="O",
+        in_rep="regular",
+        **kwargs,
     ):
-        super().__init__(fields, kernel_size, group, in_rep, **kwargs)
+        super().__init__(
+            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
+        )

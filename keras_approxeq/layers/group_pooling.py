@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_approxeq import data_formats
 from keras_approxeq import groups
+from keras_approxeq._warnings import keyword_only
 
 __all__ = ["GroupPooling"]
 
@@ -36,7 +37,8 @@ class GroupPooling(keras.layers.Layer):
     [3.0, 7.0]
     """
 
-    def __init__(self, group, mode="max", data_format=None, **kwargs):
+    @keyword_only("mode", "data_format")
+    def __init__(self, group, *, mode="max", data_format=None, **kwargs):
         super().__init__(**kwargs)
         resolved = groups.get_finite(
             group,

@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_approxeq import groups
 from keras_approxeq import representations
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.projectors import get_projector
@@ -30,15 +31,16 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
     penalises (`lambda_perp`).
 
     Args:
-        fields: Number of output regular fields (`fields * |G|` channels).
+        num_fields: Number of output regular fields (`num_fields * |G|`
+            channels).
         kernel_size: An int or two ints.
         group: A finite 2D group, e.g. `"C4"` (default), `"D4"`, `"C8"`.
         in_rep: The input channels' representation (`"regular"` by
             default; `"trivial"` for a lifting layer).
         num_filter_banks: `L`, the number of filter banks.
+        norm: The penalty's norm.
         lambda_perp: Weight of the penalty on the mixing weights'
             non-equivariant part.
-        norm: The penalty's norm.
         kernel_initializer: The base initializer of the filter banks
             (projected with `ProjectedInitializer`).
         **kwargs: `strides`, `padding`, `data_format`, `dilation_rate`,
@@ -52,15 +54,25 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
     ```
     """
 
+    @keyword_only(
+        "group",
+        "in_rep",
+        "num_filter_banks",
+        "lambda_perp",
+        "norm",
+        "kernel_initializer",
+        renamed={"fields": "num_fields"},
+    )
     def __init__(
         self,
-        fields,
+        num_fields,
         kernel_size,
+        *,
         group="C4",
         in_rep="regular",
         num_filter_banks=2,
-        lambda_perp=1e-2,
         norm="fro",
+        lambda_perp=1e-2,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -72,8 +84,8 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
                 "Expected `num_filter_banks` to be a positive int. "
                 f"Received: num_filter_banks={num_filter_banks!r}."
             )
-        super().__init__(2, fields * resolved.order, kernel_size, **kwargs)
-        self.fields = fields
+        super().__init__(2, num_fields * resolved.order, kernel_size, **kwargs)
+        self.num_fields = num_fields
         self.group = resolved.name
         self.order = resolved.order
         self.in_rep = representations.validated(in_rep, "in_rep")
@@ -120,7 +132,7 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
             (
                 *banks.shape[:-1],
                 self.num_filter_banks,
-                self.fields,
+                self.num_fields,
                 self.order,
             ),
         )
@@ -131,15 +143,22 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         config = super().get_config()
         config.update(
             {
-                "fields": self.fields,
+                "num_fields": self.num_fields,
                 "group": self.group,
                 "in_rep": self.in_rep,
                 "num_filter_banks": self.num_filter_banks,
-                "lambda_perp": self.lambda_perp,
                 "norm": self.norm,
+                "lambda_perp": self.lambda_perp,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "fields" in config:  # saved by version 0.1.0
+            config["num_fields"] = config.pop("fields")
+        return super().from_config(config)

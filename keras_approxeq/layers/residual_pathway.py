@@ -4,6 +4,7 @@ import keras
 
 from keras_approxeq import groups
 from keras_approxeq import representations
+from keras_approxeq._warnings import keyword_only
 from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.projectors import get_projector
@@ -45,10 +46,20 @@ class ResidualPathway(ComputedKernelLayer):
     ```
     """
 
+    @keyword_only(
+        "group",
+        "in_rep",
+        "out_rep",
+        "rank",
+        "equivariant_decay",
+        "free_decay",
+        "kernel_initializer",
+    )
     def __init__(
         self,
         filters,
         kernel_size=1,
+        *,
         group="C4",
         in_rep="trivial",
         out_rep="trivial",
