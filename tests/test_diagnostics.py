@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from models import c4_cnn
 
 from keras_approxeq import EquivarianceMonitor
-from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
 from keras_approxeq import equivariance_report
 from keras_approxeq import plot_equivariance
@@ -15,46 +15,8 @@ from keras_approxeq import project
 from keras_approxeq import project_weights
 
 
-def _invariant_cnn():
-    """Regular fields, then an invariant map: C4-invariant when projected."""
-    lifting = ProjectionRegularizer("C4", out_rep="regular")
-    hidden = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
-    pooling = ProjectionRegularizer("C4", in_rep="regular")
-    return keras.Sequential(
-        [
-            keras.Input((9, 9, 1)),
-            keras.layers.Conv2D(
-                8,
-                3,
-                padding="same",
-                activation="relu",
-                data_format="channels_last",
-                kernel_regularizer=lifting,
-                bias_regularizer=lifting,
-            ),
-            keras.layers.Conv2D(
-                8,
-                3,
-                padding="same",
-                activation="relu",
-                data_format="channels_last",
-                kernel_regularizer=hidden,
-                use_bias=False,
-            ),
-            keras.layers.Conv2D(
-                3,
-                1,
-                data_format="channels_last",
-                kernel_regularizer=pooling,
-                bias_regularizer=pooling,
-            ),
-            keras.layers.GlobalAveragePooling2D("channels_last"),
-        ]
-    )
-
-
 def test_report_lists_every_regularised_weight(rng):
-    model = _invariant_cnn()
+    model = c4_cnn()
     report = equivariance_report(model)
     assert len(report) == 5  # 3 kernels, 2 biases
     first = model.layers[0].kernel
@@ -79,7 +41,7 @@ def test_report_lists_every_regularised_weight(rng):
 
 
 def test_project_weights_makes_the_model_exactly_invariant(rng):
-    model = _invariant_cnn()
+    model = c4_cnn()
     x = rng.normal(size=(4, 9, 9, 1)).astype("float32")
     assert (
         equivariance_error(model, x, "C4", data_format="channels_last") > 1e-2
@@ -99,7 +61,7 @@ def test_project_weights_makes_the_model_exactly_invariant(rng):
 
 
 def test_monitor_writes_the_ratios_into_the_history(rng):
-    model = _invariant_cnn()
+    model = c4_cnn()
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
     x = rng.normal(size=(16, 9, 9, 1)).astype("float32")
     y = rng.normal(size=(16, 3)).astype("float32")

@@ -8,36 +8,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-
-from keras_approxeq import ProjectionRegularizer
+from models import c4_cnn
 
 pytestmark = pytest.mark.multi_device
-
-
-def _model():
-    return keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Conv2D(
-                8,
-                3,
-                padding="same",
-                kernel_regularizer=ProjectionRegularizer(
-                    "C4", out_rep="regular", lambda_perp=0.1
-                ),
-            ),
-            keras.layers.Conv2D(
-                8,
-                3,
-                padding="same",
-                kernel_regularizer=ProjectionRegularizer(
-                    "C4", in_rep="regular", out_rep="regular", lambda_perp=0.1
-                ),
-            ),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(1),
-        ]
-    )
 
 
 def _penalty(model):
@@ -54,7 +27,7 @@ def test_penalty_is_the_same_under_data_parallelism():
     y = rng.normal(size=(16, 1)).astype("float32")
 
     keras.utils.set_random_seed(3)
-    single = _model()
+    single = c4_cnn((8, 8, 1), lambda_perp=0.1, outputs=1)
     weights = single.get_weights()
     single.compile(keras.optimizers.SGD(0.1), "mse")
     single_penalty = _penalty(single)
@@ -62,7 +35,7 @@ def test_penalty_is_the_same_under_data_parallelism():
 
     distribution = keras.distribution.DataParallel(devices=devices)
     with distribution.scope():
-        parallel = _model()
+        parallel = c4_cnn((8, 8, 1), lambda_perp=0.1, outputs=1)
         parallel.set_weights(weights)
         parallel.compile(keras.optimizers.SGD(0.1), "mse")
         parallel_penalty = _penalty(parallel)
@@ -87,7 +60,7 @@ def test_penalty_and_gradients_are_the_same_under_model_parallelism():
     y = rng.normal(size=(8, 1)).astype("float32")
 
     keras.utils.set_random_seed(5)
-    single = _model()
+    single = c4_cnn((8, 8, 1), lambda_perp=0.1, outputs=1)
     weights = single.get_weights()
     single.compile(keras.optimizers.SGD(0.1), "mse")
     single_penalty = _penalty(single)
@@ -97,12 +70,12 @@ def test_penalty_and_gradients_are_the_same_under_model_parallelism():
         shape=(1, 4), axis_names=["batch", "model"], devices=devices
     )
     layout_map = keras.distribution.LayoutMap(mesh)
-    layout_map[".*conv2d.*kernel"] = (None, None, None, "model")
+    layout_map[".*/(lifting|hidden)/kernel"] = (None, None, None, "model")
     distribution = keras.distribution.ModelParallel(
         layout_map=layout_map, batch_dim_name="batch"
     )
     with distribution.scope():
-        sharded = _model()
+        sharded = c4_cnn((8, 8, 1), lambda_perp=0.1, outputs=1)
         sharded.set_weights(weights)
         sharded.compile(keras.optimizers.SGD(0.1), "mse")
         sharded_penalty = _penalty(sharded)
