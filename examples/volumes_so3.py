@@ -67,7 +67,7 @@ def random_rotation(rng):
     return q if np.linalg.det(q) > 0 else -q
 
 
-def _axis_rotation(rng, upright):
+def axis_rotation(rng, upright):
     """A rotation whose image of the depth axis is within 30 degrees of it
     (`upright`) or more than 45 degrees from it."""
     while True:
@@ -98,9 +98,9 @@ def _signed_distance(label, p):
 
 def volume(label, rng, size=SIZE):
     if label == 4:
-        rotation = _axis_rotation(rng, upright=True)
+        rotation = axis_rotation(rng, upright=True)
     elif label == 0:
-        rotation = _axis_rotation(rng, upright=False)
+        rotation = axis_rotation(rng, upright=False)
     else:
         rotation = random_rotation(rng)
     points = np.indices((size,) * 3).reshape(3, -1) - (size - 1) / 2

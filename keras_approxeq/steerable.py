@@ -61,7 +61,7 @@ from keras_approxeq._ops import einsum
 from keras_approxeq._ops import split
 from keras_approxeq.layouts import KernelLayout
 
-__all__ = ["SteerableProjector", "get_steerable_projector"]
+__all__ = ["SteerableProjector", "get_steerable_projector", "plane_pair_basis"]
 
 
 def _split(x, groups, axis):
@@ -319,12 +319,23 @@ def _pair_basis(group, a, b, spatial, max_frequency, basis):
         return spherical_basis.pair_basis(
             group, a, b, spatial, max_frequency, basis
         )
-    return _direct_basis(group.name, a, b, spatial, max_frequency, basis)
+    return plane_pair_basis(group.name, a, b, spatial, max_frequency, basis)
 
 
 @memoize
-def _direct_basis(group_name, a, b, spatial, max_frequency, basis):
-    """The basis from `a` to `b`, solved for and sampled directly."""
+def plane_pair_basis(group_name, a, b, spatial, max_frequency, basis):
+    """The orthonormal basis `(n, X, d_a, d_b)` of the 2D kernels from
+    fields of type `a` to type `b` (`X` the points of `spatial`), solved
+    for and sampled directly (cached).
+
+    Args:
+        group_name: A 2D group's name, e.g. `"C8"` or `"SO2"`.
+        a: The input field type, e.g. `"irrep1"` or `"regular"`.
+        b: The output field type.
+        spatial: The kernel's spatial shape, e.g. `(5, 5)`.
+        max_frequency: `None` or the largest angular frequency kept.
+        basis: The radial family, `"smooth"` or `"grid"`.
+    """
     group = groups.get(group_name, 2)
     d_a, d_b = irreps.field_size(group, a), irreps.field_size(group, b)
     radius, angles, _ = _polar(spatial)

@@ -212,7 +212,7 @@ def test_volumes_so3_classes_differ_by_shape_or_by_pose():
     assert x.shape == (10, 9, 9, 9, 1) and set(labels) <= set(range(5))
     rng = np.random.default_rng(0)
     for upright in (True, False):
-        rotation = volumes._axis_rotation(rng, upright)
+        rotation = volumes.axis_rotation(rng, upright)
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
         assert (abs(rotation[0, 0]) > 0.86) == upright
 

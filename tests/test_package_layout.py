@@ -2,7 +2,8 @@
 
 Each module imports only from its own row and the rows above; nothing
 imports another module's private names (the private helper modules
-`_memo`, `_ops` and `_linalg` excepted); there are no import cycles.
+`_memo`, `_ops`, `_linalg` and `_warnings` excepted); there are no import
+cycles; the tests use no private name of the package or the examples.
 """
 
 import ast
@@ -130,3 +131,41 @@ def test_no_import_cycles():
 
     for name in graph:
         visit(name)
+
+
+def test_tests_use_no_private_names_of_the_package_or_the_examples():
+    modules = {
+        name
+        for name in dir(keras_approxeq)
+        if isinstance(getattr(keras_approxeq, name), type(keras_approxeq))
+    }
+    for path in pathlib.Path(__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        aliases = set()  # names bound to a package module or an example
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (
+                node.module or ""
+            ).startswith("keras_approxeq"):
+                for alias in node.names:
+                    assert not alias.name.startswith("_"), (path, alias.name)
+                    if node.module != "keras_approxeq" or alias.name in modules:
+                        aliases.add(alias.asname or alias.name)
+            if isinstance(node, ast.Assign) and isinstance(
+                node.value, ast.Call
+            ):
+                func = node.value.func
+                if isinstance(func, ast.Name) and func.id == "_load":
+                    aliases.update(
+                        t.id for t in node.targets if isinstance(t, ast.Name)
+                    )
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+            ):
+                private = node.attr.startswith("_")
+                assert not private or node.attr.startswith("__"), (
+                    f"{path.name}:{node.lineno} uses "
+                    f"{node.value.id}.{node.attr}"
+                )

@@ -256,7 +256,7 @@ def test_regular_fields_are_projected_as_their_direct_basis_would(rng):
     projection onto the basis solved for the regular fields directly."""
     for name in ("C8", "D6"):
         order = groups.get(name).order
-        q = steerable._direct_basis(
+        q = steerable.plane_pair_basis(
             name, "regular", "regular", (5, 5), None, "smooth"
         )
         kernel = rng.normal(size=(5, 5, order, order))
