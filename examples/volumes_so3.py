@@ -384,6 +384,7 @@ def main(argv=None):
     parser.add_argument(
         "--only", action="append", help="run only this model (repeatable)"
     )
+    parser.add_argument("--seeds", type=int, help="seeds (default 3)")
     args = parser.parse_args(argv)
     if args.quick:
         size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
@@ -391,6 +392,8 @@ def main(argv=None):
     else:
         size, n_train, n_test, epochs, seeds = SIZE, 320, 200, 8, [0, 1, 2]
         search = {}
+    if args.seeds:
+        seeds = list(range(args.seeds))
     data = make_data(n_train, 1, size), make_data(n_test, 2, size)
     print(
         f"backend {keras.backend.backend()}: {n_train} training volumes of "
