@@ -12,6 +12,7 @@ Run it on any backend:
 
 ```
 KERAS_BACKEND=jax python examples/demo.py          # or tensorflow, torch
+KERAS_APPROXEQ_QUICK=1 python examples/demo.py     # a smoke run
 ```
 """
 
@@ -27,8 +28,8 @@ Ls; a plain CNN must learn every orientation from few examples. An
 approximately equivariant CNN gets the best of both.
 """
 
-import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -48,6 +49,7 @@ SHAPES = {
 }
 CLASSES = ["L", "T", "S", "upright L"]
 SIZE = 14
+QUICK = os.environ.get("KERAS_APPROXEQ_QUICK") == "1" or "--quick" in sys.argv
 
 
 def make_data(n, seed):
@@ -196,38 +198,33 @@ def run(name, train, test, epochs, batch_size=16):
     return accuracy, error, step_time
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="keras-approxeq demo")
-    parser.add_argument("--quick", action="store_true", help="a tiny run")
-    args = parser.parse_args(argv)
-    n_train, epochs, seeds = (32, 2, [1]) if args.quick else (64, 60, [1, 2, 3])
-    test = make_data(2000, seed=0)
-    print(
-        f"backend {keras.backend.backend()}: {n_train} training images, "
-        f"{len(seeds)} seed(s), classes {CLASSES}"
-    )
-    results = {}
-    for name in ("plain CNN", "ProjectionRegularizer", "recipe"):
-        runs = np.array(
-            [run(name, make_data(n_train, s), test, epochs) for s in seeds]
-        )
-        results[name] = runs
-        (acc, err, step), (acc_sd, err_sd, _) = runs.mean(0), runs.std(0)
-        print(
-            f"{name:>22}: test accuracy {acc:.3f} +- {acc_sd:.3f}, "
-            f"equivariance error {err:.3f} +- {err_sd:.3f}, "
-            f"step {1e3 * step:.2f} ms"
-        )
-    ratio = (
-        results["ProjectionRegularizer"][:, 2].mean()
-        / results["plain CNN"][:, 2].mean()
-    )
-    print(
-        f"penalty's share of the training step: {100 * (1 - 1 / ratio):.1f}% "
-        f"(step-time ratio {ratio:.3f}; see benchmarks/regularizer_cost.py)"
-    )
-    return results
+"""
+## The run
+"""
 
-
-if __name__ == "__main__":
-    main()
+n_train, epochs, seeds = (32, 2, [1]) if QUICK else (64, 60, [1, 2, 3])
+test = make_data(2000, seed=0)
+print(
+    f"backend {keras.backend.backend()}: {n_train} training images, "
+    f"{len(seeds)} seed(s), classes {CLASSES}"
+)
+results = {}
+for name in ("plain CNN", "ProjectionRegularizer", "recipe"):
+    runs = np.array(
+        [run(name, make_data(n_train, s), test, epochs) for s in seeds]
+    )
+    results[name] = runs
+    (acc, err, step), (acc_sd, err_sd, _) = runs.mean(0), runs.std(0)
+    print(
+        f"{name:>22}: test accuracy {acc:.3f} +- {acc_sd:.3f}, "
+        f"equivariance error {err:.3f} +- {err_sd:.3f}, "
+        f"step {1e3 * step:.2f} ms"
+    )
+ratio = (
+    results["ProjectionRegularizer"][:, 2].mean()
+    / results["plain CNN"][:, 2].mean()
+)
+print(
+    f"penalty's share of the training step: {100 * (1 - 1 / ratio):.1f}% "
+    f"(step-time ratio {ratio:.3f}; see benchmarks/regularizer_cost.py)"
+)

@@ -24,19 +24,27 @@ def _load(relative_path):
     return module
 
 
-def test_demo_quick(capsys):
-    results = _load("examples/demo.py").main(["--quick"])
-    out = capsys.readouterr().out
-    assert "ProjectionRegularizer: test accuracy" in out
-    assert "recipe: test accuracy" in out
-    assert "penalty's share of the training step" in out
-    for runs in results.values():
+@pytest.fixture(scope="module")
+def demo():
+    """The demo tutobook, run top to bottom in its quick mode."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_APPROXEQ_QUICK", "1")
+        return _load("examples/demo.py")
+
+
+def test_demo_quick(demo):
+    assert set(demo.results) == {
+        "plain CNN",
+        "ProjectionRegularizer",
+        "recipe",
+    }
+    for runs in demo.results.values():
         accuracy, error, step = runs.mean(0)
         assert 0 <= accuracy <= 1 and np.isfinite(error) and step > 0
+    assert demo.ratio > 0
 
 
-def test_demo_labels_break_the_symmetry_only_for_upright_ls():
-    demo = _load("examples/demo.py")
+def test_demo_labels_break_the_symmetry_only_for_upright_ls(demo):
     images, labels = demo.make_data(400, seed=0)
     assert images.shape == (400, 14, 14, 1)
     assert set(np.unique(labels)) == {0, 1, 2, 3}
