@@ -8,7 +8,8 @@ Description: ProjectionRegularizer against ProjectionDecay under Adam, on
 Accelerator: None
 
 ```
-KERAS_BACKEND=jax python examples/decay_vs_penalty.py [--quick]
+KERAS_BACKEND=jax python examples/decay_vs_penalty.py
+KERAS_APPROXEQ_QUICK=1 python examples/decay_vs_penalty.py  # a smoke run
 ```
 """
 
@@ -26,26 +27,23 @@ equivariance error and the layers' mean relative non-equivariant part
 `||T - P T|| / ||T||`.
 """
 
-import argparse
-import importlib.util
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import numpy as np
+from tetrominoes import CLASSES
+from tetrominoes import SIZE
+from tetrominoes import make_data
 
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
 from keras_approxeq import equivariance_report
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location(
-    "demo", os.path.join(HERE, "demo.py")
-)
-demo = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo)
+QUICK = os.environ.get("KERAS_APPROXEQ_QUICK") == "1" or "--quick" in sys.argv
 
 """
 ## The model
@@ -70,7 +68,7 @@ def build_model(mode, strength):
             )
         return reg, decay
 
-    layers = [keras.Input((demo.SIZE, demo.SIZE, 1))]
+    layers = [keras.Input((SIZE, SIZE, 1))]
     in_rep = "trivial"
     for filters in (16, 16, 32):
         reg, decay = parts(in_rep, "regular")
@@ -93,7 +91,7 @@ def build_model(mode, strength):
     layers += [
         keras.layers.GlobalMaxPooling2D("channels_last"),
         keras.layers.Dense(
-            len(demo.CLASSES), kernel_regularizer=reg, kernel_constraint=decay
+            len(CLASSES), kernel_regularizer=reg, kernel_constraint=decay
         ),
     ]
     return keras.Sequential(layers)
@@ -131,33 +129,24 @@ CASES = [
 ]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-    parser.add_argument("--quick", action="store_true", help="a tiny run")
-    args = parser.parse_args(argv)
-    n_train, epochs, seeds = (32, 2, [1]) if args.quick else (64, 60, [1, 2, 3])
-    test = demo.make_data(2000, seed=0)
-    print(
-        f"backend {keras.backend.backend()}: {n_train} training images, "
-        f"{epochs} epochs, {len(seeds)} seed(s)"
+n_train, epochs, seeds = (32, 2, [1]) if QUICK else (64, 60, [1, 2, 3])
+test = make_data(2000, seed=0)
+print(
+    f"backend {keras.backend.backend()}: {n_train} training images, "
+    f"{epochs} epochs, {len(seeds)} seed(s)"
+)
+results = {}
+for name, mode, strength in CASES:
+    runs = np.array(
+        [
+            run(mode, strength, make_data(n_train, s), test, epochs)
+            for s in seeds
+        ]
     )
-    results = {}
-    for name, mode, strength in CASES:
-        runs = np.array(
-            [
-                run(mode, strength, demo.make_data(n_train, s), test, epochs)
-                for s in seeds
-            ]
-        )
-        results[name] = runs
-        mean, sd = runs.mean(0), runs.std(0)
-        print(
-            f"{name:>24}: accuracy {mean[0]:.3f} +- {sd[0]:.3f}, "
-            f"equivariance error {mean[1]:.3f} +- {sd[1]:.3f}, "
-            f"||T-PT||/||T|| {mean[2]:.4f} +- {sd[2]:.4f}"
-        )
-    return results
-
-
-if __name__ == "__main__":
-    main()
+    results[name] = runs
+    mean, sd = runs.mean(0), runs.std(0)
+    print(
+        f"{name:>24}: accuracy {mean[0]:.3f} +- {sd[0]:.3f}, "
+        f"equivariance error {mean[1]:.3f} +- {sd[1]:.3f}, "
+        f"||T-PT||/||T|| {mean[2]:.4f} +- {sd[2]:.4f}"
+    )

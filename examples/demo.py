@@ -25,7 +25,9 @@ the shape, which does not depend on the rotation, with one exception that
 breaks the symmetry: an L standing upright (not turned) is a class of its
 own. An exactly invariant network cannot tell that class from the other
 Ls; a plain CNN must learn every orientation from few examples. An
-approximately equivariant CNN gets the best of both.
+approximately equivariant CNN gets the best of both. The images come from
+`make_data(n, seed)` in `examples/tetrominoes.py`, which
+`decay_vs_penalty.py` shares.
 """
 
 import os
@@ -36,42 +38,16 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import numpy as np
+from tetrominoes import CLASSES
+from tetrominoes import SIZE
+from tetrominoes import make_data
 
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
 from keras_approxeq import select_strength
 
-SHAPES = {
-    "L": [(0, 0), (1, 0), (2, 0), (2, 1)],
-    "T": [(0, 0), (0, 1), (0, 2), (1, 1)],
-    "S": [(0, 1), (0, 2), (1, 0), (1, 1)],
-}
-CLASSES = ["L", "T", "S", "upright L"]
-SIZE = 14
 QUICK = os.environ.get("KERAS_APPROXEQ_QUICK") == "1" or "--quick" in sys.argv
-
-
-def make_data(n, seed):
-    """Images `(n, 14, 14, 1)` and labels `(n,)`."""
-    rng = np.random.default_rng(seed)
-    images = rng.normal(0.0, 0.3, size=(n, SIZE, SIZE, 1)).astype("float32")
-    labels = np.empty(n, "int32")
-    names = list(SHAPES)
-    for i in range(n):
-        shape = rng.integers(3)
-        turns = rng.integers(4)
-        cells = np.zeros((4, 4))
-        rows, cols = zip(*SHAPES[names[shape]])
-        cells[rows, cols] = 1.0
-        cells = np.rot90(cells, turns)
-        glyph = np.kron(cells, np.ones((2, 2)))  # 2x2 pixels per cell
-        top, left = rng.integers(0, SIZE - 8, size=2)
-        images[i, top : top + 8, left : left + 8, 0] += glyph
-        upright_l = shape == 0 and turns == 0
-        labels[i] = 3 if upright_l else shape
-    return images, labels
-
 
 """
 ## The model

@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import sys
 
 import keras
 import numpy as np
@@ -16,7 +17,12 @@ pytestmark = pytest.mark.slow
 
 
 def _load(relative_path):
+    """Runs a script as `python <relative_path>` would (its folder on
+    `sys.path`) and returns it as a module."""
     path = os.path.join(ROOT, relative_path)
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     name = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -24,15 +30,10 @@ def _load(relative_path):
     return module
 
 
-@pytest.fixture(scope="module")
-def demo():
-    """The demo tutobook, run top to bottom in its quick mode."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KERAS_APPROXEQ_QUICK", "1")
-        return _load("examples/demo.py")
-
-
-def test_demo_quick(demo):
+def test_demo_quick(monkeypatch):
+    """The tutobook runs top to bottom."""
+    monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
+    demo = _load("examples/demo.py")
     assert set(demo.results) == {
         "plain CNN",
         "ProjectionRegularizer",
@@ -44,8 +45,9 @@ def test_demo_quick(demo):
     assert demo.ratio > 0
 
 
-def test_demo_labels_break_the_symmetry_only_for_upright_ls(demo):
-    images, labels = demo.make_data(400, seed=0)
+def test_demo_labels_break_the_symmetry_only_for_upright_ls():
+    tetrominoes = _load("examples/tetrominoes.py")
+    images, labels = tetrominoes.make_data(400, seed=0)
     assert images.shape == (400, 14, 14, 1)
     assert set(np.unique(labels)) == {0, 1, 2, 3}
     # About a quarter of the Ls stand upright.
@@ -98,8 +100,9 @@ def test_projector_memory_quick(capsys):
     assert all(0 < r < 0.01 for r in ratios.values())
 
 
-def test_decay_vs_penalty_quick(capsys):
-    results = _load("examples/decay_vs_penalty.py").main(["--quick"])
+def test_decay_vs_penalty_quick(monkeypatch):
+    monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
+    results = _load("examples/decay_vs_penalty.py").results
     assert len(results) == 4
     for runs in results.values():
         accuracy, error, residual = runs.mean(0)
