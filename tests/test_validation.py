@@ -1,7 +1,5 @@
 """Every public class checks its group and representations when built."""
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -108,7 +106,6 @@ def test_layers_count_num_fields_and_read_the_configs_of_0_1_0(cls):
     assert renamed.num_fields == 2
     config = cls(2, 3, name="layer").get_config()
     config["fields"] = config.pop("num_fields")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with pytest.warns(DeprecationWarning, match="'fields' of .* is now"):
         loaded = cls.from_config(config)
     assert loaded.get_config() == cls(2, 3, name="layer").get_config()

@@ -28,72 +28,59 @@ from keras_approxeq.regularizer import ProjectionRegularizer
 __all__ = ["GroupConv2D", "GroupConv3D", "LiftingConv2D", "LiftingConv3D"]
 
 
-def _regular_conv(
-    layer, base, ndim, num_fields, kernel_size, group, in_rep, penalty, kwargs
-):
-    resolved = groups.get_finite(
-        group,
-        ndim,
-        user=type(layer).__name__,
-        hint="Use a finite one such as 'C8', or a Conv layer with a "
-        "ProjectionRegularizer on irreps.",
-    )
-    if not isinstance(num_fields, int) or num_fields < 1:
-        raise ValueError(
-            "Expected `num_fields` to be a positive int (the number of "
-            f"regular fields). Received: num_fields={num_fields!r}."
-        )
-    regularizer = ProjectionRegularizer(
-        resolved.name, in_rep=in_rep, out_rep="regular", **penalty
-    )
-    kwargs.setdefault("kernel_regularizer", regularizer)
-    kwargs.setdefault("bias_regularizer", regularizer)
-    layer.num_fields, layer.group = num_fields, resolved.name
-    layer.in_rep = in_rep
-    layer.penalty = penalty
-    base.__init__(
-        layer,
-        filters=num_fields * resolved.order,
-        kernel_size=kernel_size,
-        **kwargs,
-    )
-
-
 class _RegularOutput:
-    """Shared by the four classes: the arguments and the config."""
+    """Shared by the four classes: the arguments and the config.
 
-    _base = None
-    _ndim = None
+    A subclass sets the Keras convolution it extends (`_base`, `_ndim`)
+    and its defaults for `group` and `in_rep` (`_group`, `_in_rep`).
+    """
 
+    _base = _ndim = _group = _in_rep = None
+
+    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
     def __init__(
         self,
         num_fields,
         kernel_size,
         *,
-        group,
-        in_rep,
+        group=None,
+        in_rep=None,
         norm="fro",
         lambda_perp=1e-2,
         lambda_g=0.0,
         domain="spatial",
         **kwargs,
     ):
-        penalty = {
+        resolved = groups.get_finite(
+            group or self._group,
+            self._ndim,
+            user=type(self).__name__,
+            hint="Use a finite one such as 'C8', or a Conv layer with a "
+            "ProjectionRegularizer on irreps.",
+        )
+        if not isinstance(num_fields, int) or num_fields < 1:
+            raise ValueError(
+                "Expected `num_fields` to be a positive int (the number of "
+                f"regular fields). Received: num_fields={num_fields!r}."
+            )
+        self.num_fields, self.group = num_fields, resolved.name
+        self.in_rep = in_rep or self._in_rep
+        self.penalty = {
             "norm": norm,
             "lambda_perp": lambda_perp,
             "lambda_g": lambda_g,
             "domain": domain,
         }
-        _regular_conv(
+        regularizer = ProjectionRegularizer(
+            self.group, in_rep=self.in_rep, out_rep="regular", **self.penalty
+        )
+        kwargs.setdefault("kernel_regularizer", regularizer)
+        kwargs.setdefault("bias_regularizer", regularizer)
+        self._base.__init__(
             self,
-            self._base,
-            self._ndim,
-            num_fields,
-            kernel_size,
-            group,
-            in_rep,
-            penalty,
-            kwargs,
+            filters=num_fields * resolved.order,
+            kernel_size=kernel_size,
+            **kwargs,
         )
 
     def get_config(self):
@@ -108,13 +95,6 @@ class _RegularOutput:
         )
         config.update(self.penalty)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if "fields" in config:  # saved by version 0.1.0
-            config["num_fields"] = config.pop("fields")
-        return super().from_config(config)
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -146,20 +126,7 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
     """
 
     _base, _ndim = keras.layers.Conv2D, 2
-
-    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
-    def __init__(
-        self,
-        num_fields,
-        kernel_size,
-        *,
-        group="C4",
-        in_rep="trivial",
-        **kwargs,
-    ):
-        super().__init__(
-            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
-        )
+    _group, _in_rep = "C4", "trivial"
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -190,20 +157,7 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
     """
 
     _base, _ndim = keras.layers.Conv2D, 2
-
-    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
-    def __init__(
-        self,
-        num_fields,
-        kernel_size,
-        *,
-        group="C4",
-        in_rep="regular",
-        **kwargs,
-    ):
-        super().__init__(
-            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
-        )
+    _group, _in_rep = "C4", "regular"
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -234,20 +188,7 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
     """
 
     _base, _ndim = keras.layers.Conv3D, 3
-
-    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
-    def __init__(
-        self,
-        num_fields,
-        kernel_size,
-        *,
-        group="O",
-        in_rep="trivial",
-        **kwargs,
-    ):
-        super().__init__(
-            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
-        )
+    _group, _in_rep = "O", "trivial"
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -278,17 +219,4 @@ class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
     """
 
     _base, _ndim = keras.layers.Conv3D, 3
-
-    @keyword_only("group", "in_rep", renamed={"fields": "num_fields"})
-    def __init__(
-        self,
-        num_fields,
-        kernel_size,
-        *,
-        group="O",
-        in_rep="regular",
-        **kwargs,
-    ):
-        super().__init__(
-            num_fields, kernel_size, group=group, in_rep=in_rep, **kwargs
-        )
+    _group, _in_rep = "O", "regular"

@@ -155,10 +155,3 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if "fields" in config:  # saved by version 0.1.0
-            config["num_fields"] = config.pop("fields")
-        return super().from_config(config)
