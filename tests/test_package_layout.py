@@ -169,3 +169,28 @@ def test_tests_use_no_private_names_of_the_package_or_the_examples():
                     f"{path.name}:{node.lineno} uses "
                     f"{node.value.id}.{node.attr}"
                 )
+
+
+def test_the_api_reference_documents_exactly_the_public_names():
+    """Every name in `keras_approxeq.__all__` and `layers.__all__` has an
+    entry in `docs/api/` (the internals page holds the projector
+    modules), and every entry there is public."""
+    api = PACKAGE.parent / "docs" / "api"
+    entries = {
+        line.split()[1]
+        for page in api.glob("*.md")
+        for line in page.read_text().splitlines()
+        if line.startswith("::: ")
+    }
+    public = {f"keras_approxeq.{name}" for name in keras_approxeq.__all__}
+    public |= {
+        f"keras_approxeq.layers.{name}"
+        for name in keras_approxeq.layers.__all__
+    }
+    public -= {"keras_approxeq.__version__", "keras_approxeq.layers"}
+    internals = {
+        f"keras_approxeq.{name}"
+        for name in ("projectors", "kronecker", "spherical_basis", "radial")
+    }
+    assert public - entries == set(), "public names without an entry"
+    assert entries - public - internals == set(), "entries of no public name"
