@@ -58,9 +58,9 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 import keras_approxeq
-from keras_approxeq import groups
-from keras_approxeq.projectors import get_projector
-from keras_approxeq.representations import Representation
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.representations import Representation
 
 SO2_FIELDS = ["irrep0", "irrep1", "irrep2"]  # 5 channels
 SO3_FIELDS = ["irrep0", "irrep1"]  # 4 channels

@@ -23,7 +23,7 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from keras_approxeq._memo import clear_caches
-from keras_approxeq.projectors import get_projector
+from keras_approxeq.projection.projectors import get_projector
 
 SO3_FIELDS = ["irrep0", "irrep1", "irrep2", "irrep3"]  # 16 channels
 O3_FIELDS = ["irrep0e", "irrep1o", "irrep1e", "irrep2e"]  # 12 channels

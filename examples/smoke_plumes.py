@@ -8,8 +8,12 @@ Description: Next-frame prediction of 2D smoke-plume velocity fields
     direction; seven CNNs from plain to exactly C4-equivariant.
 Accelerator: None
 
+Run it on any backend (the flags are described under "The run"):
+
 ```
-KERAS_BACKEND=jax python examples/smoke_plumes.py [--quick]
+KERAS_BACKEND=jax python examples/smoke_plumes.py
+KERAS_APPROXEQ_QUICK=1 python examples/smoke_plumes.py     # a smoke run
+python examples/smoke_plumes.py --only recipe --lambda-perp 0.1
 ```
 """
 
@@ -35,6 +39,8 @@ by the RMSE on
 
 - *future*: later frames of the training simulations,
 - *domain*: simulations with a buoyancy magnitude never seen in training.
+
+The simulations and the pairs are made in `examples/plumes.py`.
 """
 
 import argparse
@@ -44,6 +50,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import numpy as np
+from plumes import HISTORY
+from plumes import make_data
 
 from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
@@ -53,85 +61,6 @@ from keras_approxeq import equivariance_error
 from keras_approxeq import select_strength
 from keras_approxeq.layers import RelaxedGroupConv2D
 from keras_approxeq.layers import ResidualPathway
-
-HISTORY = 2  # input frames
-
-
-def simulate(wall, strength, size, frames, warmup=8):
-    """Velocity fields `(frames, size, size, 2)` of one plume, as
-    `(v_row, v_col)`: the "standard" field of the 2D groups."""
-    from phi import flow
-
-    bounds = flow.Box(x=size, y=size)
-    grid = dict(x=size, y=size, bounds=bounds)
-    # (x, y) of the inflow and buoyancy direction, for walls bottom,
-    # right, top, left: each a quarter turn of the one before.
-    centre, offset = size / 2, size / 8
-    places = [
-        ((centre, offset), (0, 1)),
-        ((size - offset, centre), (-1, 0)),
-        ((centre, size - offset), (0, -1)),
-        ((offset, centre), (1, 0)),
-    ]
-    (x, y), (dx, dy) = places[wall]
-    position = flow.tensor([x, y], flow.channel(vector="x,y"))
-    direction = flow.tensor(
-        [dx * strength, dy * strength], flow.channel(vector="x,y")
-    )
-    inflow = 0.4 * flow.CenteredGrid(
-        flow.Sphere(center=position, radius=size / 16 + 1),
-        flow.extrapolation.BOUNDARY,
-        **grid,
-    )
-    smoke = flow.CenteredGrid(0, flow.extrapolation.BOUNDARY, **grid)
-    velocity = flow.StaggeredGrid(0, flow.extrapolation.ZERO, **grid)
-    solve = flow.Solve("scipy-direct", 1e-3, 1e-3, rank_deficiency=1)
-    fields = []
-    for step in range(warmup + frames):
-        smoke = flow.advect.mac_cormack(smoke, velocity, dt=1) + inflow
-        force = (smoke * direction) @ velocity
-        velocity = flow.advect.semi_lagrangian(velocity, velocity, dt=1)
-        velocity, _ = flow.fluid.make_incompressible(
-            velocity + force, solve=solve
-        )
-        if step >= warmup:
-            v = velocity.at_centers().values.numpy("y,x,vector")
-            # Rows run along y, downwards in the array: (v_row, v_col) =
-            # (v_y, v_x).
-            fields.append(np.stack([v[..., 1], v[..., 0]], -1))
-    return np.array(fields, dtype="float32")
-
-
-def strength(wall, magnitude):
-    return 0.04 * (1 + wall / 3) * magnitude
-
-
-def pairs(fields):
-    """Inputs `(n, H, W, 2 * HISTORY)` and next frames `(n, H, W, 2)`."""
-    inputs = [
-        np.concatenate(fields[t - HISTORY + 1 : t + 1], axis=-1)
-        for t in range(HISTORY - 1, len(fields) - 1)
-    ]
-    return np.array(inputs), fields[HISTORY:]
-
-
-def make_data(size, frames, train_frames, magnitudes, unseen, warmup=8):
-    train, future, domain = [], [], []
-    for wall in range(4):
-        for m in magnitudes:
-            fields = simulate(wall, strength(wall, m), size, frames, warmup)
-            train.append(pairs(fields[:train_frames]))
-            future.append(pairs(fields[train_frames - HISTORY :]))
-        fields = simulate(wall, strength(wall, unseen), size, frames, warmup)
-        domain.append(pairs(fields))
-
-    def stack(parts):
-        return tuple(np.concatenate(p) for p in zip(*parts))
-
-    train, future, domain = stack(train), stack(future), stack(domain)
-    scale = float(np.std(train[1]))
-    return [(x / scale, y / scale) for x, y in (train, future, domain)]
-
 
 """
 ## The models
@@ -340,74 +269,73 @@ def run(kind, data, size, epochs, seed, lambda_perp=1e-2):
     return rmse(model, future), rmse(model, domain), error
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Smoke plumes under C4")
-    parser.add_argument("--quick", action="store_true", help="a tiny run")
-    parser.add_argument(
-        "--only", action="append", help="run only this model (repeatable)"
-    )
-    parser.add_argument(
-        "--lambda-perp",
-        type=float,
-        action="append",
-        help="lambda_perp of the penalised models (repeatable; default 0.01)",
-    )
-    args = parser.parse_args(argv)
-    if args.quick:
-        size, frames, train_frames, magnitudes, unseen = 16, 8, 6, [1], 2
-        epochs, seeds = 1, [0]
-        rates, folds = (0.0, 1.0), None
+"""
+## The run
+
+Flags when run as a script, the defaults in a notebook (whose own flags
+`parse_known_args` ignores); `KERAS_APPROXEQ_QUICK=1` is `--quick`.
+`results` holds each model's `(RMSE future, RMSE domain, equivariance
+error)` per seed.
+"""
+
+parser = argparse.ArgumentParser(description="Smoke plumes under C4")
+parser.add_argument("--quick", action="store_true", help="a tiny run")
+parser.add_argument(
+    "--only", action="append", help="run only this model (repeatable)"
+)
+parser.add_argument(
+    "--lambda-perp",
+    type=float,
+    action="append",
+    help="lambda_perp of the penalised models (repeatable; default 0.01)",
+)
+args, _ = parser.parse_known_args()
+QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
+if QUICK:
+    size, frames, train_frames, magnitudes, unseen = 16, 8, 6, [1], 2
+    epochs, seeds, warmup = 1, [0], 2
+    rates, folds = (0.0, 1.0), None
+else:
+    size, frames, train_frames, magnitudes, unseen = 32, 40, 30, [1, 2, 3], 2.5
+    epochs, seeds, warmup = 20, [0, 1, 2], 8
+    rates, folds = RATES, FOLDS
+data = make_data(size, frames, train_frames, magnitudes, unseen, warmup)
+print(
+    f"backend {keras.backend.backend()}: {len(data[0][0])} training "
+    f"pairs of {size}x{size}, {epochs} epochs, {len(seeds)} seed(s)"
+)
+
+cases = []  # (name, kind, lambda_perp)
+for kind in KINDS:
+    if args.only and kind not in args.only:
+        continue
+    if "penalty" in kind:
+        for lam in args.lambda_perp or [1e-2]:
+            name = f"{kind} {lam:g}" if args.lambda_perp else kind
+            cases.append((name, kind, lam))
     else:
-        size, frames, train_frames, magnitudes, unseen = (
-            32,
-            40,
-            30,
-            [1, 2, 3],
-            2.5,
-        )
-        epochs, seeds = 20, [0, 1, 2]
-        rates, folds = RATES, FOLDS
-    warmup = 2 if args.quick else 8
-    data = make_data(size, frames, train_frames, magnitudes, unseen, warmup)
+        cases.append((kind, kind, 0.0))
+
+print("| model | RMSE future | RMSE domain | equivariance error |")
+print("|---|---|---|---|")
+results = {}
+simulations = 4 * len(magnitudes)
+for name, kind, lam in cases:
+    runs, chosen = [], []
+    for seed in seeds:
+        if kind == "recipe":
+            lam = recipe_rate(
+                data[0], size, epochs, seed, simulations, rates, folds
+            )
+            chosen.append(lam)
+        runs.append(run(kind, data, size, epochs, seed, lam))
+    runs = np.array(runs)
+    results[name] = runs
+    mean, sd = runs.mean(0), runs.std(0)
     print(
-        f"backend {keras.backend.backend()}: {len(data[0][0])} training "
-        f"pairs of {size}x{size}, {epochs} epochs, {len(seeds)} seed(s)"
+        f"| {name} | "
+        + " | ".join(f"{m:.4f} +- {s:.4f}" for m, s in zip(mean, sd))
+        + " |"
     )
-    print("| model | RMSE future | RMSE domain | equivariance error |")
-    print("|---|---|---|---|")
-    results = {}
-    cases = []
-    for kind in KINDS:
-        if args.only and kind not in args.only:
-            continue
-        if "penalty" in kind:
-            for lam in args.lambda_perp or [1e-2]:
-                name = f"{kind} {lam:g}" if args.lambda_perp else kind
-                cases.append((name, kind, lam))
-        else:
-            cases.append((kind, kind, 0.0))
-    simulations = 4 * len(magnitudes)
-    for name, kind, lam in cases:
-        runs, chosen = [], []
-        for seed in seeds:
-            if kind == "recipe":
-                lam = recipe_rate(
-                    data[0], size, epochs, seed, simulations, rates, folds
-                )
-                chosen.append(lam)
-            runs.append(run(kind, data, size, epochs, seed, lam))
-        runs = np.array(runs)
-        results[name] = runs
-        mean, sd = runs.mean(0), runs.std(0)
-        print(
-            f"| {name} | "
-            + " | ".join(f"{m:.4f} +- {s:.4f}" for m, s in zip(mean, sd))
-            + " |"
-        )
-        if chosen:
-            print(f"(recipe: rates chosen per seed {chosen})")
-    return results
-
-
-if __name__ == "__main__":
-    main()
+    if chosen:
+        print(f"(recipe: rates chosen per seed {chosen})")

@@ -9,8 +9,11 @@ Description: The paper's SO(2) toy: a harmonic network whose two linear
     symmetry breaking.
 Accelerator: None
 
+Run it on any backend (the flags are described under "The run"):
+
 ```
-KERAS_BACKEND=jax python examples/so2_toy.py [--quick] [--out-dir docs/img]
+KERAS_BACKEND=jax python examples/so2_toy.py --out-dir docs/img
+KERAS_APPROXEQ_QUICK=1 python examples/so2_toy.py     # a smoke run
 ```
 """
 
@@ -45,8 +48,8 @@ from keras import ops
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import select_strength
-from keras_approxeq.groups import get as get_group
-from keras_approxeq.representations import Representation
+from keras_approxeq.symmetry.groups import get as get_group
+from keras_approxeq.symmetry.representations import Representation
 
 """
 ## Data
@@ -427,62 +430,71 @@ def wavy_rings_table(epochs, amplitudes, seeds, search=None):
     return rows, rates
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="The SO(2) toy")
-    parser.add_argument("--quick", action="store_true", help="a tiny run")
-    parser.add_argument("--out-dir", help="write the figure of the grid here")
-    args = parser.parse_args(argv)
-    if args.quick:
-        epochs, lambdas_g, lambdas_perp = 5, [1e-2, 0.0], [0.0, 1e-1]
-        amplitudes, seeds = [0.0, 1.0], [0]
-        search = {"rates": (0.0, 1.0), "folds": None}
-    else:
-        epochs, lambdas_g, lambdas_perp = 200, LAMBDAS_G, LAMBDAS_PERP
-        amplitudes, seeds = AMPLITUDES, [0, 1, 2]
-        search = None
-    print(f"backend {keras.backend.backend()}, {epochs} epochs")
+"""
+## The run
 
-    data, grid = lambda_grid(epochs, lambdas_g, lambdas_perp)
-    print("\nDisc and wedge: training accuracy / invariance error E")
-    print(
-        "| lambda_g \\ lambda_perp | "
-        + " | ".join(f"{x:g}" for x in lambdas_perp)
-        + " |"
-    )
-    print("|---" * (len(lambdas_perp) + 1) + "|")
-    for lambda_g in lambdas_g:
-        cells = [
-            f"{grid[lambda_g, p][1]:.2f} / {grid[lambda_g, p][2]:.3f}"
-            for p in lambdas_perp
+Flags when run as a script, the defaults in a notebook (whose own flags
+`parse_known_args` ignores); `KERAS_APPROXEQ_QUICK=1` is `--quick`.
+"""
+
+parser = argparse.ArgumentParser(description="The SO(2) toy")
+parser.add_argument("--quick", action="store_true", help="a tiny run")
+parser.add_argument("--out-dir", help="write the figure of the grid here")
+args, _ = parser.parse_known_args()
+QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
+if QUICK:
+    epochs, lambdas_g, lambdas_perp = 5, [1e-2, 0.0], [0.0, 1e-1]
+    amplitudes, seeds = [0.0, 1.0], [0]
+    search = {"rates": (0.0, 1.0), "folds": None}
+else:
+    epochs, lambdas_g, lambdas_perp = 200, LAMBDAS_G, LAMBDAS_PERP
+    amplitudes, seeds = AMPLITUDES, [0, 1, 2]
+    search = None
+print(f"backend {keras.backend.backend()}, {epochs} epochs")
+
+"""
+The grid on the disc and wedge: `grid[lambda_g, lambda_perp]` holds the
+trained classifier, its training accuracy and its invariance error.
+"""
+
+data, grid = lambda_grid(epochs, lambdas_g, lambdas_perp)
+print("\nDisc and wedge: training accuracy / invariance error E")
+print(
+    "| lambda_g \\ lambda_perp | "
+    + " | ".join(f"{x:g}" for x in lambdas_perp)
+    + " |"
+)
+print("|---" * (len(lambdas_perp) + 1) + "|")
+for lambda_g in lambdas_g:
+    cells = [
+        f"{grid[lambda_g, p][1]:.2f} / {grid[lambda_g, p][2]:.3f}"
+        for p in lambdas_perp
+    ]
+    print(f"| {lambda_g:g} | " + " | ".join(cells) + " |")
+if args.out_dir:
+    path = os.path.join(args.out_dir, "so2_toy_grid.png")
+    plot_grid(data, grid, path)
+    print(f"wrote {path}")
+
+"""
+The wavy rings: `rings[amplitude, kind]` holds `(test accuracy,
+invariance error)` per seed, `rates[amplitude]` the recipe's choices.
+"""
+
+rings, rates = wavy_rings_table(epochs, amplitudes, seeds, search)
+print(f"\nWavy rings: test accuracy and E, {len(seeds)} seed(s)")
+print(
+    "| amplitude | harmonic + penalty | E | recipe | E | plain MLP | E "
+    "| recipe's rates |"
+)
+print("|---|---|---|---|---|---|---|---|")
+for amplitude in amplitudes:
+    cells = []
+    for kind in KINDS:
+        mean, sd = rings[amplitude, kind].mean(0), rings[amplitude, kind].std(0)
+        cells += [
+            f"{mean[0]:.3f} +- {sd[0]:.3f}",
+            f"{mean[1]:.3f} +- {sd[1]:.3f}",
         ]
-        print(f"| {lambda_g:g} | " + " | ".join(cells) + " |")
-    if args.out_dir:
-        path = os.path.join(args.out_dir, "so2_toy_grid.png")
-        plot_grid(data, grid, path)
-        print(f"wrote {path}")
-
-    rings, rates = wavy_rings_table(epochs, amplitudes, seeds, search)
-    print(f"\nWavy rings: test accuracy and E, {len(seeds)} seed(s)")
-    print(
-        "| amplitude | harmonic + penalty | E | recipe | E | plain MLP | E "
-        "| recipe's rates |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for amplitude in amplitudes:
-        cells = []
-        for kind in KINDS:
-            mean, sd = (
-                rings[amplitude, kind].mean(0),
-                rings[amplitude, kind].std(0),
-            )
-            cells += [
-                f"{mean[0]:.3f} +- {sd[0]:.3f}",
-                f"{mean[1]:.3f} +- {sd[1]:.3f}",
-            ]
-        cells.append(", ".join(f"{r:g}" for r in rates[amplitude]))
-        print(f"| {amplitude:g} | " + " | ".join(cells) + " |")
-    return {"grid": {k: v[1:] for k, v in grid.items()}, "rings": rings}
-
-
-if __name__ == "__main__":
-    main()
+    cells.append(", ".join(f"{r:g}" for r in rates[amplitude]))
+    print(f"| {amplitude:g} | " + " | ".join(cells) + " |")

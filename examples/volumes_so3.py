@@ -11,8 +11,12 @@ Description: A small 3D ResNet of plain Conv3D layers, each penalised
     accuracy and a runtime table (the paper's Table 4).
 Accelerator: None
 
+Run it on any backend (the flags are described under "The run"):
+
 ```
-KERAS_BACKEND=jax python examples/volumes_so3.py [--quick]
+KERAS_BACKEND=jax python examples/volumes_so3.py
+KERAS_APPROXEQ_QUICK=1 python examples/volumes_so3.py     # a smoke run
+python examples/volumes_so3.py --only recipe --seeds 3
 ```
 """
 
@@ -34,7 +38,8 @@ rotation), random size, plus noise. Five classes:
 Classes 1-3 are rotation invariant; 0 and 4 are the same shape and only
 orientation tells them apart. An exactly invariant model cannot separate
 them (at best 80 % accuracy); a model without the symmetry must learn
-every shape in every pose from few examples.
+every shape in every pose from few examples. The volumes are made in
+`examples/volumes.py`.
 """
 
 import argparse
@@ -46,6 +51,9 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras
 import numpy as np
 from keras import ops
+from volumes import CLASSES
+from volumes import SIZE
+from volumes import make_data
 
 from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
@@ -53,69 +61,9 @@ from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import SampledEquivariance
 from keras_approxeq import equivariance_error
 from keras_approxeq import select_strength
-from keras_approxeq.groups import get as get_group
 from keras_approxeq.layers import ResidualPathway
-from keras_approxeq.representations import Representation
-
-SIZE = 11
-CLASSES = 5
-
-
-def random_rotation(rng):
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    return q if np.linalg.det(q) > 0 else -q
-
-
-def axis_rotation(rng, upright):
-    """A rotation whose image of the depth axis is within 30 degrees of it
-    (`upright`) or more than 45 degrees from it."""
-    while True:
-        rotation = random_rotation(rng)
-        cosine = abs(rotation[0, 0])
-        if (
-            (cosine > np.cos(np.pi / 6))
-            if upright
-            else (cosine < np.cos(np.pi / 4))
-        ):
-            return rotation
-
-
-def _signed_distance(label, p):
-    """Rough signed distance (negative inside) of a canonical shape whose
-    axis is the depth axis; `p` is `(3, n)` in units of the half size."""
-    z, y, x = p
-    if label in (0, 4):  # rod
-        return np.sqrt((z / 0.85) ** 2 + (y / 0.35) ** 2 + (x / 0.35) ** 2) - 1
-    if label == 1:  # disc
-        return np.sqrt((z / 0.3) ** 2 + (y / 0.8) ** 2 + (x / 0.8) ** 2) - 1
-    if label == 2:  # torus
-        ring = np.sqrt(y**2 + x**2) - 0.55
-        return np.sqrt(ring**2 + z**2) / 0.25 - 1
-    ends = [np.sqrt((z - s) ** 2 + y**2 + x**2) for s in (-0.5, 0.5)]
-    return np.minimum(*ends) / 0.35 - 1  # dumbbell
-
-
-def volume(label, rng, size=SIZE):
-    if label == 4:
-        rotation = axis_rotation(rng, upright=True)
-    elif label == 0:
-        rotation = axis_rotation(rng, upright=False)
-    else:
-        rotation = random_rotation(rng)
-    points = np.indices((size,) * 3).reshape(3, -1) - (size - 1) / 2
-    points = rotation.T @ points / (size / 2) / rng.uniform(0.8, 1.05)
-    solid = 1 / (1 + np.exp(4 * _signed_distance(label, points)))
-    solid = solid.reshape((size,) * 3)
-    return solid + 0.1 * rng.normal(size=solid.shape)
-
-
-def make_data(count, seed, size=SIZE):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, CLASSES, size=count)
-    volumes = np.array([volume(label, rng, size) for label in labels])
-    return volumes[..., None].astype("float32"), labels
-
+from keras_approxeq.symmetry.groups import get as get_group
+from keras_approxeq.symmetry.representations import Representation
 
 """
 ## The network
@@ -378,56 +326,60 @@ def run(kind, group, data, epochs, seed, lambda_perp=1.0):
     return accuracy, error, 1 / train_time, 1 / infer_time, penalty_time(model)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="3D shapes under SO(3)")
-    parser.add_argument("--quick", action="store_true", help="a tiny run")
-    parser.add_argument(
-        "--only", action="append", help="run only this model (repeatable)"
-    )
-    parser.add_argument("--seeds", type=int, help="seeds (default 3)")
-    args = parser.parse_args(argv)
-    if args.quick:
-        size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
-        search = {"rates": (0.0, 1.0), "folds": None}
-    else:
-        size, n_train, n_test, epochs, seeds = SIZE, 320, 200, 8, [0, 1, 2]
-        search = {}
-    if args.seeds:
-        seeds = list(range(args.seeds))
-    data = make_data(n_train, 1, size), make_data(n_test, 2, size)
-    print(
-        f"backend {keras.backend.backend()}: {n_train} training volumes of "
-        f"{size}^3, {epochs} epochs, {len(seeds)} seed(s)"
-    )
-    print(
-        "| model | accuracy | invariance error | train samples/s "
-        "| inference samples/s | penalty alone (ms) |"
-    )
-    print("|---|---|---|---|---|---|")
-    results = {}
-    for kind, group in KINDS:
-        name = f"{kind} {group}" if kind == "penalty" else kind
-        if args.only and name not in args.only:
-            continue
-        runs, rates = [], []
-        for seed in seeds:
-            strength = 1.0
-            if kind == "recipe":
-                strength = recipe_rate(group, data[0], epochs, seed, **search)
-                rates.append(strength)
-            runs.append(run(kind, group, data, epochs, seed, strength))
-        runs = np.array(runs)
-        results[name] = runs
-        mean, sd = runs.mean(0), runs.std(0)
-        print(
-            f"| {name} | {mean[0]:.3f} +- {sd[0]:.3f} | {mean[1]:.3f} +- "
-            f"{sd[1]:.3f} | {mean[2]:.0f} | {mean[3]:.0f} "
-            f"| {f'{1e3 * mean[4]:.2f}' if mean[4] else '-'} |"
-        )
-        if rates:
-            print(f"(recipe: rates chosen per seed {rates})")
-    return results
+"""
+## The run
 
+Flags when run as a script, the defaults in a notebook (whose own flags
+`parse_known_args` ignores); `KERAS_APPROXEQ_QUICK=1` is `--quick`.
+`results` holds each model's `(accuracy, invariance error, training and
+inference samples per second, penalty time)` per seed.
+"""
 
-if __name__ == "__main__":
-    main()
+parser = argparse.ArgumentParser(description="3D shapes under SO(3)")
+parser.add_argument("--quick", action="store_true", help="a tiny run")
+parser.add_argument(
+    "--only", action="append", help="run only this model (repeatable)"
+)
+parser.add_argument("--seeds", type=int, help="seeds (default 3)")
+args, _ = parser.parse_known_args()
+QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
+if QUICK:
+    size, n_train, n_test, epochs, seeds = 7, 16, 8, 1, [0]
+    search = {"rates": (0.0, 1.0), "folds": None}
+else:
+    size, n_train, n_test, epochs, seeds = SIZE, 320, 200, 8, [0, 1, 2]
+    search = {}
+if args.seeds:
+    seeds = list(range(args.seeds))
+data = make_data(n_train, 1, size), make_data(n_test, 2, size)
+print(
+    f"backend {keras.backend.backend()}: {n_train} training volumes of "
+    f"{size}^3, {epochs} epochs, {len(seeds)} seed(s)"
+)
+print(
+    "| model | accuracy | invariance error | train samples/s "
+    "| inference samples/s | penalty alone (ms) |"
+)
+print("|---|---|---|---|---|---|")
+results = {}
+for kind, group in KINDS:
+    name = f"{kind} {group}" if kind == "penalty" else kind
+    if args.only and name not in args.only:
+        continue
+    runs, rates = [], []
+    for seed in seeds:
+        strength = 1.0
+        if kind == "recipe":
+            strength = recipe_rate(group, data[0], epochs, seed, **search)
+            rates.append(strength)
+        runs.append(run(kind, group, data, epochs, seed, strength))
+    runs = np.array(runs)
+    results[name] = runs
+    mean, sd = runs.mean(0), runs.std(0)
+    print(
+        f"| {name} | {mean[0]:.3f} +- {sd[0]:.3f} | {mean[1]:.3f} +- "
+        f"{sd[1]:.3f} | {mean[2]:.0f} | {mean[3]:.0f} "
+        f"| {f'{1e3 * mean[4]:.2f}' if mean[4] else '-'} |"
+    )
+    if rates:
+        print(f"(recipe: rates chosen per seed {rates})")

@@ -9,31 +9,36 @@ from keras_approxeq import ProjectionRegularizer
 reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
 layer = keras.layers.Conv2D(32, 3, padding="same", kernel_regularizer=reg)
 ```
+
+The subpackages follow the maths, each depending only on those above it:
+`symmetry` (groups, representations) <- `actions` (on feature maps and
+kernels) <- `kernels` (steerable bases) <- `projection` (`P`) <-
+`penalties` (regularizer, decay, initializer, strength) <- `diagnostics`,
+`baselines` and `layers`. The names below are the everyday surface.
 """
 
-from keras_approxeq import groups
-from keras_approxeq import irreps
+from keras_approxeq import _legacy_paths
+from keras_approxeq import actions
+from keras_approxeq import baselines
+from keras_approxeq import diagnostics
+from keras_approxeq import kernels
 from keras_approxeq import layers
-from keras_approxeq import layouts
-from keras_approxeq import norms
-from keras_approxeq import operator_norms
-from keras_approxeq import representations
-from keras_approxeq import spectral
-from keras_approxeq import spherical
-from keras_approxeq import steerable
-from keras_approxeq.callbacks import EquivarianceMonitor
-from keras_approxeq.constraints import ProjectionDecay
-from keras_approxeq.deploy import project_weights
+from keras_approxeq import penalties
+from keras_approxeq import projection
+from keras_approxeq import symmetry
+from keras_approxeq.actions import transform
+from keras_approxeq.baselines import SampledEquivariance
+from keras_approxeq.diagnostics import EquivarianceMonitor
 from keras_approxeq.diagnostics import equivariance_error
-from keras_approxeq.initializers import ProjectedInitializer
-from keras_approxeq.plotting import plot_equivariance
-from keras_approxeq.projectors import project
-from keras_approxeq.regularize import regularize
-from keras_approxeq.regularizer import ProjectionRegularizer
-from keras_approxeq.report import equivariance_report
-from keras_approxeq.sampled import SampledEquivariance
-from keras_approxeq.selection import select_strength
-from keras_approxeq.transforms import transform
+from keras_approxeq.diagnostics import equivariance_report
+from keras_approxeq.diagnostics import plot_equivariance
+from keras_approxeq.diagnostics import project_weights
+from keras_approxeq.penalties import ProjectedInitializer
+from keras_approxeq.penalties import ProjectionDecay
+from keras_approxeq.penalties import ProjectionRegularizer
+from keras_approxeq.penalties import regularize
+from keras_approxeq.penalties import select_strength
+from keras_approxeq.projection import project
 from keras_approxeq.version import __version__
 
 __all__ = [
@@ -43,22 +48,22 @@ __all__ = [
     "ProjectionRegularizer",
     "SampledEquivariance",
     "__version__",
+    "actions",
+    "baselines",
+    "diagnostics",
     "equivariance_error",
     "equivariance_report",
-    "groups",
-    "irreps",
+    "kernels",
     "layers",
-    "layouts",
-    "norms",
-    "operator_norms",
+    "penalties",
     "plot_equivariance",
     "project",
     "project_weights",
+    "projection",
     "regularize",
-    "representations",
     "select_strength",
-    "spectral",
-    "spherical",
-    "steerable",
+    "symmetry",
     "transform",
 ]
+
+_legacy_paths.install(__name__)

@@ -30,6 +30,14 @@ def _load(relative_path):
     return module
 
 
+def _run_quick(relative_path, monkeypatch, *flags):
+    """Runs a tutobook top to bottom in its quick mode, with `flags` on its
+    command line, and returns it as a module."""
+    monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
+    monkeypatch.setattr(sys, "argv", [relative_path, *flags])
+    return _load(relative_path)
+
+
 def test_demo_quick(monkeypatch):
     """The tutobook runs top to bottom."""
     monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
@@ -111,47 +119,51 @@ def test_decay_vs_penalty_quick(monkeypatch):
     assert results["decay, rate 0.1"][0, 2] < results["plain"][0, 2]
 
 
-def test_so2_toy_quick(tmp_path, capsys):
-    results = _load("examples/so2_toy.py").main(
-        ["--quick", "--out-dir", str(tmp_path)]
-    )
-    assert (tmp_path / "so2_toy_grid.png").stat().st_size > 0
-    assert "Wavy rings" in capsys.readouterr().out
-    for accuracy, error in results["grid"].values():
+@pytest.fixture(scope="module")
+def so2_toy(tmp_path_factory):
+    """The SO(2) toy, run once in its quick mode, its figure written to a
+    temporary folder (`so2_toy.out_dir`)."""
+    out_dir = tmp_path_factory.mktemp("so2_toy")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        flags = ("--out-dir", str(out_dir))
+        toy = _run_quick("examples/so2_toy.py", monkeypatch, *flags)
+    toy.out_dir = out_dir
+    return toy
+
+
+def test_so2_toy_quick(so2_toy):
+    assert (so2_toy.out_dir / "so2_toy_grid.png").stat().st_size > 0
+    for _, accuracy, error in so2_toy.grid.values():
         assert 0 <= accuracy <= 1 and 0 <= error <= 1
-    assert {kind for _, kind in results["rings"]} == {
-        "harmonic",
-        "recipe",
-        "mlp",
-    }
-    for runs in results["rings"].values():
+    assert {kind for _, kind in so2_toy.rings} == {"harmonic", "recipe", "mlp"}
+    for runs in so2_toy.rings.values():
         assert runs.shape == (1, 2)
 
 
-def test_so2_toy_harmonic_model_is_invariant_once_projected():
-    toy = _load("examples/so2_toy.py")
+def test_so2_toy_harmonic_model_is_invariant_once_projected(so2_toy):
     keras.utils.set_random_seed(0)
-    classifier = toy.Classifier(toy.harmonic_model(0.0, 1.0), harmonic=True)
-    points, _ = toy.wavy_rings(0.5, n=50)
+    model = so2_toy.harmonic_model(0.0, 1.0)
+    classifier = so2_toy.Classifier(model, harmonic=True)
+    points, _ = so2_toy.wavy_rings(0.5, n=50)
     assert classifier.invariance_error(points) > 1e-2
     project_weights(classifier.model)
     assert classifier.invariance_error(points) < 1e-5
 
 
-def test_so2_toy_data():
-    toy = _load("examples/so2_toy.py")
-    points, labels = toy.disc_and_wedge()
+def test_so2_toy_data(so2_toy):
+    points, labels = so2_toy.disc_and_wedge()
     assert points.shape == (200, 2) and labels.sum() == 100
     radius = np.hypot(*points.T)
     assert radius[labels == 1].max() <= 1 and radius[labels == 0].min() >= 2.3
-    points, labels = toy.wavy_rings(0.0)
+    points, labels = so2_toy.wavy_rings(0.0)
     radius = np.hypot(*points.T)
     assert np.all(np.abs(radius[labels == 0] - 1.1) <= 0.15 + 1e-6)
 
 
-def test_smoke_plumes_quick(capsys):
-    smoke = _load("examples/smoke_plumes.py")
-    results = smoke.main(["--quick", "--lambda-perp", "0.1"])
+def test_smoke_plumes_quick(monkeypatch, capsys):
+    flags = ("--lambda-perp", "0.1")
+    smoke = _run_quick("examples/smoke_plumes.py", monkeypatch, *flags)
+    results = smoke.results
     assert "| model | RMSE future" in capsys.readouterr().out
     assert {"penalty 0.1", "relaxed + penalty 0.1", "plain"} <= set(results)
     assert "recipe" in results and len(results) == 8
@@ -164,9 +176,9 @@ def test_smoke_plumes_quick(capsys):
 def test_smoke_plumes_are_c4_symmetric_up_to_the_buoyancy():
     """A quarter turn maps the plume from one wall onto the plume from the
     next, for the same buoyancy strength."""
-    smoke = _load("examples/smoke_plumes.py")
-    bottom = smoke.simulate(0, 0.05, 16, 4)
-    right = smoke.simulate(1, 0.05, 16, 4)
+    plumes = _load("examples/plumes.py")
+    bottom = plumes.simulate(0, 0.05, 16, 4)
+    right = plumes.simulate(1, 0.05, 16, 4)
     turned = transform(
         bottom, "C4", 3, rep="standard", data_format="channels_last"
     )
@@ -174,8 +186,8 @@ def test_smoke_plumes_are_c4_symmetric_up_to_the_buoyancy():
     np.testing.assert_allclose(turned, right, atol=1e-4 * np.abs(right).max())
 
 
-def test_ct_artefacts_quick(capsys):
-    results = _load("examples/ct_artefacts.py").main(["--quick"])
+def test_ct_artefacts_quick(monkeypatch, capsys):
+    results = _run_quick("examples/ct_artefacts.py", monkeypatch).results
     out = capsys.readouterr().out
     assert "FBP without a network: PSNR" in out
     assert {"plain", "sampled (k = 1)", "residual pathway"} <= set(results)
@@ -189,23 +201,23 @@ def test_ct_artefacts_quick(capsys):
     assert results["projected after training"][0, 2] < 1e-5
 
 
-def test_ct_artefacts_runs_only_the_chosen_models():
-    ct = _load("examples/ct_artefacts.py")
-    results = ct.main(["--quick", "--only", "plain", "--seeds", "2"])
-    assert set(results) == {"plain"} and results["plain"].shape == (2, 4)
+def test_ct_artefacts_runs_only_the_chosen_models(monkeypatch):
+    flags = ("--only", "plain", "--seeds", "2")
+    ct = _run_quick("examples/ct_artefacts.py", monkeypatch, *flags)
+    assert set(ct.results) == {"plain"} and ct.results["plain"].shape == (2, 4)
 
 
 def test_ct_phantoms_have_metal_and_streaks():
-    ct = _load("examples/ct_artefacts.py")
-    x, y = ct.make_data(4, 32, seed=0, shepp=True)
+    ct_data = _load("examples/ct_data.py")
+    x, y = ct_data.make_data(4, 32, seed=0, shepp=True)
     assert x.shape == y.shape == (5, 32, 32, 1)
-    assert np.all(np.max(y, axis=(1, 2, 3)) == ct.METAL)
+    assert np.all(np.max(y, axis=(1, 2, 3)) == ct_data.METAL)
     # The damaged reconstruction is far from the phantom.
     assert np.linalg.norm(x - y) > 0.3 * np.linalg.norm(y)
 
 
-def test_volumes_so3_quick(capsys):
-    results = _load("examples/volumes_so3.py").main(["--quick"])
+def test_volumes_so3_quick(monkeypatch, capsys):
+    results = _run_quick("examples/volumes_so3.py", monkeypatch).results
     assert "| model | accuracy |" in capsys.readouterr().out
     assert {"plain", "projected", "penalty SO3", "penalty O3"} <= set(results)
     assert {"residual pathway", "sampled", "recipe"} <= set(results)
@@ -218,7 +230,7 @@ def test_volumes_so3_quick(capsys):
 
 
 def test_volumes_so3_classes_differ_by_shape_or_by_pose():
-    volumes = _load("examples/volumes_so3.py")
+    volumes = _load("examples/volumes.py")
     x, labels = volumes.make_data(10, seed=0, size=9)
     assert x.shape == (10, 9, 9, 9, 1) and set(labels) <= set(range(5))
     rng = np.random.default_rng(0)
@@ -276,11 +288,18 @@ def test_existing_models_page_runs():
     assert first.in_rep == "trivial" and first.out_rep == "regular"
 
 
-def test_ct_matched_equivariance_interpolates_in_log_log():
-    ct = _load("examples/ct_artefacts.py")
+def test_ct_matched_equivariance_interpolates_in_log_log(monkeypatch):
+    ct = _run_quick("examples/ct_artefacts.py", monkeypatch, "--only", "-")
+    assert ct.results == {}
     runs = {lam: {"residual": r} for lam, r in [(1e-3, 0.8), (1e-1, 0.008)]}
     # log residual falls by 2 per decade of lambda: 0.08 at lambda 1e-2.
     np.testing.assert_allclose(ct.interpolated_lambda(runs, 0.08), 1e-2)
     # Outside the runs: the end nearest the level.
     assert ct.interpolated_lambda(runs, 0.9) == 1e-3
     assert ct.interpolated_lambda(runs, 1e-4) == 1e-1
+    # The sweep widens until its residuals bracket both levels (0.05, 0.2).
+    assert ct.widened_lambda(runs) is None
+    strong = {lam: {"residual": r} for lam, r in [(1e-4, 0.01), (1.0, 1e-3)]}
+    np.testing.assert_allclose(ct.widened_lambda(strong), 1e-6)
+    weak = {lam: {"residual": r} for lam, r in [(1e-4, 0.9), (1.0, 0.3)]}
+    assert ct.widened_lambda(weak) == 100.0

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_approxeq import groups
 from keras_approxeq import transform
-from keras_approxeq.representations import Representation
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.representations import Representation
 
 ALL = [
     (n, d) for n in groups.names() for d in (1, 2, 3) if n in groups.names(d)

@@ -6,9 +6,9 @@ import pytest
 from utils import needs_channels_first_convolutions
 
 from keras_approxeq import equivariance_error
-from keras_approxeq import groups
 from keras_approxeq import project
-from keras_approxeq.representations import Representation
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.representations import Representation
 
 REPS = ["trivial", "regular", "standard", ["trivial", "standard"]]
 FORMATS = [

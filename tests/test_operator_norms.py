@@ -6,8 +6,8 @@ from keras import ops
 from utils import value_and_grad
 
 from keras_approxeq import ProjectionRegularizer
-from keras_approxeq import operator_norms
 from keras_approxeq import project
+from keras_approxeq.penalties import operator_norms
 
 
 def _circulant(kernel, grid):

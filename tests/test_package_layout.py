@@ -1,119 +1,122 @@
 """The package's layers, as `docs/concepts.md` draws them, hold.
 
-Each module imports only from its own row and the rows above; nothing
-imports another module's private names (the private helper modules
-`_memo`, `_ops`, `_linalg` and `_warnings` excepted); there are no import
-cycles; the tests use no private name of the package or the examples.
+The subpackages are rows: each module imports only from its own
+subpackage and the rows above; nothing imports another module's private
+names (the private helper modules excepted); there are no import cycles
+between modules; the tests use no private name of the package or the
+examples; the module paths of 0.1 still import, as the same modules.
 """
 
 import ast
+import importlib
 import pathlib
 
 import keras_approxeq
 
 PACKAGE = pathlib.Path(keras_approxeq.__file__).parent
-HELPERS = {"_memo", "_ops", "_linalg", "_warnings", "version"}
+HELPERS = {"_memo", "_ops", "_linalg", "_warnings", "_legacy_paths", "version"}
 ROWS = [
-    {
-        "groups",
-        "irreps",
-        "spherical",
-        "representations",
-        "layouts",
-        "data_formats",
-    },
-    {"transforms", "interpolation"},
-    {"radial", "steerable", "spherical_basis", "kronecker", "weight_views"},
-    {"projectors", "spectral", "target"},
-    {
-        "norms",
-        "operator_norms",
-        "regularizer",
-        "constraints",
-        "initializers",
-        "regularize",
-        "selection",
-    },
-    {
-        "diagnostics",
-        "report",
-        "callbacks",
-        "plotting",
-        "deploy",
-        "sampled",
-        "layers",
-    },
+    ["symmetry"],
+    ["actions"],
+    ["kernels"],
+    ["projection"],
+    ["penalties"],
+    ["diagnostics", "baselines", "layers"],
 ]
-ROW = {module: i for i, row in enumerate(ROWS) for module in row}
+ROW = {package: i for i, row in enumerate(ROWS) for package in row}
 
 
 def _modules():
-    """`{name: path}`; the layers subpackage's modules are `layers`."""
+    """`{dotted name: path}` of every module but the top-level `__init__`;
+    a subpackage's `__init__` is the subpackage."""
     found = {}
     for path in PACKAGE.rglob("*.py"):
-        if path.name == "__init__.py" and path.parent == PACKAGE:
-            continue
-        name = path.stem
-        if path.parent.name == "layers":
-            name = "layers"
-        found.setdefault(name, []).append(path)
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts:
+            found[".".join(parts)] = path
     return found
 
 
-def _imports(paths):
-    """`{(module, imported name)}` of the package imports in `paths`."""
+def _row(module):
+    """The subpackage row of a dotted module name, or None for helpers."""
+    top = module.split(".")[0]
+    return None if top in HELPERS else ROW[top]
+
+
+def _imports(path):
+    """`{(dotted module, imported name or None)}` of the package imports in
+    `path`, with `from keras_approxeq.a import b` read as module `a.b` when
+    `b` is a module."""
+    modules = set(_modules())
     imports = set()
-    for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.ImportFrom) or not node.module:
-                continue
-            if node.module == "keras_approxeq":
-                imports.update((a.name, None) for a in node.names)
-            elif node.module.startswith("keras_approxeq."):
-                module = node.module.split(".")[1]
-                imports.update((module, a.name) for a in node.names)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        if not node.module.startswith("keras_approxeq"):
+            continue
+        base = node.module.removeprefix("keras_approxeq").lstrip(".")
+        for alias in node.names:
+            dotted = f"{base}.{alias.name}".lstrip(".")
+            if dotted in modules:
+                imports.add((dotted, None))
+            else:
+                imports.add((base, alias.name))
     return imports
 
 
-def test_every_module_has_a_row():
-    assert set(_modules()) - HELPERS == set(ROW)
+def test_every_module_is_a_helper_or_in_a_row():
+    for name in _modules():
+        assert name.split(".")[0] in HELPERS | set(ROW), name
 
 
 def test_modules_import_only_from_their_row_and_above():
-    for name, paths in _modules().items():
-        if name in HELPERS:
+    for name, path in _modules().items():
+        if _row(name) is None:
             continue
-        for module, _ in _imports(paths):
-            if module in HELPERS or module == name:
+        for module, _ in _imports(path):
+            if _row(module) is None:
                 continue
-            assert ROW[module] <= ROW[name], (
-                f"{name} (row {ROW[name]}) imports {module} (row {ROW[module]})"
+            assert _row(module) <= _row(name), (
+                f"{name} (row {_row(name)}) imports {module} "
+                f"(row {_row(module)})"
             )
+            if _row(module) == _row(name):
+                same = module.split(".")[0] == name.split(".")[0]
+                assert same, f"{name} imports {module}, a sibling subpackage"
 
 
 def test_no_module_imports_another_modules_private_names():
-    for name, paths in _modules().items():
-        for module, imported in _imports(paths):
-            if module in HELPERS or module == name or imported is None:
+    modules = _modules()
+    for name, path in modules.items():
+        for module, imported in _imports(path):
+            if _row(module) is None or module == name or imported is None:
                 continue
             assert not imported.startswith("_"), (name, module, imported)
-        for path in paths:
-            for node in ast.walk(ast.parse(path.read_text())):
-                if (
-                    isinstance(node, ast.Attribute)
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id in ROW
-                    and node.value.id != name
-                ):
-                    assert not node.attr.startswith("_"), (
-                        f"{name} uses {node.value.id}.{node.attr}"
-                    )
+        bound = {
+            alias.asname or alias.name
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("keras_approxeq")
+            for alias in node.names
+        }
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in bound
+            ):
+                assert not node.attr.startswith("_"), (
+                    f"{name} uses {node.value.id}.{node.attr}"
+                )
 
 
 def test_no_import_cycles():
+    modules = _modules()
     graph = {
-        name: {m for m, _ in _imports(paths) if m != name}
-        for name, paths in _modules().items()
+        name: {m for m, _ in _imports(path) if m != name and m in modules}
+        for name, path in modules.items()
     }
     done, active = set(), []
 
@@ -125,12 +128,32 @@ def test_no_import_cycles():
             return
         active.append(name)
         for module in graph.get(name, ()):
-            visit(module)
+            # A subpackage's __init__ imports its own modules; a module
+            # importing a sibling through the subpackage is not a cycle.
+            if module != name.rsplit(".", 1)[0]:
+                visit(module)
         active.pop()
         done.add(name)
 
     for name in graph:
         visit(name)
+
+
+def test_the_old_module_paths_import_as_the_same_modules():
+    from keras_approxeq._legacy_paths import MOVED
+
+    for old, new in MOVED.items():
+        module = importlib.import_module(f"keras_approxeq.{new}")
+        assert importlib.import_module(f"keras_approxeq.{old}") is module
+    from keras_approxeq.diagnostics import equivariance_error  # 0.1: a module
+    from keras_approxeq.groups import get
+    from keras_approxeq.projectors import get_projector
+
+    assert get is keras_approxeq.symmetry.groups.get
+    assert get_projector is keras_approxeq.projection.get_projector
+    assert equivariance_error is keras_approxeq.equivariance_error
+    assert keras_approxeq.groups is keras_approxeq.symmetry.groups
+    assert keras_approxeq.regularize is keras_approxeq.penalties.regularize
 
 
 def test_tests_use_no_private_names_of_the_package_or_the_examples():
@@ -171,26 +194,57 @@ def test_tests_use_no_private_names_of_the_package_or_the_examples():
                 )
 
 
+def _resolve(dotted):
+    """The object a `::: dotted.name` entry documents, found attribute by
+    attribute as mkdocstrings does (`keras_approxeq.regularize` is the
+    function, not the module path 0.1 had under that name)."""
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, name in enumerate(parts[1:], 2):
+        if not hasattr(obj, name):
+            importlib.import_module(".".join(parts[:i]))
+        obj = getattr(obj, name)
+    return obj
+
+
 def test_the_api_reference_documents_exactly_the_public_names():
-    """Every name in `keras_approxeq.__all__` and `layers.__all__` has an
-    entry in `docs/api/` (the internals page holds the projector
-    modules), and every entry there is public."""
+    """Every name in `keras_approxeq.__all__` and in the `__all__` of its
+    subpackages has an entry in `docs/api/` (its own, or its module's),
+    and every entry there is public or an internal module of `kernels` or
+    `projection` (the internals page, for contributors)."""
     api = pathlib.Path(__file__).parents[1] / "docs" / "api"
     entries = {
-        line.split()[1]
+        line.split()[1]: _resolve(line.split()[1])
         for page in api.glob("*.md")
         for line in page.read_text().splitlines()
         if line.startswith("::: ")
     }
-    public = {f"keras_approxeq.{name}" for name in keras_approxeq.__all__}
-    public |= {
-        f"keras_approxeq.layers.{name}"
-        for name in keras_approxeq.layers.__all__
+    module = type(keras_approxeq)
+    public = {}
+    for name in keras_approxeq.__all__:
+        obj = getattr(keras_approxeq, name)
+        if isinstance(obj, module):
+            for inner in obj.__all__:
+                public[f"{obj.__name__}.{inner}"] = getattr(obj, inner)
+        elif name != "__version__":
+            public[f"keras_approxeq.{name}"] = obj
+    documented = {id(obj) for obj in entries.values()}
+    pages = {
+        obj.__name__ for obj in entries.values() if isinstance(obj, module)
     }
-    public -= {"keras_approxeq.__version__", "keras_approxeq.layers"}
-    internals = {
-        f"keras_approxeq.{name}"
-        for name in ("projectors", "kronecker", "spherical_basis", "radial")
-    }
-    assert public - entries == set(), "public names without an entry"
-    assert entries - public - internals == set(), "entries of no public name"
+    missing = [
+        name
+        for name, obj in public.items()
+        if id(obj) not in documented
+        and getattr(obj, "__module__", None) not in pages
+    ]
+    assert missing == [], "public names without an entry"
+    public_ids = {id(obj) for obj in public.values()}
+    internal = ("keras_approxeq.kernels.", "keras_approxeq.projection.")
+    stray = [
+        entry
+        for entry, obj in entries.items()
+        if id(obj) not in public_ids
+        and not (isinstance(obj, module) and obj.__name__.startswith(internal))
+    ]
+    assert stray == [], "entries of no public name"

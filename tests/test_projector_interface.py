@@ -6,9 +6,9 @@ import pytest
 from keras import ops
 from utils import group_average
 
-from keras_approxeq import groups
-from keras_approxeq.kronecker import KroneckerProjector
-from keras_approxeq.projectors import get_projector
+from keras_approxeq.projection.kronecker import KroneckerProjector
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
 
 # (group, in_rep, out_rep, shape, layout, domain)
 CASES = [

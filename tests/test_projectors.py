@@ -8,9 +8,9 @@ from utils import character_dimension
 from utils import group_average
 from utils import rep_matrices
 
-from keras_approxeq import groups
 from keras_approxeq import project
-from keras_approxeq.projectors import get_projector
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
 
 # (group, spatial shape, in_rep, out_rep, in channels, out channels, layout)
 CASES = [

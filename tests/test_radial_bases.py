@@ -15,10 +15,10 @@ import pytest
 from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
-from keras_approxeq import groups
 from keras_approxeq import project
-from keras_approxeq.projectors import get_projector
-from keras_approxeq.representations import Representation
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.representations import Representation
 
 BENCHMARK = (
     pathlib.Path(__file__).parent.parent

@@ -12,8 +12,8 @@ from utils import group_average
 from utils import value_and_grad
 
 from keras_approxeq import ProjectionRegularizer
-from keras_approxeq import groups
 from keras_approxeq import project
+from keras_approxeq.symmetry import groups
 
 NORMS = ["fro", "fro2", "l1", "linf", (2, 1), (1, 2), (2, "inf"), (3, 1.5)]
 

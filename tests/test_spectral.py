@@ -9,14 +9,14 @@ from keras import ops
 from utils import BACKEND
 
 from keras_approxeq import ProjectionRegularizer
-from keras_approxeq import groups
-from keras_approxeq import irreps
 from keras_approxeq import project
-from keras_approxeq import steerable
-from keras_approxeq.irreps import field_matrix
-from keras_approxeq.irreps import regular_decomposition
-from keras_approxeq.projectors import get_projector
-from keras_approxeq.representations import Representation
+from keras_approxeq.kernels.plane_basis import plane_pair_basis
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import irreps
+from keras_approxeq.symmetry.irreps import field_matrix
+from keras_approxeq.symmetry.irreps import regular_decomposition
+from keras_approxeq.symmetry.representations import Representation
 
 FINITE = [
     "C1",
@@ -256,9 +256,7 @@ def test_regular_fields_are_projected_as_their_direct_basis_would(rng):
     projection onto the basis solved for the regular fields directly."""
     for name in ("C8", "D6"):
         order = groups.get(name).order
-        q = steerable.plane_pair_basis(
-            name, "regular", "regular", (5, 5), None, "smooth"
-        )
+        q = plane_pair_basis(name, "regular", "regular", (5, 5), None, "smooth")
         kernel = rng.normal(size=(5, 5, order, order))
         flat = kernel.reshape(25, order, order)
         direct = np.einsum(

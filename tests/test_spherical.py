@@ -7,13 +7,13 @@ from keras import ops
 
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
-from keras_approxeq import groups
 from keras_approxeq import project
-from keras_approxeq import spherical
 from keras_approxeq import transform
-from keras_approxeq.irreps import field_matrix
-from keras_approxeq.projectors import get_projector
-from keras_approxeq.representations import Representation
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import spherical
+from keras_approxeq.symmetry.irreps import field_matrix
+from keras_approxeq.symmetry.representations import Representation
 
 CUBE = groups.get("O").matrices
 CUBE_WITH_INVERSION = groups.get("Oh").matrices

@@ -7,14 +7,14 @@ from keras import ops
 
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
-from keras_approxeq import groups
 from keras_approxeq import project
 from keras_approxeq import transform
-from keras_approxeq.irreps import field_matrix
-from keras_approxeq.layouts import KernelLayout
-from keras_approxeq.projectors import get_projector
-from keras_approxeq.representations import Representation
-from keras_approxeq.steerable import get_steerable_projector
+from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.projection.steerable import get_steerable_projector
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.irreps import field_matrix
+from keras_approxeq.symmetry.representations import Representation
 
 FIELDS = {
     "C2": ["trivial", "regular", "standard", "irrep1"],
@@ -314,7 +314,7 @@ def test_off_grid_error_shrinks_as_the_kernel_grows(rng):
     """A smooth kernel sampled ever finer, on inputs at its own scale.
 
     The error left after projection is the sampling of continuous kernels
-    (the rings of `keras_approxeq.radial`) and the interpolation in
+    (the rings of `keras_approxeq.kernels.radial`) and the interpolation in
     `transform`; both shrink with the resolution.
     """
     centres = rng.uniform(-0.3, 0.3, (6, 2))

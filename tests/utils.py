@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_approxeq.representations import Representation
+from keras_approxeq.symmetry.representations import Representation
 
 BACKEND = keras.backend.backend()
 # JAX keeps float64 only with JAX_ENABLE_X64=1 (the jax tox env sets it).

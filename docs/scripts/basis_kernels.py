@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from keras_approxeq.projectors import get_projector
+from keras_approxeq.projection.projectors import get_projector
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # (in irrep, out irrep, [(label, (in component, out component))])

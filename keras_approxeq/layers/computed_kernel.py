@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_approxeq import data_formats
+from keras_approxeq.actions import data_formats
 
 __all__ = ["ComputedKernelLayer"]
 

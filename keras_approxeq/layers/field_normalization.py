@@ -4,12 +4,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_approxeq import data_formats
-from keras_approxeq import groups
 from keras_approxeq._memo import Constants
 from keras_approxeq._warnings import keyword_only
-from keras_approxeq.representations import Representation
-from keras_approxeq.representations import validated
+from keras_approxeq.actions import data_formats
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.representations import Representation
+from keras_approxeq.symmetry.representations import validated
 
 __all__ = ["FieldNormalization"]
 

@@ -21,9 +21,9 @@ model = keras.Sequential([
 
 import keras
 
-from keras_approxeq import groups
 from keras_approxeq._warnings import keyword_only
-from keras_approxeq.regularizer import ProjectionRegularizer
+from keras_approxeq.penalties.regularizer import ProjectionRegularizer
+from keras_approxeq.symmetry import groups
 
 __all__ = ["GroupConv2D", "GroupConv3D", "LiftingConv2D", "LiftingConv3D"]
 

@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
-from keras_approxeq import data_formats
-from keras_approxeq import groups
 from keras_approxeq._warnings import keyword_only
+from keras_approxeq.actions import data_formats
+from keras_approxeq.symmetry import groups
 
 __all__ = ["GroupPooling"]
 
@@ -15,8 +15,8 @@ class GroupPooling(keras.layers.Layer):
     """Pools each regular field over its group axis: `|G|` channels to 1.
 
     A regular field is `|G|` consecutive channels, one per group element
-    (see `keras_approxeq.representations`); a group element permutes them
-    within the field. Their maximum (or mean) is invariant, so the output
+    (see `keras_approxeq.symmetry.representations`); a group element permutes
+    them within the field. Their maximum (or mean) is invariant, so the output
     channels are trivial fields: `(..., fields * |G|)` becomes
     `(..., fields)`. It acts on the channel axis only; put it after the
     last group convolution, before spatial pooling.

@@ -6,13 +6,13 @@ import math
 import keras
 from keras import ops
 
-from keras_approxeq import groups
-from keras_approxeq import representations
 from keras_approxeq._warnings import keyword_only
-from keras_approxeq.initializers import ProjectedInitializer
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
-from keras_approxeq.projectors import get_projector
-from keras_approxeq.regularizer import ProjectionRegularizer
+from keras_approxeq.penalties.initializers import ProjectedInitializer
+from keras_approxeq.penalties.regularizer import ProjectionRegularizer
+from keras_approxeq.projection.projectors import get_projector
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
 
 __all__ = ["RelaxedGroupConv2D"]
 

@@ -63,7 +63,7 @@ from keras import ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
-from keras_approxeq.norms import safe_root
+from keras_approxeq.penalties.norms import safe_root
 
 __all__ = ["default_grid", "evaluate"]
 

@@ -27,10 +27,10 @@ Conventions (all groups):
 * `C<N>` and `D<N>` for other `N` (e.g. `"C8"`), `SO2` (all rotations)
   and `O2` (rotations and mirrors) also act on 2D grids, but not by
   permuting pixels: their kernels are projected onto steerable bases (see
-  `keras_approxeq.steerable`). An element of `SO2` is an angle, one of
-  `O2` an `(angle, mirror)` pair: the mirror (if true) then the rotation.
+  `keras_approxeq.projection.steerable`). An element of `SO2` is an angle, one
+  of `O2` an `(angle, mirror)` pair: the mirror (if true) then the rotation.
 * `SO3` (all rotations) and `O3` (with the inversion) act on 3D grids
-  through steerable bases (see `keras_approxeq.spherical_basis`); an
+  through steerable bases (see `keras_approxeq.kernels.spherical_basis`); an
   element is a `3x3` orthogonal matrix.
 * `S<n>` (e.g. `"S5"`) is the group of all permutations of `n` set
   elements; it acts on no grid (use it with Dense kernels). Element `k` is
@@ -39,7 +39,7 @@ Conventions (all groups):
 
 Example:
 
->>> from keras_approxeq import groups
+>>> from keras_approxeq.symmetry import groups
 >>> c4 = groups.get("C4")
 >>> c4.order, c4.ndim
 (4, 2)
@@ -345,7 +345,7 @@ class ContinuousGroup3D(BaseGroup):
 
     An element is a `3x3` orthogonal matrix acting on `(depth, row, col)`
     coordinates. Kernels are projected onto steerable bases of spherical
-    harmonics (see `keras_approxeq.spherical_basis`). The signed
+    harmonics (see `keras_approxeq.kernels.spherical_basis`). The signed
     permutation matrices among the elements (the 24 of `O`, 48 of `Oh`)
     permute voxels exactly.
     """

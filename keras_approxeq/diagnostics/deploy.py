@@ -3,9 +3,9 @@
 import numpy as np
 from keras import ops
 
-from keras_approxeq.report import no_regularized_weights
-from keras_approxeq.report import regularized_weights
-from keras_approxeq.report import weight_and_projection
+from keras_approxeq.diagnostics.report import no_regularized_weights
+from keras_approxeq.diagnostics.report import regularized_weights
+from keras_approxeq.diagnostics.report import weight_and_projection
 
 __all__ = ["project_weights"]
 

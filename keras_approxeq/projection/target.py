@@ -9,13 +9,13 @@ construction, so that a typo fails where it is written rather than at the
 first training step, and writes them back into a config.
 """
 
-from keras_approxeq import groups
-from keras_approxeq import layouts
-from keras_approxeq import radial
-from keras_approxeq import representations
-from keras_approxeq.projectors import normalize_domain
-from keras_approxeq.projectors import normalize_max_frequency
-from keras_approxeq.projectors import projector_for
+from keras_approxeq.actions import layouts
+from keras_approxeq.kernels import radial
+from keras_approxeq.projection.projectors import normalize_domain
+from keras_approxeq.projection.projectors import normalize_max_frequency
+from keras_approxeq.projection.projectors import projector_for
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
 
 __all__ = ["ProjectionTarget"]
 

@@ -16,7 +16,7 @@ Field types of `C<N>`, `D<N>`, `SO2` and `O2` (besides `"trivial"`,
 The regular representation of a finite group splits into these irreps
 (Peter-Weyl, `regular_decomposition`). `field_size` and `field_matrix`
 also answer for `SO3`/`O3`, whose irreps are in
-`keras_approxeq.spherical`.
+`keras_approxeq.symmetry.spherical`.
 """
 
 import math
@@ -24,9 +24,9 @@ import re
 
 import numpy as np
 
-from keras_approxeq import groups
-from keras_approxeq import spherical
 from keras_approxeq._memo import memoize
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import spherical
 
 __all__ = [
     "decomposition",

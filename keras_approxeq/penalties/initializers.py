@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_approxeq._warnings import keyword_only
-from keras_approxeq.target import ProjectionTarget
+from keras_approxeq.projection.target import ProjectionTarget
 
 __all__ = ["ProjectedInitializer"]
 

@@ -68,7 +68,7 @@ class KernelLayout:
                 f"A weight with layout {layout!r} must have rank {allowed}, "
                 f"but received a weight of shape {shape} (rank {rank}). "
                 "Use the layout that matches the layer (see "
-                "`keras_approxeq.layouts`)."
+                "`keras_approxeq.actions.layouts`)."
             )
         self.name = layout
         self.shape = shape

@@ -5,14 +5,14 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_approxeq import data_formats
-from keras_approxeq import groups
-from keras_approxeq import interpolation
-from keras_approxeq import representations
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._warnings import keyword_only
-from keras_approxeq.representations import Representation
+from keras_approxeq.actions import data_formats
+from keras_approxeq.actions import interpolation
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
+from keras_approxeq.symmetry.representations import Representation
 
 __all__ = ["transform"]
 
@@ -22,16 +22,16 @@ def transform(x, group, element, *, rep="trivial", data_format=None):
     """Applies group element `element` to a batch of features.
 
     The features transform as `(g f)(p) = rho(g) f(g^-1 p)`: the value at
-    grid point `p` moves to `g p` (see `keras_approxeq.groups` for the
+    grid point `p` moves to `g p` (see `keras_approxeq.symmetry.groups` for the
     rotation sense and the mirror axis) and its channels are mixed by
-    `rho(g)` (see `keras_approxeq.representations`). This is the action
+    `rho(g)` (see `keras_approxeq.symmetry.representations`). This is the action
     under which a kernel projected by `keras_approxeq.project` is
     equivariant: with an odd kernel, stride 1 and `padding="same"` on a
     square (cubic) input, `layer(transform(x, g)) == transform(layer(x), g)`
     exactly. Rotations by multiples of 90 degrees and flips permute pixels
     exactly; other angles (`C8`, `SO2`, `SO3`, ...) interpolate
     (bilinearly in 2D, trilinearly in 3D; see
-    `keras_approxeq.interpolation`), so equivariance to them holds only
+    `keras_approxeq.actions.interpolation`), so equivariance to them holds only
     approximately, for smooth inputs.
 
     Args:

@@ -7,8 +7,8 @@ permute grid points (and for `S<n>`) all representations here are
 and multiplies it by `sign[g, b]` (+1 or -1), i.e.
 `rho(g)[perm[g, b], b] = sign[g, b]`. The irreps of the 2D groups
 (`"irrep0"`, `"irrep1"`, ...) and the fields of the groups that rotate by
-other angles are described in `keras_approxeq.irreps` (2D) and
-`keras_approxeq.spherical` (3D).
+other angles are described in `keras_approxeq.symmetry.irreps` (2D) and
+`keras_approxeq.symmetry.spherical` (3D).
 
 Field types:
 
@@ -35,7 +35,7 @@ carries `m` consecutive copies of it.
 
 Example:
 
->>> from keras_approxeq import groups
+>>> from keras_approxeq.symmetry import groups
 >>> rep = Representation(groups.get("C4"), "regular")
 >>> perm, sign = rep.signed_permutation(8)
 >>> perm[1].tolist()
@@ -44,8 +44,8 @@ Example:
 
 import numpy as np
 
-from keras_approxeq import irreps
-from keras_approxeq.groups import SymmetricGroup
+from keras_approxeq.symmetry import irreps
+from keras_approxeq.symmetry.groups import SymmetricGroup
 
 __all__ = ["FIELD_TYPES", "Representation", "normalize", "to_config"]
 
@@ -78,9 +78,10 @@ def normalize(identifier, argument="rep"):
                 f"Unknown representation {field!r} in {argument}="
                 f"{identifier!r}. Known representations: "
                 f"{', '.join(FIELD_TYPES)} and irreps: 'irrep0', 'irrep1', "
-                "... for 2D groups (see keras_approxeq.irreps), 'irrep2', "
-                "'irrep1e', ... for SO3/O3 (see keras_approxeq.spherical); a "
-                "direct sum is a list of these, e.g. ['trivial', 'standard']."
+                "... for 2D groups (see keras_approxeq.symmetry.irreps), "
+                "'irrep2', 'irrep1e', ... for SO3/O3 (see "
+                "keras_approxeq.symmetry.spherical); a direct sum is a "
+                "list of these, e.g. ['trivial', 'standard']."
             )
     return fields
 
@@ -109,7 +110,7 @@ class Representation:
 
     Example:
 
-    >>> from keras_approxeq import groups
+    >>> from keras_approxeq.symmetry import groups
     >>> rep = Representation(groups.get("C4"), ["trivial", "standard"])
     >>> rep.size
     3

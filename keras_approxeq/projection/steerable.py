@@ -1,25 +1,11 @@
-r"""Steerable kernel bases on 2D grids, and the projection onto them.
+r"""The projection onto steerable kernels: `P(K) = Q Q^T K`.
 
-Rotations by angles other than multiples of 90 degrees do not map a pixel
-grid onto itself, so for `C<N>`, `D<N>` (other `N`), `SO2` and `O2` the
-equivariant kernels are defined through continuous kernels sampled on the
-grid. In polar coordinates `x = r (cos phi, sin phi)` (in `(row, col)`
-array coordinates), a kernel on the ring of radius `r` is a band-limited
-matrix-valued function
-
-    K(phi) = sum_{k=0..F} A_k cos(k phi) + B_k sin(k phi),   A_k, B_k: out x in
-
-and it is equivariant when `K(g phi) rho_in(g) = rho_out(g) K(phi)` for the
-group's generators, with `g phi = theta + (-1)^mirror phi`. These are
-linear equations in the `A_k, B_k`; their solutions (a null space, found by
-an SVD) are the angular harmonics that the field types allow, e.g. only
-`k = |m_out +- m_in|` between the SO(2) irreps of frequencies `m_in` and
-`m_out`. Each harmonic is multiplied by radial profiles and sampled at
-the grid points (`keras_approxeq.radial`: by default Gaussian rings inside
-the kernel, each carrying the frequencies a grid can rotate; with
-`basis="grid"`, shells up to the corners carrying more; the centre admits
-`k = 0` only). All sampled solutions of a pair of field types are
-orthonormalised into a basis `Q_ab` of shape `(n, X, d_a, d_b)`, and
+For the groups whose rotations do not map the grid onto itself (`C<N>`,
+`D<N>` for other `N`, `SO2`, `O2`, `SO3`, `O3`), the equivariant kernels
+from a field of type `a` to one of type `b` are spanned by a sampled,
+orthonormal basis `Q_ab` of shape `(n, X, d_a, d_b)`
+(`keras_approxeq.kernels.plane_basis` in 2D,
+`keras_approxeq.kernels.spherical_basis` in 3D), and
 
     P(K) = Q Q^T K
 
@@ -27,18 +13,11 @@ is the exact orthogonal projection onto their span, applied to each pair of
 an input and an output field. The projector's memory depends on the field
 types and the kernel size, not on the number of channels.
 
-Every radial profile is a function of the distance from the centre, which
-90-degree rotations and the grid's mirrors preserve, so a kernel projected
-for `SO2` is exactly `C4`-equivariant on the grid and one projected for
-`O2` exactly `D4`-equivariant (tested). The grid-exact groups `C4`/`D4`
-(and `C2`/`D2`) reach this module only to compare the two routes: for
-them the profiles are the rings of grid points (points at equal distance
-from the centre), a ring of `n` points carrying `F = n // 2`, so that the
-sampled harmonics span every grid-equivariant kernel and the projection
+Every radial profile is a function of the distance from the centre, so a
+kernel projected for `SO2` is exactly `C4`-equivariant on the grid and one
+projected for `O2` exactly `D4`-equivariant; for the grid-exact groups
+(`C4`, `D4`, reached here only through `max_frequency`) the projection
 equals orbit averaging (tested for every pair of field types).
-
-The field types of the 2D groups (their irreps) are defined in
-`keras_approxeq.irreps`.
 """
 
 import math
@@ -46,22 +25,22 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_approxeq import groups
-from keras_approxeq import irreps
-from keras_approxeq import radial
-from keras_approxeq import representations
-from keras_approxeq import spherical
-from keras_approxeq import spherical_basis
-from keras_approxeq import weight_views
-from keras_approxeq._linalg import null_space
-from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import split
-from keras_approxeq.layouts import KernelLayout
+from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.kernels import radial
+from keras_approxeq.kernels import spherical_basis
+from keras_approxeq.kernels.plane_basis import plane_pair_basis
+from keras_approxeq.kernels.plane_basis import polar_grid
+from keras_approxeq.projection import weight_views
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import irreps
+from keras_approxeq.symmetry import representations
+from keras_approxeq.symmetry import spherical
 
-__all__ = ["SteerableProjector", "get_steerable_projector", "plane_pair_basis"]
+__all__ = ["SteerableProjector", "get_steerable_projector"]
 
 
 def _split(x, groups, axis):
@@ -209,7 +188,7 @@ def get_steerable_projector(
         max_frequency: The largest angular frequency (2D) or degree (3D)
             of the basis kernels, or `None` for the basis' own limits.
         basis: `"smooth"` or `"grid"`: the radial profiles and the
-            frequencies they carry (see `keras_approxeq.radial`).
+            frequencies they carry (see `keras_approxeq.kernels.radial`).
     """
     if layout.name == "depthwise":
         raise ValueError(
@@ -267,7 +246,7 @@ def _check_band_limit(group, a, b, spatial, basis):
         radius = np.linalg.norm(spherical_basis.grid_points(spatial), axis=1)
     else:
         m_a, m_b = irreps.frequency(group, a), irreps.frequency(group, b)
-        radius = _polar(spatial)[0]
+        radius = polar_grid(spatial)[0]
     band = radial.band_limit(radius, spatial[0], basis, group.ndim)
     if abs(m_a - m_b) > band:
         size = "x".join(str(n) for n in spatial)
@@ -281,38 +260,6 @@ def _check_band_limit(group, a, b, spatial, basis):
         )
 
 
-def _polar(spatial):
-    """Radius, angle and twice-squared-radius key of each grid point."""
-    if not spatial:
-        return np.zeros(1), np.zeros(1), np.zeros(1, np.int64)
-    size = spatial[0]
-    twice = 2 * np.indices(spatial).reshape(2, -1) - (size - 1)
-    radius2 = np.sum(twice**2, axis=0)
-    return np.sqrt(radius2) / 2, np.arctan2(twice[1], twice[0]), radius2
-
-
-def _radial_profiles(group, spatial, basis):
-    """`(profile(k), band)` pairs: the radial functions and their bands.
-
-    Grid-exact groups (reached here only to compare the two routes) use the
-    rings of grid points themselves, with the band `n // 2` of a ring of
-    `n` points, so that the basis spans every grid-equivariant kernel. The
-    other groups use the radial functions of `basis` (see
-    `keras_approxeq.radial`).
-    """
-    radius, _, key = _polar(spatial)
-    if group.is_grid_exact:
-        return [
-            (
-                lambda k, ring=(key == value).astype(float): ring,
-                int(np.sum(key == value)) // 2,
-            )
-            for value in np.unique(key)
-        ]
-    size = spatial[0] if spatial else 1
-    return radial.rings(radius, size, basis, ndim=2)
-
-
 def _pair_basis(group, a, b, spatial, max_frequency, basis):
     """Orthonormal sampled basis `(n, X, d_a, d_b)` from type `a` to `b`."""
     if group.ndim == 3:
@@ -320,93 +267,3 @@ def _pair_basis(group, a, b, spatial, max_frequency, basis):
             group, a, b, spatial, max_frequency, basis
         )
     return plane_pair_basis(group.name, a, b, spatial, max_frequency, basis)
-
-
-@memoize
-def plane_pair_basis(group_name, a, b, spatial, max_frequency, basis):
-    """The orthonormal basis `(n, X, d_a, d_b)` of the 2D kernels from
-    fields of type `a` to type `b` (`X` the points of `spatial`), solved
-    for and sampled directly (cached).
-
-    Args:
-        group_name: A 2D group's name, e.g. `"C8"` or `"SO2"`.
-        a: The input field type, e.g. `"irrep1"` or `"regular"`.
-        b: The output field type.
-        spatial: The kernel's spatial shape, e.g. `(5, 5)`.
-        max_frequency: `None` or the largest angular frequency kept.
-        basis: The radial family, `"smooth"` or `"grid"`.
-    """
-    group = groups.get(group_name, 2)
-    d_a, d_b = irreps.field_size(group, a), irreps.field_size(group, b)
-    radius, angles, _ = _polar(spatial)
-    centre = radius == 0  # where the angle is undefined: only k = 0 lives
-    sampled = []
-    for profile, band in _radial_profiles(group, spatial, basis):
-        if max_frequency is not None:
-            band = min(band, max_frequency)
-        for k in range(band + 1):
-            if not _may_couple(group, a, b, k):
-                continue
-            cos_part, sin_part = _frequency_solutions(group, a, b, k)
-            angular = np.einsum("p,nij->npij", np.cos(k * angles), cos_part)
-            angular += np.einsum("p,nij->npij", np.sin(k * angles), sin_part)
-            weight = profile(k) * (~centre if k else 1.0)
-            sampled.append(angular * weight[None, :, None, None])
-    points = radius.size
-    if not sampled:
-        return np.zeros((0, points, d_a, d_b))
-    sampled = np.concatenate(sampled).reshape(-1, points * d_a * d_b)
-    basis = orthonormal_rows(sampled)
-    return basis.reshape(len(basis), points, d_a, d_b)
-
-
-def _may_couple(group, a, b, k):
-    """The selection rule, a cheap filter before the exact solve.
-
-    Rotating by `theta` multiplies harmonic `k` by `exp(i k theta)` and
-    fields of frequencies `m_a`, `m_b` by `exp(+-i m theta)`, so the
-    harmonic can map `a` to `b` only if `k = +-m_a +-m_b` modulo the
-    number of rotations `N` (exactly, for `SO2`/`O2`). Regular fields mix
-    all frequencies: always possible.
-    """
-    if "regular" in (a, b):
-        return True
-    m_a, m_b = irreps.frequency(group, a), irreps.frequency(group, b)
-    n = irreps.rotation_order(group)
-    for shift in (m_a + m_b, m_a - m_b, -m_a + m_b, -m_a - m_b):
-        if (k - shift) % n == 0 if n else k == shift:
-            return True
-    return False
-
-
-@memoize
-def _frequency_solutions(group, a, b, k):
-    """Equivariant kernels `A cos(k phi) + B sin(k phi)` from `a` to `b`.
-
-    Returns `(A, B)`, each `(n, d_a, d_b)` in the Keras `(in, out)` order.
-    Under `g = (theta, mirror)`, with `s = -1` for a mirror,
-    `K(g phi) = A' cos(k phi) + B' sin(k phi)` where
-    `A' = A cos(k theta) + B sin(k theta)` and
-    `B' = s (B cos(k theta) - A sin(k theta))`; equivariance asks
-    `A' rho_a = rho_b A` and `B' rho_a = rho_b B` (for `out x in` matrices).
-    """
-    d_a, d_b = irreps.field_size(group, a), irreps.field_size(group, b)
-    size = d_a * d_b
-    parts = 1 if k == 0 else 2
-    rows = []
-    for g in group.generators:
-        theta, mirror = group.angle(g)
-        sign = -1.0 if mirror else 1.0
-        right = np.kron(np.eye(d_b), irreps.field_matrix(group, a, g).T)
-        left = np.kron(irreps.field_matrix(group, b, g), np.eye(d_a))
-        c, s = math.cos(k * theta), math.sin(k * theta)
-        if parts == 1:
-            rows.append(c * right - left)
-            continue
-        rows.append(np.hstack([c * right - left, s * right]))
-        rows.append(np.hstack([-sign * s * right, sign * c * right - left]))
-    null = null_space(rows, parts * size)
-    null = null.reshape(len(null), parts, d_b, d_a).swapaxes(2, 3)
-    if parts == 1:
-        return null[:, 0], np.zeros_like(null[:, 0])
-    return null[:, 0], null[:, 1]

@@ -3,12 +3,12 @@
 import keras
 import numpy as np
 
-from keras_approxeq import groups
-from keras_approxeq import representations
-from keras_approxeq.diagnostics import equivariance_error
-from keras_approxeq.report import regularized_weights
-from keras_approxeq.report import relative_residual
-from keras_approxeq.report import weight_and_projection
+from keras_approxeq.diagnostics.error import equivariance_error
+from keras_approxeq.diagnostics.report import regularized_weights
+from keras_approxeq.diagnostics.report import relative_residual
+from keras_approxeq.diagnostics.report import weight_and_projection
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
 
 __all__ = ["EquivarianceMonitor"]
 

@@ -3,8 +3,8 @@ transform.
 
 In a basis of irreducible representations an equivariant map is block
 diagonal (Schur's lemma), and kernels between two irreps are spanned by a
-few angular harmonics (see `keras_approxeq.steerable`). So the spectral
-route
+few angular harmonics (see `keras_approxeq.projection.steerable`). So the
+spectral route
 
 1. changes the basis of the channels: a regular field of `C<N>`/`D<N>`
    becomes its irreps through the orthogonal matrix `F` of
@@ -32,16 +32,16 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_approxeq import groups
-from keras_approxeq import irreps
-from keras_approxeq import steerable
-from keras_approxeq import weight_views
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import split
-from keras_approxeq.layouts import KernelLayout
-from keras_approxeq.representations import Representation
+from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.projection import steerable
+from keras_approxeq.projection import weight_views
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import irreps
+from keras_approxeq.symmetry.representations import Representation
 
 __all__ = ["SpectralProjector", "get_spectral_projector"]
 

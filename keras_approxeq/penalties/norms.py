@@ -16,7 +16,7 @@ group-lasso norm that sums the columns' Euclidean norms, `(2, 2)` is
 `"fro"`, `(1, 1)` is `"l1"`. `p` and `q` are numbers `>= 1` or `"inf"`.
 
 The operator norms are those of the layer's linear map (for a convolution,
-on a periodic grid): see `keras_approxeq.operator_norms`.
+on a periodic grid): see `keras_approxeq.penalties.operator_norms`.
 
 Every norm has a finite gradient everywhere, also at a zero kernel: square
 roots and `1/p` powers are guarded so that their (sub)gradient at zero is

@@ -22,7 +22,7 @@ def regularized_weights(model):
     through `add_weight(regularizer=...)`) is found, in nested models and
     layers too.
     """
-    from keras_approxeq.regularizer import ProjectionRegularizer
+    from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 
     pairs, seen = [], set()
     for variable in model.weights:

@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_approxeq.constraints import ProjectionDecay
-from keras_approxeq.regularizer import ProjectionRegularizer
+from keras_approxeq.penalties.decay import ProjectionDecay
+from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 
 __all__ = ["KERNEL_LAYERS", "regularize"]
 

@@ -2,24 +2,24 @@ r"""Steerable kernel bases on 3D grids, for `SO3` and `O3`.
 
 A kernel from a field of degree `l_a` to one of degree `l_b` is a sum of
 terms `profile(|x|) sum_j W_j Y_J^j(x / |x|)`: radial profiles (see
-`keras_approxeq.radial`) times the real spherical harmonics of degree `J`
-(`keras_approxeq.spherical`), coupled to the fields by `W`, the
+`keras_approxeq.kernels.radial`) times the real spherical harmonics of degree
+`J` (`keras_approxeq.symmetry.spherical`), coupled to the fields by `W`, the
 Clebsch-Gordan coefficients in the package's real basis. `pair_basis`
 samples and orthonormalises them on the voxel grid; the projector itself
-is `keras_approxeq.steerable.SteerableProjector`.
+is `keras_approxeq.projection.steerable.SteerableProjector`.
 """
 
 import math
 
 import numpy as np
 
-from keras_approxeq import groups
-from keras_approxeq import radial
 from keras_approxeq._linalg import orthonormal_rows
 from keras_approxeq._memo import memoize
-from keras_approxeq.spherical import degree_and_parity
-from keras_approxeq.spherical import harmonics
-from keras_approxeq.spherical import wigner_d
+from keras_approxeq.kernels import radial
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.spherical import degree_and_parity
+from keras_approxeq.symmetry.spherical import harmonics
+from keras_approxeq.symmetry.spherical import wigner_d
 
 __all__ = ["grid_points", "pair_basis"]
 
@@ -33,8 +33,8 @@ def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
     parities); equivariance, `K(R x) = D^l_b(R) K(x) D^l_a(R)^T`, asks
     `sum_j W_j D^J(R)_jk = D^l_b(R) W_k D^l_a(R)^T` (the Wigner-Eckart
     coupling, solved numerically). The radial profiles and the degrees
-    each carries are those of `basis` (see `keras_approxeq.radial`), also
-    limited to `J <= max_frequency`; the centre carries `J = 0` only.
+    each carries are those of `basis` (see `keras_approxeq.kernels.radial`),
+    also limited to `J <= max_frequency`; the centre carries `J = 0` only.
 
     Args:
         group: `SO3` or `O3`.
@@ -43,7 +43,7 @@ def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
         spatial: The kernel's spatial shape (cubic), or `()` for a Dense
             kernel.
         max_frequency: The largest degree `J`, or `None`.
-        basis: `"smooth"` or `"grid"` (see `keras_approxeq.radial`).
+        basis: `"smooth"` or `"grid"` (see `keras_approxeq.kernels.radial`).
     """
     l_a, p_a = degree_and_parity(group, a)
     l_b, p_b = degree_and_parity(group, b)

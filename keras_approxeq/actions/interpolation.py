@@ -18,12 +18,12 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_approxeq import groups
-from keras_approxeq import representations
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
-from keras_approxeq.irreps import field_matrix
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
+from keras_approxeq.symmetry.irreps import field_matrix
 
 __all__ = ["rotate"]
 

@@ -3,11 +3,11 @@
 import numpy as np
 from keras import ops
 
-from keras_approxeq import groups
 from keras_approxeq._warnings import keyword_only
-from keras_approxeq.transforms import transform
+from keras_approxeq.actions.transforms import transform
+from keras_approxeq.symmetry import groups
 
-__all__ = ["equivariance_error", "sample_elements"]
+__all__ = ["equivariance_error"]
 
 
 @keyword_only("in_rep", "out_rep", "data_format", "num_elements", "seed")
@@ -86,13 +86,6 @@ def _elements(group, num_elements, seed):
             f"Received: num_elements={num_elements!r}."
         )
     return group.sample(num_elements, seed)
-
-
-def sample_elements(group, count, seed=0):
-    """`count` random elements of a continuous group (`SO2`, `O2`, `SO3`,
-    `O3`), or of a finite one (without the identity), seeded; see
-    `keras_approxeq.groups.BaseGroup.sample`."""
-    return list(group.sample(count, seed))
 
 
 def _max_abs(t):

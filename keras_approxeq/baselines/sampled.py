@@ -5,10 +5,9 @@ import functools
 import keras
 from keras import ops
 
-from keras_approxeq import groups
-from keras_approxeq import representations
-from keras_approxeq.diagnostics import sample_elements
-from keras_approxeq.transforms import transform
+from keras_approxeq.actions.transforms import transform
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
 
 __all__ = ["SampledEquivariance"]
 
@@ -85,7 +84,7 @@ class SampledEquivariance(keras.Model):
         group = groups.get(self.group, ndim or None)
         if group.order is not None:
             return list(range(1, group.order))
-        return sample_elements(group, self.pool_size, self.seed)
+        return list(group.sample(self.pool_size, self.seed))
 
     def call(self, x, training=None):
         y = self.model(x, training=training)

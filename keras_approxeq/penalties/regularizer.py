@@ -5,10 +5,10 @@ import math
 import keras
 from keras import ops
 
-from keras_approxeq import norms
-from keras_approxeq import operator_norms
-from keras_approxeq.layouts import KernelLayout
-from keras_approxeq.target import ProjectionTarget
+from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.penalties import norms
+from keras_approxeq.penalties import operator_norms
+from keras_approxeq.projection.target import ProjectionTarget
 
 __all__ = ["ProjectionRegularizer"]
 
@@ -30,7 +30,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
     the groups that permute grid points it averages kernel entries over
     their orbits, a few passes over the kernel with indices computed once
     in NumPy; for rotations by other angles (`C8`, `SO2`, ...) it projects
-    onto a steerable basis (see `keras_approxeq.steerable`).
+    onto a steerable basis (see `keras_approxeq.projection.steerable`).
 
     The weight's layout is inferred from its rank (rank 1: a bias, 2: a
     Dense kernel `(in, out)`, 3-5: a Conv1D/2D/3D kernel
@@ -51,7 +51,8 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
 
     Args:
         group: Name of the symmetry group, e.g. `"C4"`, `"D4"`, `"O"`,
-            `"Oh"`, `"C8"`, `"SO2"`, `"S5"` (see `keras_approxeq.groups`).
+            `"Oh"`, `"C8"`, `"SO2"`, `"S5"` (see
+            `keras_approxeq.symmetry.groups`).
         in_rep: How the input channels transform: `"trivial"`,
             `"regular"`, `"standard"`, an irrep such as `"irrep1"` (2D
             groups), `"natural"` (`S<n>`), or a list of them (a direct
@@ -61,7 +62,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
         norm: `"fro"` (default), `"fro2"`, `"l1"`, `"linf"`, a mixed
             `(p, q)` norm, or an operator norm of the layer: `"spectral"`
             (its largest singular value) or `"nuclear"`; see
-            `keras_approxeq.norms`.
+            `keras_approxeq.penalties.norms`.
         lambda_perp: Weight of the non-equivariant part's norm, `>= 0`.
         lambda_g: Weight of the equivariant part's norm, `>= 0`.
         layout: `None` (infer from rank), `"dense"`, `"conv"`,
@@ -69,7 +70,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
         domain: `"spatial"` (default) or `"fourier"`: compute the
             projection on the kernel as it is, or per irrep after a group
             Fourier transform of the channels (see
-            `keras_approxeq.spectral`). The penalty is the same. For
+            `keras_approxeq.projection.spectral`). The penalty is the same. For
             `C4`/`D4` the spatial domain (orbit averaging) is usually the
             cheaper; regular fields of other `C<N>`/`D<N>` go through
             their irreps in both.
@@ -79,13 +80,13 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
         max_frequency: `None` (default) or an int: the largest angular
             frequency (degree, for `SO3`/`O3`) of the equivariant kernels,
             which then span a band-limited subspace; see
-            `keras_approxeq.steerable`.
+            `keras_approxeq.projection.steerable`.
         basis: For `C<N>`, `D<N>` (other than the grid's rotations),
             `SO2`, `O2`, `SO3`, `O3`: `"smooth"` (default), steerable
             kernels equivariant to rotations by any angle up to about 1 %,
             or `"grid"`, a larger basis, as exact on the grid but far from
             equivariant between grid angles (see
-            `keras_approxeq.radial`).
+            `keras_approxeq.kernels.radial`).
 
     Example:
 

@@ -15,8 +15,8 @@ the projection is a Kronecker product
 
 where `P_block` is the projection of a single copy, a `(B, B)` matrix with
 `B = S D_in D_out`, computed once in NumPy from the orbits of one copy's
-entries (see `keras_approxeq.projectors`). With an orthonormal basis `Q`
-(`(B, r)`) of its range, `P_block = Q Q^T`, and
+entries (see `keras_approxeq.projection.projectors`). With an orthonormal basis
+`Q` (`(B, r)`) of its range, `P_block = Q Q^T`, and
 
     P(K)[x, a, i, b, j] = sum_y M[(x, i, j), (y, k, l)] K[y, a, k, b, l]
 
@@ -43,7 +43,7 @@ matrix product (ResNet50's penalties with gradients: 78 against 30 ms
 for C4, 453 against 148 ms for regular fields), and PyTorch runs eagerly,
 one operation at a time: both use the matrix product.
 
-Layouts (see `keras_approxeq.layouts`): a transposed-convolution kernel
+Layouts (see `keras_approxeq.actions.layouts`): a transposed-convolution kernel
 has its channel axes swapped; a depthwise kernel `(spatial..., in,
 multiplier)` has `D_out = 1` (its multiplier axis is a copy axis); a Dense
 kernel has `S = 1`; a bias is `(m_out, D_out)`.

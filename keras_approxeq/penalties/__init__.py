@@ -1,0 +1,31 @@
+"""What training does with the projection: penalties, decay, starts.
+
+- `norms` and `operator_norms`: the norm of the residual `T - P(T)`;
+- `regularizer`: `ProjectionRegularizer`, `lambda_perp ||T - P(T)||`
+  added to the loss;
+- `decay`: `ProjectionDecay`, a constraint that shrinks `T - P(T)` by a
+  rate after every step;
+- `initializers`: `ProjectedInitializer`, a start inside the equivariant
+  subspace;
+- `regularize`: `regularize(model, group)`, all of these on an existing
+  model;
+- `selection`: `select_strength`, the strength chosen by cross-validation.
+"""
+
+from keras_approxeq.penalties import norms
+from keras_approxeq.penalties import operator_norms
+from keras_approxeq.penalties.decay import ProjectionDecay
+from keras_approxeq.penalties.initializers import ProjectedInitializer
+from keras_approxeq.penalties.regularize import regularize
+from keras_approxeq.penalties.regularizer import ProjectionRegularizer
+from keras_approxeq.penalties.selection import select_strength
+
+__all__ = [
+    "ProjectedInitializer",
+    "ProjectionDecay",
+    "ProjectionRegularizer",
+    "norms",
+    "operator_norms",
+    "regularize",
+    "select_strength",
+]
