@@ -22,8 +22,8 @@ from keras import ops
 
 from keras_approxeq import equivariance_report
 from keras_approxeq import project_weights
+from keras_approxeq import regularize
 from keras_approxeq._memo import clear_caches
-from keras_approxeq.penalties import regularize
 
 
 def _timed(fn):

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from keras_approxeq import SampledEquivariance
-from keras_approxeq.penalties import regularize
+from keras_approxeq import regularize
 
 MODELS = {
     "ResNet50": keras.applications.ResNet50,

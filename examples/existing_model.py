@@ -32,7 +32,7 @@ import numpy as np
 from keras_approxeq import equivariance_error
 from keras_approxeq import equivariance_report
 from keras_approxeq import project_weights
-from keras_approxeq.penalties import regularize
+from keras_approxeq import regularize
 
 QUICK = os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
 SIZE = 33  # odd: see "What keeps a whole network equivariant" below

@@ -8,7 +8,7 @@ from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_report
 from keras_approxeq import project
 from keras_approxeq import project_weights
-from keras_approxeq.penalties import regularize
+from keras_approxeq import regularize
 
 # Hand-built layers say their data format: the suite also runs with
 # channels_first as Keras' default. keras.applications follows the default.
