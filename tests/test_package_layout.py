@@ -8,6 +8,7 @@ examples; the module paths of 0.1 still import, as the same modules.
 """
 
 import ast
+import functools
 import importlib
 import pathlib
 
@@ -26,6 +27,7 @@ ROWS = [
 ROW = {package: i for i, row in enumerate(ROWS) for package in row}
 
 
+@functools.cache
 def _modules():
     """`{dotted name: path}` of every module but the top-level `__init__`;
     a subpackage's `__init__` is the subpackage."""
