@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_report
 from keras_approxeq import project
@@ -162,6 +163,49 @@ def test_selection_and_decay():
     assert residual() == pytest.approx(0.5 * before, rel=1e-4)
     with pytest.raises(ValueError, match="No layer"):
         regularize(model, "C4", layers=lambda layer: False)
+
+
+def test_reinitialize_starts_inside_the_subspace_at_full_scale(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 8)),
+            keras.layers.Conv2D(64, 3, name="conv", **LAST),
+            keras.layers.Conv2D(4, 1, name="pointwise", **LAST),
+        ]
+    )
+    pointwise = model.get_layer("pointwise").kernel.numpy()
+    before = model.get_layer("conv").kernel.numpy()
+    out = regularize(
+        model,
+        "C4",
+        in_rep="regular",
+        out_rep="regular",
+        layers=["conv"],
+        penalty=False,
+        decay=0.1,
+        reinitialize=True,
+        verbose=False,
+    )
+    layer = out.get_layer("conv")
+    kernel = keras.ops.convert_to_numpy(layer.kernel).astype("float64")
+    residual = kernel - project(
+        kernel, "C4", in_rep="regular", out_rep="regular"
+    )
+    assert np.abs(residual).max() < 1e-5 * np.abs(kernel).max()
+    # A projection alone would keep about a quarter of the variance.
+    assert np.std(kernel) / np.std(before) == pytest.approx(1.0, rel=0.05)
+    np.testing.assert_array_equal(out.get_layer("pointwise").kernel, pointwise)
+    np.testing.assert_array_equal(layer.bias, np.zeros(64))
+    assert isinstance(layer.kernel_initializer, ProjectedInitializer)
+    assert isinstance(
+        layer.kernel_initializer.base, keras.initializers.GlorotUniform
+    )
+    path = tmp_path / "m.keras"
+    out.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_layer("conv").kernel_initializer.get_config() == (
+        layer.kernel_initializer.get_config()
+    )
 
 
 def test_the_decay_targets_the_regularizers_subspace():

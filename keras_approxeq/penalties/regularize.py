@@ -3,6 +3,7 @@
 import keras
 
 from keras_approxeq.penalties.decay import ProjectionDecay
+from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 
 __all__ = ["KERNEL_LAYERS", "regularize"]
@@ -54,6 +55,7 @@ def regularize(
     layers=None,
     penalty=True,
     decay=None,
+    reinitialize=False,
     verbose=True,
     **regularizer_options,
 ):
@@ -96,6 +98,15 @@ def regularize(
         decay: `None` or a rate in `(0, 1]`: also (or, with
             `penalty=False`, instead) put a `ProjectionDecay` of this
             rate as each kernel's constraint.
+        reinitialize: Whether to re-draw every regularised kernel from
+            `ProjectedInitializer(base=<the layer's own initializer>)`:
+            exactly equivariant, with the variance per entry that the
+            layer's initializer gives (which a projection alone would
+            shrink). For a freshly built model that is to be pulled hard
+            (a high `decay` or `lambda_perp`): from the layer's own start
+            the pull removes most of each kernel, and a deep network's
+            signal fades. It discards the kernels' values, so not for a
+            trained model. Biases and kernels left alone keep theirs.
         verbose: Whether to print what was regularised and what was left
             alone.
         **regularizer_options: Passed to every `ProjectionRegularizer`
@@ -192,6 +203,13 @@ def regularize(
             )
             variable.constraint = constraint
             setattr(layer, f"{attribute}_constraint", constraint)
+        if reinitialize and layout != "bias":
+            initializer = ProjectedInitializer(
+                base=getattr(layer, f"{attribute}_initializer"),
+                **dict(regularizer.target_config(), layout=layout),
+            )
+            variable.assign(initializer(variable.shape, variable.dtype))
+            setattr(layer, f"{attribute}_initializer", initializer)
     if verbose:
         _summary(plans, identities)
     return regularized

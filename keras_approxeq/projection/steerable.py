@@ -20,6 +20,7 @@ projected for `O2` exactly `D4`-equivariant; for the grid-exact groups
 equals orbit averaging (tested for every pair of field types).
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -40,23 +41,54 @@ from keras_approxeq.symmetry import irreps
 from keras_approxeq.symmetry import representations
 from keras_approxeq.symmetry import spherical
 
-__all__ = ["SteerableProjector", "get_steerable_projector"]
+__all__ = ["ChannelRuns", "SteerableProjector", "get_steerable_projector"]
 
 
-def _split(x, groups, axis):
-    """`x` cut along `axis` into the channels of each field type."""
-    if len(groups) == 1:
-        return [x]
-    return split(x, [index.size for index in groups.values()], axis)
+class ChannelRuns:
+    """A field list's channels as `(copies, period)`, cut into runs.
+
+    Keras lays out `copies` repeats of the field list along the channel
+    axis. Reshaped to `(copies, period)`, each maximal run of consecutive
+    fields of one type within the shortest repeating pattern is a slice
+    of the `period` axis, so the channels of a type come out by reshapes
+    and slices, whose gradients are slices and pads: no gather, whose
+    gradient would be a scatter.
+
+    Attributes:
+        copies: Repeats of the shortest pattern along the channel axis.
+        period: Channels in one pattern.
+        runs: `(field type, first channel, fields, field size)` per run,
+            in channel order within the pattern.
+    """
+
+    def __init__(self, representation, channels):
+        fields = representation.fields
+        length = next(
+            n
+            for n in range(1, len(fields) + 1)
+            if fields == fields[:n] * (len(fields) // n)
+        )
+        start, self.runs = 0, []
+        for field, run in itertools.groupby(fields[:length]):
+            count = len(list(run))
+            size = representations.Representation(
+                representation.group, [field]
+            ).size
+            self.runs.append((field, start, count, size))
+            start += count * size
+        self.period = start
+        self.copies = channels // start
 
 
 class SteerableProjector:
-    """`P(K) = Q Q^T K` per pair of input and output fields.
+    """`P(K) = Q Q^T K` per pair of input and output field types.
 
     Build it with `get_steerable_projector`. `bases[(a, b)]` holds `Q_ab`,
-    shape `(n, X, d_a, d_b)`, orthonormal over its last three axes; the
-    kernel's channels are gathered field type by field type, projected
-    with two einsums per pair, and put back.
+    shape `(n, X, d_a, d_b)`, orthonormal over its last three axes. The
+    kernel, reshaped to `(X, copies, period, copies, period)` per side
+    (`ChannelRuns`), is cut into one block per pair of runs, shape
+    `(X, fields_in, d_a, fields_out, d_b)`; each block is projected with
+    two einsums, and the blocks are concatenated back.
 
     Attributes:
         shape: The kernel shape `(spatial..., in, out)` it projects.
@@ -64,29 +96,24 @@ class SteerableProjector:
         bases: Dict from `(in field type, out field type)` to `Q_ab`.
     """
 
-    def __init__(self, shape, in_groups, out_groups, bases):
+    def __init__(self, shape, in_runs, out_runs, bases):
         self.shape = tuple(shape)
-        self.in_groups = in_groups  # field type -> (copies, d) channel idx
-        self.out_groups = out_groups
+        self.in_runs = in_runs
+        self.out_runs = out_runs
         self.bases = bases
-        self.dim = sum(
-            q.shape[0] * in_groups[a].shape[0] * out_groups[b].shape[0]
-            for (a, b), q in bases.items()
-        )
+        self._blocks = []  # (in run, out run, fields in, fields out, n)
+        for i, (a, _, count_a, _) in enumerate(in_runs.runs):
+            for j, (b, _, count_b, _) in enumerate(out_runs.runs):
+                if (a, b) in bases:
+                    fields_in = in_runs.copies * count_a
+                    fields_out = out_runs.copies * count_b
+                    n = bases[(a, b)].shape[0]
+                    self._blocks.append((i, j, fields_in, fields_out, n))
+        self.dim = sum(p * q * n for *_, p, q, n in self._blocks)
         self.is_identity = self.dim == math.prod(self.shape)
-        self._sizes = [
-            q.shape[0] * in_groups[a].shape[0] * out_groups[b].shape[0]
-            for (a, b), q in bases.items()
-        ]
-        # The arrays `apply` needs, named; made into tensors once per dtype.
-        arrays = {}
-        for key, index in (("in", in_groups), ("out", out_groups)):
-            order = np.concatenate([i.reshape(-1) for i in index.values()])
-            arrays[f"{key}_order"] = order.astype(np.int32)
-            arrays[f"{key}_inverse"] = np.argsort(order).astype(np.int32)
-        for (a, b), q in bases.items():
-            arrays[f"basis:{a}:{b}"] = q
-        self._constants = Constants(**arrays)
+        self._constants = Constants(
+            **{f"basis:{a}:{b}": q for (a, b), q in bases.items()}
+        )
 
     @property
     def nbytes(self):
@@ -94,43 +121,67 @@ class SteerableProjector:
         as much again per dtype and device)."""
         return self._constants.nbytes
 
+    def _grid(self):
+        x = math.prod(self.shape[:-2])
+        runs = (self.in_runs, self.out_runs)
+        return (x, *(n for r in runs for n in (r.copies, r.period)))
+
+    def _block_shape(self, i, j):
+        """`(X, fields_in, d_a, fields_out, d_b)` of the pair of runs."""
+        (_, _, count_a, d_a), (_, _, count_b, d_b) = (
+            self.in_runs.runs[i],
+            self.out_runs.runs[j],
+        )
+        return (
+            math.prod(self.shape[:-2]),
+            self.in_runs.copies * count_a,
+            d_a,
+            self.out_runs.copies * count_b,
+            d_b,
+        )
+
+    def _cut(self, grid, i, j):
+        """The block of runs `i`, `j` of a `(X, p, period, q, period)`
+        kernel, shape `(X, fields_in, d_a, fields_out, d_b)`."""
+        runs = (self.in_runs.runs[i], self.out_runs.runs[j])
+        index = [slice(None)] * 5
+        for axis, (_, first, count, size), whole in zip(
+            (2, 4), runs, (self.in_runs.period, self.out_runs.period)
+        ):
+            if count * size != whole:
+                index[axis] = slice(first, first + count * size)
+        return ops.reshape(grid[tuple(index)], self._block_shape(i, j))
+
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
         kernel = np.asarray(kernel)
-        flat = kernel.reshape(-1, *kernel.shape[-2:])
-        out = np.zeros_like(flat)
-        for (a, b), q in self.bases.items():
-            rows, cols = self.in_groups[a], self.out_groups[b]
-            block = flat[:, rows][:, :, :, cols]  # (X, p, i, q, j)
+        grid = kernel.reshape(self._grid())
+        out = np.zeros_like(grid)
+        for i, j, *_ in self._blocks:
+            (a, first_a, count_a, d_a) = self.in_runs.runs[i]
+            (b, first_b, count_b, d_b) = self.out_runs.runs[j]
+            rows = slice(first_a, first_a + count_a * d_a)
+            cols = slice(first_b, first_b + count_b * d_b)
+            block = grid[:, :, rows, :, cols].reshape(self._block_shape(i, j))
+            q = self.bases[(a, b)]
             coeff = np.einsum("nxij,xpiqj->npq", q, block)
             projected = np.einsum("nxij,npq->xpiqj", q, coeff)
-            out[:, rows[:, :, None, None], cols[None, None]] = projected
+            out[:, :, rows, :, cols] = projected.reshape(
+                out[:, :, rows, :, cols].shape
+            )
         return out.reshape(kernel.shape).astype(kernel.dtype)
 
     def coefficients(self, kernel):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
-        x, c_in, c_out = math.prod(self.shape[:-2]), *self.shape[-2:]
         tensors = self._constants.like(kernel)
-        flat = ops.reshape(kernel, (x, c_in, c_out))
-        # Channels grouped by field type, so that each pair is a slice.
-        grouped = ops.take(flat, tensors["in_order"], axis=1)
-        grouped = ops.take(grouped, tensors["out_order"], axis=2)
+        grid = ops.reshape(kernel, self._grid())
         parts = []
-        for a, row in zip(self.in_groups, _split(grouped, self.in_groups, 1)):
-            for b, block in zip(
-                self.out_groups, _split(row, self.out_groups, 2)
-            ):
-                q = tensors.get(f"basis:{a}:{b}")
-                if q is not None:
-                    shape = (
-                        x,
-                        *self.in_groups[a].shape,
-                        *self.out_groups[b].shape,
-                    )
-                    block = ops.reshape(block, shape)
-                    coefficients = einsum("nxij,xpiqj->npq", q, block)
-                    parts.append(ops.reshape(coefficients, (-1,)))
+        for i, j, *_ in self._blocks:
+            a, b = self.in_runs.runs[i][0], self.out_runs.runs[j][0]
+            q = tensors[f"basis:{a}:{b}"]
+            coefficients = einsum("nxij,xpiqj->npq", q, self._cut(grid, i, j))
+            parts.append(ops.reshape(coefficients, (-1,)))
         if not parts:
             return ops.zeros((0,), kernel.dtype)
         return ops.concatenate(parts, axis=0)
@@ -138,32 +189,39 @@ class SteerableProjector:
     def expand(self, coefficients):
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
-        x = math.prod(self.shape[:-2])
         tensors = self._constants.like(coefficients)
-        pieces = iter(split(coefficients, self._sizes, 0))
+        x, p, _, q_, _ = self._grid()
+        sizes = [fi * fo * n for *_, fi, fo, n in self._blocks]
+        pieces = dict(
+            zip(
+                ((i, j) for i, j, *_ in self._blocks),
+                split(coefficients, sizes, 0),
+            )
+        )
         rows = []
-        for a, (p, i) in ((a, g.shape) for a, g in self.in_groups.items()):
+        for i, (a, _, count_a, d_a) in enumerate(self.in_runs.runs):
             blocks = []
-            for b, (q_, j) in (
-                (b, g.shape) for b, g in self.out_groups.items()
-            ):
-                q = tensors.get(f"basis:{a}:{b}")
-                if q is None:
-                    zeros = ops.zeros((x, p * i, q_ * j), coefficients.dtype)
-                    blocks.append(zeros)
+            for j, (b, _, count_b, d_b) in enumerate(self.out_runs.runs):
+                shape = (x, p, count_a * d_a, q_, count_b * d_b)
+                if (i, j) not in pieces:
+                    blocks.append(ops.zeros(shape, coefficients.dtype))
                     continue
-                piece = ops.reshape(next(pieces), (-1, p, q_))
-                block = einsum("nxij,npq->xpiqj", q, piece)
-                blocks.append(ops.reshape(block, (x, p * i, q_ * j)))
-            rows.append(ops.concatenate(blocks, axis=2))
-        projected = ops.concatenate(rows, axis=1)
-        projected = ops.take(projected, tensors["in_inverse"], axis=1)
-        projected = ops.take(projected, tensors["out_inverse"], axis=2)
-        return ops.reshape(projected, self.shape)
+                _, fields_in, _, fields_out, _ = self._block_shape(i, j)
+                piece = ops.reshape(pieces[(i, j)], (-1, fields_in, fields_out))
+                block = einsum(
+                    "nxij,npq->xpiqj", tensors[f"basis:{a}:{b}"], piece
+                )
+                blocks.append(ops.reshape(block, shape))
+            rows.append(_concatenate(blocks, axis=4))
+        return ops.reshape(_concatenate(rows, axis=2), self.shape)
 
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         return self.expand(self.coefficients(kernel))
+
+
+def _concatenate(tensors, axis):
+    return tensors[0] if len(tensors) == 1 else ops.concatenate(tensors, axis)
 
 
 def get_steerable_projector(
@@ -222,21 +280,24 @@ def _build(
             f"Group {group.name} needs {needed} kernel; received a kernel "
             f"of shape {shape}."
         )
-    in_groups = representations.Representation(group, in_fields).field_channels(
-        shape[-2], "input channels"
-    )
-    out_groups = representations.Representation(
-        group, out_fields
-    ).field_channels(shape[-1], "output channels")
+    in_rep = representations.Representation(group, in_fields)
+    out_rep = representations.Representation(group, out_fields)
+    in_rep.copies(shape[-2], "input channels")
+    out_rep.copies(shape[-1], "output channels")
     bases = {}
-    for a in in_groups:
-        for b in out_groups:
+    for a in dict.fromkeys(in_rep.fields):
+        for b in dict.fromkeys(out_rep.fields):
             q = _pair_basis(group, a, b, spatial, max_frequency, basis)
             if q.shape[0]:
                 bases[(a, b)] = q
             elif spatial and not group.is_finite and max_frequency is None:
                 _check_band_limit(group, a, b, spatial, basis)
-    return SteerableProjector(shape, in_groups, out_groups, bases)
+    return SteerableProjector(
+        shape,
+        ChannelRuns(in_rep, shape[-2]),
+        ChannelRuns(out_rep, shape[-1]),
+        bases,
+    )
 
 
 def _check_band_limit(group, a, b, spatial, basis):
