@@ -66,8 +66,8 @@ class Constants:
     def __init__(self, *arrays, **named):
         if arrays and named:
             raise ValueError("Pass the arrays by position or by name.")
-        self.names = tuple(named) or None
-        self.arrays = tuple(named.values()) if named else arrays
+        self.names = None if arrays else tuple(named)  # by name, if empty
+        self.arrays = arrays or tuple(named.values())
         for array in self.arrays:
             array.setflags(write=False)
         self._tensors = {}  # (dtype, device) -> the arrays as tensors
@@ -89,7 +89,9 @@ class Constants:
                 self._tensors, key, _to_tensors, (self.arrays, dtype, device)
             )
         tensors = self._tensors[key]
-        return dict(zip(self.names, tensors)) if self.names else tensors
+        if self.names is None:
+            return tensors
+        return dict(zip(self.names, tensors))
 
 
 def _fill(cache, key, fn, args):

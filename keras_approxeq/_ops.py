@@ -10,12 +10,14 @@ Ampere and newer GPUs unless
 `tf.config.experimental.enable_tensor_float_32_execution(False)` is
 called; it has no per-call switch.
 
-`split` cuts a tensor into pieces of static sizes by slicing: `ops.split`
-on PyTorch turns the sizes into a device tensor and back (a host sync per
-call, and a graph break under `torch.compile`).
+`split` cuts a tensor into pieces of static sizes with each backend's own
+split, whose gradient is one concatenation: `ops.split` takes split
+indices, which on PyTorch it turns into a device tensor and back (a host
+sync per call, and a graph break under `torch.compile`).
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = ["einsum", "split"]
@@ -34,7 +36,34 @@ def einsum(subscripts, *operands):
 
 
 def split(x, sizes, axis):
-    """`x` cut along `axis` into consecutive pieces of `sizes` (ints)."""
+    """`x` cut along `axis` into consecutive pieces of `sizes` (ints).
+
+    The backends' own split, whose gradient is one concatenation; the
+    gradient of each slice taken apart would be a pad to the full shape,
+    summed over the pieces (a pass over the whole tensor per piece).
+    """
+    sizes = [int(size) for size in sizes]
+    if len(sizes) <= 1:
+        return [x][: len(sizes)]
+    backend = keras.backend.backend()
+    if isinstance(x, keras.KerasTensor) or backend == "numpy":
+        return _sliced(x, sizes, axis)
+    if backend == "jax":
+        import jax
+
+        return jax.numpy.split(x, np.cumsum(sizes[:-1]).tolist(), axis)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.split(x, sizes, axis)
+    if backend == "torch":
+        import torch
+
+        return list(torch.split(x, sizes, dim=axis))
+    return _sliced(x, sizes, axis)
+
+
+def _sliced(x, sizes, axis):
     pieces, start = [], 0
     for size in sizes:
         index = (slice(None),) * axis + (slice(start, start + size),)

@@ -71,8 +71,9 @@ class SpectralProjector:
         arrays = {}
         for axis, parts in (("in", in_parts), ("out", out_parts)):
             order = np.concatenate([index.reshape(-1) for index, _ in parts])
-            arrays[f"{axis}_gather"] = order.astype(np.int32)
-            arrays[f"{axis}_scatter"] = np.argsort(order).astype(np.int32)
+            if not np.array_equal(order, np.arange(order.size)):
+                arrays[f"{axis}_gather"] = order.astype(np.int32)
+                arrays[f"{axis}_scatter"] = np.argsort(order).astype(np.int32)
             for i, (_, f) in enumerate(parts):
                 if f is not None:
                     arrays[f"{axis}_{i}"] = f
@@ -88,8 +89,8 @@ class SpectralProjector:
         tensors = self._constants.like(kernel)
         x = math.prod(self.shape[:-2])
         flat = ops.reshape(kernel, (x, *self.shape[-2:]))
-        flat = ops.take(flat, tensors["in_gather"], axis=1)
-        flat = ops.take(flat, tensors["out_gather"], axis=2)
+        flat = _reorder(flat, tensors, "in_gather", axis=1)
+        flat = _reorder(flat, tensors, "out_gather", axis=2)
         flat = self._mix(flat, "in", tensors, inverse=False)
         return self._mix(flat, "out", tensors, inverse=False)
 
@@ -98,8 +99,8 @@ class SpectralProjector:
         tensors = self._constants.like(spectral)
         flat = self._mix(spectral, "in", tensors, inverse=True)
         flat = self._mix(flat, "out", tensors, inverse=True)
-        flat = ops.take(flat, tensors["in_scatter"], axis=1)
-        flat = ops.take(flat, tensors["out_scatter"], axis=2)
+        flat = _reorder(flat, tensors, "in_scatter", axis=1)
+        flat = _reorder(flat, tensors, "out_scatter", axis=2)
         return ops.reshape(flat, self.shape)
 
     def spectral(self, kernel):
@@ -159,6 +160,13 @@ class SpectralProjector:
                 piece = ops.reshape(piece, shape)
             mixed.append(piece)
         return ops.concatenate(mixed, axis=position)
+
+
+def _reorder(flat, tensors, name, axis):
+    """The channels along `axis` in the order `tensors[name]` (absent
+    where the order is the identity: a regular field's channels)."""
+    order = tensors.get(name)
+    return flat if order is None else ops.take(flat, order, axis=axis)
 
 
 def _mix_numpy(flat, parts, position, inverse):

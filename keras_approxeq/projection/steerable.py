@@ -85,10 +85,11 @@ class SteerableProjector:
 
     Build it with `get_steerable_projector`. `bases[(a, b)]` holds `Q_ab`,
     shape `(n, X, d_a, d_b)`, orthonormal over its last three axes. The
-    kernel, reshaped to `(X, copies, period, copies, period)` per side
-    (`ChannelRuns`), is cut into one block per pair of runs, shape
-    `(X, fields_in, d_a, fields_out, d_b)`; each block is projected with
-    two einsums, and the blocks are concatenated back.
+    kernel, reshaped to `(X, copies, period, copies, period)` (a
+    `ChannelRuns` per side), is split into one block per pair of runs,
+    shape `(X, fields_in, d_a, fields_out, d_b)`; each block is projected
+    with two einsums, and the blocks are concatenated back (the gradients
+    of a split and a concatenation are each other).
 
     Attributes:
         shape: The kernel shape `(spatial..., in, out)` it projects.
@@ -140,17 +141,12 @@ class SteerableProjector:
             d_b,
         )
 
-    def _cut(self, grid, i, j):
-        """The block of runs `i`, `j` of a `(X, p, period, q, period)`
-        kernel, shape `(X, fields_in, d_a, fields_out, d_b)`."""
-        runs = (self.in_runs.runs[i], self.out_runs.runs[j])
-        index = [slice(None)] * 5
-        for axis, (_, first, count, size), whole in zip(
-            (2, 4), runs, (self.in_runs.period, self.out_runs.period)
-        ):
-            if count * size != whole:
-                index[axis] = slice(first, first + count * size)
-        return ops.reshape(grid[tuple(index)], self._block_shape(i, j))
+    def _widths(self):
+        """Channels of each run within the pattern, per side."""
+        return [
+            [count * size for _, _, count, size in side.runs]
+            for side in (self.in_runs, self.out_runs)
+        ]
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
@@ -176,11 +172,15 @@ class SteerableProjector:
         kernel = ops.convert_to_tensor(kernel)
         tensors = self._constants.like(kernel)
         grid = ops.reshape(kernel, self._grid())
+        in_widths, out_widths = self._widths()
+        cells = [split(row, out_widths, 4) for row in split(grid, in_widths, 2)]
         parts = []
         for i, j, *_ in self._blocks:
             a, b = self.in_runs.runs[i][0], self.out_runs.runs[j][0]
-            q = tensors[f"basis:{a}:{b}"]
-            coefficients = einsum("nxij,xpiqj->npq", q, self._cut(grid, i, j))
+            block = ops.reshape(cells[i][j], self._block_shape(i, j))
+            coefficients = einsum(
+                "nxij,xpiqj->npq", tensors[f"basis:{a}:{b}"], block
+            )
             parts.append(ops.reshape(coefficients, (-1,)))
         if not parts:
             return ops.zeros((0,), kernel.dtype)
