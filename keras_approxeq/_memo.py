@@ -11,6 +11,8 @@ it, and it cannot read NumPy arrays handed to tensor ops. So here:
   eager context), so a trace only captures them as constants. Keras
   builds models symbolically on torch's "meta" device; keying by device
   keeps those placeholders apart from the real tensors.
+* `compiled_when_eager`: an eager call on JAX through one `jax.jit` per
+  configuration, instead of one compilation per operation.
 """
 
 import functools
@@ -18,7 +20,7 @@ import functools
 import keras
 from keras import ops
 
-__all__ = ["Constants", "clear_caches", "memoize"]
+__all__ = ["Constants", "clear_caches", "compiled_when_eager", "memoize"]
 
 _CACHES = []
 
@@ -119,6 +121,32 @@ def _to_tensors(arrays, dtype, device):
     if backend == "torch":
         return tuple(tensor.to(device) for tensor in convert())
     return convert()
+
+
+def compiled_when_eager(fn, x, key):
+    """`fn(x)`, compiled once per `key()` and shape when called eagerly on
+    JAX.
+
+    Eager JAX compiles every operation for every new shape; `fn` through
+    `jax.jit` is one compilation instead. Inside a trace (a compiled train
+    step, `jax.grad`) and on the other backends `fn` runs as it is.
+    `key` (a function, called only when needed) must return a hashable
+    value that fixes what `fn` computes.
+    """
+    if keras.backend.backend() != "jax":
+        return fn(x)
+    import jax
+
+    if isinstance(x, jax.core.Tracer):
+        return fn(x)
+    key = key()
+    if key not in _COMPILED:
+        _COMPILED[key] = jax.jit(fn)
+    return _COMPILED[key](x)
+
+
+_COMPILED = {}
+_CACHES.append(_COMPILED)
 
 
 def _eager(fn):

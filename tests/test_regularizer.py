@@ -401,3 +401,26 @@ def test_first_call_inside_a_compiled_function_then_eagerly(
     )
     expected = 1e-2 * np.linalg.norm(kernel - parallel)
     np.testing.assert_allclose([first, eager, again / 2], expected, rtol=1e-5)
+
+
+def test_eager_calls_follow_changes_of_the_regularizer(rng):
+    """Eager calls (compiled once per configuration on JAX) see a changed
+    weight, and two regularizers of one configuration agree."""
+    kernel = ops.convert_to_tensor(rng.normal(size=(3, 3, 4, 4)), "float32")
+    parallel = project(
+        ops.convert_to_numpy(kernel).astype("float64"),
+        "C4",
+        in_rep="regular",
+        out_rep="regular",
+    )
+    residual = np.linalg.norm(ops.convert_to_numpy(kernel) - parallel)
+    reg = ProjectionRegularizer("C4", in_rep="regular", out_rep="regular")
+    twin = ProjectionRegularizer.from_config(reg.get_config())
+    values = [reg(kernel), twin(kernel)]
+    reg.lambda_perp = 0.5
+    values.append(reg(kernel))
+    np.testing.assert_allclose(
+        [float(ops.convert_to_numpy(v)) for v in values],
+        [1e-2 * residual, 1e-2 * residual, 0.5 * residual],
+        rtol=1e-5,
+    )

@@ -1,10 +1,12 @@
 """`ProjectionRegularizer`: penalise a weight's non-equivariant part."""
 
+import json
 import math
 
 import keras
 from keras import ops
 
+from keras_approxeq._memo import compiled_when_eager
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.penalties import norms
 from keras_approxeq.penalties import operator_norms
@@ -141,7 +143,17 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
             # (a 1x1 or Dense kernel between trivial fields): nothing to
             # penalise.
             return ops.zeros((), dtype)
-        x = ops.cast(x, dtype)
+        # One compilation per configuration and shape where JAX would
+        # otherwise compile each operation of an eager call.
+        return compiled_when_eager(
+            self._evaluate,
+            ops.cast(x, dtype),
+            key=lambda: json.dumps(self.get_config(), sort_keys=True),
+        )
+
+    def _evaluate(self, x):
+        layout = KernelLayout(x.shape, self.layout)
+        projector = self.projector(layout.shape)
         euclidean = self._norm in _EUCLIDEAN
         if self.domain == "fourier" and self._norm in _ORTHOGONAL_INVARIANT:
             # An orthogonal change of basis of the channels keeps these.
