@@ -208,6 +208,28 @@ def test_reinitialize_starts_inside_the_subspace_at_full_scale(tmp_path):
     )
 
 
+def test_reinitialize_reaches_every_kind_of_kernel():
+    out = regularize(_sequential(), "C4", reinitialize=True, verbose=False)
+    for variable in out.weights:
+        regularizer = variable.regularizer
+        if not isinstance(regularizer, ProjectionRegularizer):
+            continue
+        value = keras.ops.convert_to_numpy(variable).astype("float64")
+        parallel = project(value, "C4", layout=regularizer.layout)
+        np.testing.assert_allclose(parallel, value, atol=1e-6)
+    for name, attribute in [
+        ("conv", "kernel"),
+        ("depthwise", "depthwise"),
+        ("separable", "depthwise"),
+        ("transpose", "kernel"),
+    ]:
+        initializer = getattr(out.get_layer(name), f"{attribute}_initializer")
+        assert isinstance(initializer, ProjectedInitializer), (name, attribute)
+    # A 1x1 kernel between trivial fields is left alone, initializer too.
+    pointwise = out.get_layer("separable").pointwise_initializer
+    assert not isinstance(pointwise, ProjectedInitializer)
+
+
 def test_the_decay_targets_the_regularizers_subspace():
     """`basis`, `max_frequency` and `domain` reach the decay too."""
     model = keras.Sequential(
