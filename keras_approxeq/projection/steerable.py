@@ -50,8 +50,8 @@ class ChannelRuns:
     Keras lays out `copies` repeats of the field list along the channel
     axis. Reshaped to `(copies, period)`, each maximal run of consecutive
     fields of one type within the shortest repeating pattern is a slice
-    of the `period` axis, so the channels of a type come out by reshapes
-    and slices, whose gradients are slices and pads: no gather, whose
+    of the `period` axis, so the channels of a type come out by a reshape
+    and a split, whose gradient is a concatenation: no gather, whose
     gradient would be a scatter.
 
     Attributes:
