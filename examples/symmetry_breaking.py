@@ -14,6 +14,7 @@ Accelerator: None
 ```
 KERAS_BACKEND=jax python examples/symmetry_breaking.py  # 2-3 hours, one core
 KERAS_APPROXEQ_QUICK=1 python examples/symmetry_breaking.py  # a smoke run
+KERAS_BACKEND=jax python examples/symmetry_breaking.py --steps 1600 --sizes 32
 ```
 """
 
@@ -38,8 +39,9 @@ score is the test mean squared error relative to the target's variance
 (0.01 is the noise).
 """
 
+import argparse
+import json
 import os
-import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -54,14 +56,31 @@ from keras_approxeq import project
 from keras_approxeq import select_strength
 from keras_approxeq.layers import ResidualPathway
 
-QUICK = os.environ.get("KERAS_APPROXEQ_QUICK") == "1" or "--quick" in sys.argv
+"""
+Flags when run as a script (a notebook's own flags are ignored):
+`--steps` (optimizer steps per training, default 400), `--sizes` and
+`--dials` (comma-separated subsets, to split the study over processes);
+`KERAS_APPROXEQ_QUICK=1` is `--quick`.
+"""
+
+parser = argparse.ArgumentParser(description="The symmetry-breaking study")
+parser.add_argument("--quick", action="store_true", help="a smoke run")
+parser.add_argument("--steps", type=int, default=400)
+parser.add_argument("--sizes", help="training-set sizes, e.g. 8,32,128")
+parser.add_argument("--dials", help="dials, e.g. 0,0.03,0.1,0.3,1")
+args, _ = parser.parse_known_args()
+QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
 SIZE, KERNEL, FIELDS = 16, 5, 4  # image side, kernel side, hidden fields
 NOISE = 0.1
 TEST = 32 if QUICK else 256
 DIALS = (0.1,) if QUICK else (0.0, 0.03, 0.1, 0.3, 1.0)
 TRAIN_SIZES = (8,) if QUICK else (8, 32, 128)
+if args.dials and not QUICK:
+    DIALS = tuple(float(d) for d in args.dials.split(","))
+if args.sizes and not QUICK:
+    TRAIN_SIZES = tuple(int(n) for n in args.sizes.split(","))
 SEEDS = 1 if QUICK else 3
-STEPS = 20 if QUICK else 400  # optimizer steps per training
+STEPS = 20 if QUICK else args.steps  # optimizer steps per training
 RATES = (0.0, 1.0) if QUICK else (0.0, 0.03, 0.1, 0.3, 1.0)  # candidates
 FOLDS = 2 if QUICK else 3
 LEARNING_RATE = 3e-3
@@ -287,13 +306,17 @@ for dial in DIALS:
             for k in MODELS
         )
         print(f"| {dial} | {size} | {row} | {rates[dial, size]} |", flush=True)
+        per_seed = {k: scores[dial, size, k] for k in MODELS}
+        print(f"seeds {dial} {size} {json.dumps(per_seed)}", flush=True)
 
 """
 ## Against the better of plain and exact
 
 Per cell, the recipe's error minus the lower of the plain and the exact
 model's errors (negative: the recipe wins), and the spread: the largest
-standard deviation over the seeds of the three.
+standard deviation over the seeds of the three. Every model of a seed
+learns from the same images, so the paired spread, the standard
+deviation over the seeds of the difference itself, is printed too.
 """
 
 gain = np.zeros((len(DIALS), len(TRAIN_SIZES)))
@@ -305,9 +328,13 @@ for i, dial in enumerate(DIALS):
         spread[i, j] = max(
             np.std(scores[dial, size, k]) for k in ("plain", "exact", "recipe")
         )
+        better = min(("plain", "exact"), key=means.get)
+        recipe = scores[dial, size, "recipe"]
+        paired = np.std(np.subtract(recipe, scores[dial, size, better]))
         print(
             f"dial {dial}, {size} images: recipe - best of plain and exact "
-            f"= {gain[i, j]:+.4f} (spread {spread[i, j]:.4f})"
+            f"= {gain[i, j]:+.4f} (spread {spread[i, j]:.4f}, paired "
+            f"{paired:.4f})"
         )
 
 if not QUICK:
@@ -338,5 +365,8 @@ if not QUICK:
     )
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    fig.savefig("symmetry_breaking.png", dpi=120)
-    print("wrote symmetry_breaking.png")
+    name = "symmetry_breaking.png"
+    if STEPS != 400:
+        name = f"symmetry_breaking_{STEPS}_steps.png"
+    fig.savefig(name, dpi=120)
+    print(f"wrote {name}")

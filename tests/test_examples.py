@@ -108,6 +108,28 @@ def test_projector_memory_quick(capsys):
     assert all(0 < r < 0.01 for r in ratios.values())
 
 
+def test_projector_apply_quick(capsys):
+    cases = ["c4_3x3_trivial_256to256", "c4_3x3_regular_256to256"]
+    _load("benchmarks/projector_apply.py").main(
+        ["--repeats", "2", "--cases", *cases]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    ratios = {
+        tuple(line.split()[1:3]): float(line.split()[3])
+        for line in lines
+        if line.startswith("ratio ")
+    }
+    assert set(ratios) == {
+        (case, what)
+        for case in cases
+        for what in ("apply/expand", "apply_grad/expand_grad")
+    }
+    assert all(0 < r < float("inf") for r in ratios.values())
+    if keras.backend.backend() == "torch":
+        counts = [int(line.split()[2]) for line in lines if "ops " in line]
+        assert len(counts) == 2 and all(c > 0 for c in counts)
+
+
 def test_decay_vs_penalty_quick(monkeypatch):
     monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
     results = _load("examples/decay_vs_penalty.py").results

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 from utils import group_average
+from utils import value_and_grad
 
 from keras_approxeq.projection.kronecker import KroneckerProjector
 from keras_approxeq.projection.projectors import get_projector
@@ -62,6 +63,24 @@ def test_coordinates_are_orthonormal(projector, rng):
     # ||Q c|| = ||c||: the coordinates are in an orthonormal basis.
     norm = np.linalg.norm(ops.convert_to_numpy(kernel))
     assert norm == pytest.approx(np.linalg.norm(c), rel=1e-5)
+
+
+def test_gradient_is_the_projection_of_the_cotangent(projector, rng):
+    """P is self-adjoint, so the gradient of <P(K), G> is P(G), and that of
+    ||P(K)||^2 / 2 is P(K)."""
+    kernel = rng.normal(size=projector.shape).astype("float32")
+    cotangent = rng.normal(size=projector.shape).astype("float32")
+    target = ops.convert_to_tensor(cotangent)
+    _, grad = value_and_grad(
+        lambda k: ops.sum(projector.apply(k) * target), kernel
+    )
+    expected = projector.apply_numpy(cotangent.astype("float64"))
+    np.testing.assert_allclose(grad, expected, atol=1e-5)
+    _, grad = value_and_grad(
+        lambda k: ops.sum(ops.square(projector.apply(k))) / 2, kernel
+    )
+    expected = projector.apply_numpy(kernel.astype("float64"))
+    np.testing.assert_allclose(grad, expected, atol=1e-5)
 
 
 def test_is_identity_means_every_kernel_is_fixed(projector, rng):

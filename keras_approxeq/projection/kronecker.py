@@ -58,6 +58,7 @@ from keras import ops
 
 from keras_approxeq._memo import Constants
 from keras_approxeq._ops import einsum
+from keras_approxeq.projection.self_adjoint import self_adjoint
 
 __all__ = ["GroupAction", "KroneckerProjector"]
 
@@ -177,6 +178,7 @@ class KroneckerProjector:
         c = ops.reshape(coefficients, (self._rank, *self._copies))
         return ops.reshape(einsum(synthesis, c, basis), self.shape)
 
+    @self_adjoint
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)

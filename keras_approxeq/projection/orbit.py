@@ -35,6 +35,7 @@ from keras import ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.projection.self_adjoint import self_adjoint
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry.representations import Representation
 
@@ -103,6 +104,7 @@ class OrbitProjector:
         projected = ops.take(coefficients, index, axis=0) * weights
         return ops.reshape(projected, self.shape)
 
+    @self_adjoint
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)

@@ -39,6 +39,7 @@ from keras_approxeq._ops import split
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.projection import steerable
 from keras_approxeq.projection import weight_views
+from keras_approxeq.projection.self_adjoint import self_adjoint
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry import irreps
 from keras_approxeq.symmetry.representations import Representation
@@ -110,6 +111,7 @@ class SpectralProjector:
         projected = self.core.apply(ops.reshape(coefficients, core_shape))
         return coefficients, ops.reshape(projected, coefficients.shape)
 
+    @self_adjoint
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         return self.from_spectral(self.spectral(kernel)[1])

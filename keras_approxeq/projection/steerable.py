@@ -36,6 +36,7 @@ from keras_approxeq.kernels import spherical_basis
 from keras_approxeq.kernels.plane_basis import plane_pair_basis
 from keras_approxeq.kernels.plane_basis import polar_grid
 from keras_approxeq.projection import weight_views
+from keras_approxeq.projection.self_adjoint import self_adjoint
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry import irreps
 from keras_approxeq.symmetry import representations
@@ -215,6 +216,7 @@ class SteerableProjector:
             rows.append(_concatenate(blocks, axis=4))
         return ops.reshape(_concatenate(rows, axis=2), self.shape)
 
+    @self_adjoint
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         return self.expand(self.coefficients(kernel))
