@@ -40,6 +40,7 @@ score is the test mean squared error relative to the target's variance
 """
 
 import argparse
+import ast
 import json
 import os
 
@@ -59,7 +60,8 @@ from keras_approxeq.layers import ResidualPathway
 """
 Flags when run as a script (a notebook's own flags are ignored):
 `--steps` (optimizer steps per training, default 400), `--sizes` and
-`--dials` (comma-separated subsets, to split the study over processes);
+`--dials` (comma-separated subsets, to split the study over processes),
+`--merge LOG...` (the table and figure from the split runs' output);
 `KERAS_APPROXEQ_QUICK=1` is `--quick`.
 """
 
@@ -68,6 +70,13 @@ parser.add_argument("--quick", action="store_true", help="a smoke run")
 parser.add_argument("--steps", type=int, default=400)
 parser.add_argument("--sizes", help="training-set sizes, e.g. 8,32,128")
 parser.add_argument("--dials", help="dials, e.g. 0,0.03,0.1,0.3,1")
+parser.add_argument(
+    "--merge",
+    nargs="+",
+    metavar="LOG",
+    help="train nothing: the table and figure from the output of runs "
+    "split with --dials/--sizes",
+)
 args, _ = parser.parse_known_args()
 QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
 SIZE, KERNEL, FIELDS = 16, 5, 4  # image side, kernel side, hidden fields
@@ -291,23 +300,59 @@ MODELS = (
 )
 scores = {}  # (dial, size, model) -> one error per seed
 rates = {}  # (dial, size) -> the recipe's (1se, min) rates per seed
+
+
+def print_row(dial, size):
+    row = " | ".join(
+        f"{np.mean(scores[dial, size, k]):.3f} +- "
+        f"{np.std(scores[dial, size, k]):.3f}"
+        for k in MODELS
+    )
+    print(f"| {dial} | {size} | {row} | {rates[dial, size]} |", flush=True)
+
+
+def read_logs(paths):
+    """`scores` and `rates` from earlier runs' output (a study split over
+    processes with `--dials`/`--sizes`): the `seeds` lines and the rates
+    column of the table rows."""
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("seeds "):
+                    _, dial, size, cell = line.split(" ", 3)
+                    cell = json.loads(cell)
+                    for kind in MODELS:
+                        scores[float(dial), int(size), kind] = cell[kind]
+                elif line.startswith("| ") and line.split()[1][0].isdigit():
+                    cells = line.strip().strip("|").split(" | ")
+                    key = (float(cells[0]), int(cells[1]))
+                    rates[key] = ast.literal_eval(cells[-1])
+    cells = {key[:2] for key in scores}
+    return tuple(sorted({d for d, _ in cells})), tuple(
+        sorted({n for _, n in cells})
+    )
+
+
 print(f"| dial | images | {' | '.join(MODELS)} | rates (1se, min) |")
 print("|---" * (len(MODELS) + 3) + "|")
-for dial in DIALS:
-    for size in TRAIN_SIZES:
-        for seed in range(SEEDS):
-            errors, chosen = study_cell(make_data(dial, size, seed), seed)
-            for kind in MODELS:
-                scores.setdefault((dial, size, kind), []).append(errors[kind])
-            rates.setdefault((dial, size), []).append(chosen)
-        row = " | ".join(
-            f"{np.mean(scores[dial, size, k]):.3f} +- "
-            f"{np.std(scores[dial, size, k]):.3f}"
-            for k in MODELS
-        )
-        print(f"| {dial} | {size} | {row} | {rates[dial, size]} |", flush=True)
-        per_seed = {k: scores[dial, size, k] for k in MODELS}
-        print(f"seeds {dial} {size} {json.dumps(per_seed)}", flush=True)
+if args.merge:
+    DIALS, TRAIN_SIZES = read_logs(args.merge)
+    for dial in DIALS:
+        for size in TRAIN_SIZES:
+            print_row(dial, size)
+else:
+    for dial in DIALS:
+        for size in TRAIN_SIZES:
+            for seed in range(SEEDS):
+                errors, chosen = study_cell(make_data(dial, size, seed), seed)
+                for kind in MODELS:
+                    scores.setdefault((dial, size, kind), []).append(
+                        errors[kind]
+                    )
+                rates.setdefault((dial, size), []).append(chosen)
+            print_row(dial, size)
+            cell = {k: scores[dial, size, k] for k in MODELS}
+            print(f"seeds {dial} {size} {json.dumps(cell)}", flush=True)
 
 """
 ## Against the better of plain and exact

@@ -274,11 +274,19 @@ def test_existing_model_quick(monkeypatch, capsys):
     assert 0 <= example.accuracy_after <= 1
 
 
-def test_symmetry_breaking_quick(monkeypatch, capsys):
-    """The tutobook runs top to bottom; its scores are relative errors."""
+def test_symmetry_breaking_quick(monkeypatch, capsys, tmp_path):
+    """The tutobook runs top to bottom; its scores are relative errors; a
+    split run's output merges back into the same table."""
     monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
     example = _load("examples/symmetry_breaking.py")
     out = capsys.readouterr().out
+    log = tmp_path / "run.log"
+    log.write_text(out)
+    merged = _run_quick(
+        "examples/symmetry_breaking.py", monkeypatch, "--merge", str(log)
+    )
+    assert merged.scores == example.scores
+    assert merged.rates == example.rates
     assert "recipe - best of plain and exact" in out
     assert set(example.MODELS) <= {key[2] for key in example.scores}
     assert all(0 < v < 10 for vs in example.scores.values() for v in vs)
