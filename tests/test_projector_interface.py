@@ -1,6 +1,7 @@
 """Every projector has one interface: apply, coefficients, expand, dim,
 is_identity; the structured (Kronecker) apply equals the orbit average."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -116,9 +117,14 @@ def test_identity_projections_are_detected(
         ("D1", "regular", "standard", (5, 4, 2), None),
     ],
 )
+@pytest.mark.parametrize("group_sum", [False, True])
 def test_structured_apply_equals_the_group_average(
-    group, in_rep, out_rep, shape, layout, rng
+    group, in_rep, out_rep, shape, layout, group_sum, rng, monkeypatch
 ):
+    """Both structured applies, the matrix product and the group sum (JAX's
+    default), on every backend."""
+    backends = (keras.backend.backend(),) if group_sum else ()
+    monkeypatch.setattr(KroneckerProjector, "group_sum_backends", backends)
     projector = get_projector(
         group, in_rep, out_rep or "trivial", shape, layout
     )
