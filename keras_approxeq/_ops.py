@@ -1,4 +1,4 @@
-"""Two tensor operations that `keras.ops` does not do as needed here.
+"""Tensor operations that `keras.ops` does not do as needed here.
 
 `einsum` computes at the full precision of its inputs on every backend.
 On GPUs JAX multiplies float32 matrices in TF32 by default (a 10-bit
@@ -14,13 +14,18 @@ called; it has no per-call switch.
 split, whose gradient is one concatenation: `ops.split` takes split
 indices, which on PyTorch it turns into a device tensor and back (a host
 sync per call, and a graph break under `torch.compile`).
+
+`read` turns a variable into a tensor of its value: on TensorFlow
+`ops.convert_to_tensor` returns a variable as it is, and a variable read
+inside `ops.custom_gradient` makes TensorFlow ask for its gradient
+separately.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["einsum", "split"]
+__all__ = ["einsum", "read", "split"]
 
 
 def einsum(subscripts, *operands):
@@ -33,6 +38,17 @@ def einsum(subscripts, *operands):
     return jax.numpy.einsum(
         subscripts, *operands, precision=jax.lax.Precision.HIGHEST
     )
+
+
+def read(x):
+    """`x` as a tensor; a variable as a tensor of its value."""
+    if isinstance(x, keras.Variable):
+        x = x.value  # autocast where a layer reads it in lower precision
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return tf.convert_to_tensor(x)
+    return ops.convert_to_tensor(x)
 
 
 def split(x, sizes, axis):

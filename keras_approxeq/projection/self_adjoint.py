@@ -17,6 +17,8 @@ import functools
 
 from keras import ops
 
+from keras_approxeq._ops import read
+
 __all__ = ["self_adjoint"]
 
 
@@ -36,6 +38,13 @@ def self_adjoint(apply):
 
     @functools.wraps(apply)
     def wrapped(self, kernel):
+        kernel = read(kernel)
+        if not getattr(kernel, "requires_grad", True):
+            # A PyTorch tensor that no gradient will reach (the penalty's
+            # stopped projection, a constraint): skip the autograd
+            # function's overhead, about 0.1 ms a call.
+            return apply(self, kernel)
+
         @ops.custom_gradient
         def projected(x):
             def gradient(*args, upstream=None):
@@ -45,6 +54,6 @@ def self_adjoint(apply):
 
             return apply(self, x), gradient
 
-        return projected(ops.convert_to_tensor(kernel))
+        return projected(kernel)
 
     return wrapped
