@@ -6,9 +6,9 @@ orthonormal `Q`, so `P^T = P`: the vector-Jacobian product of
 would instead transpose each step of the apply (gathers become
 scatters, an einsum another einsum with its operands laid out anew),
 and that transpose can cost several forward passes: on JAX, one core,
-the transposed apply of a regular C4 3x3 256 -> 256 kernel took 6.5
-times its forward pass, of an SO(3) 7x7x7 kernel 4 times
-(`benchmarks/projector_apply.py`). `self_adjoint` gives an apply method
+the forward and backward passes through the apply of a regular C4 3x3
+256 -> 256 kernel took 6.5 times the forward pass alone, of an SO(3)
+7x7x7 kernel 4 times (`benchmarks/projector_apply.py`). `self_adjoint` gives an apply method
 that gradient, so a gradient through `P` (residual pathways, relaxed
 group convolutions, the non-Euclidean penalties) costs one more apply.
 """
