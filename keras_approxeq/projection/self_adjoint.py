@@ -8,9 +8,10 @@ scatters, an einsum another einsum with its operands laid out anew),
 and that transpose can cost several forward passes: on JAX, one core,
 the forward and backward passes through the apply of a regular C4 3x3
 256 -> 256 kernel took 6.5 times the forward pass alone, of an SO(3)
-7x7x7 kernel 4 times (`benchmarks/projector_apply.py`). `self_adjoint` gives an apply method
-that gradient, so a gradient through `P` (residual pathways, relaxed
-group convolutions, the non-Euclidean penalties) costs one more apply.
+7x7x7 kernel 4 times (`benchmarks/projector_apply.py`). `self_adjoint`
+gives an apply method that gradient, so a gradient through `P` (residual
+pathways, relaxed group convolutions, the non-Euclidean penalties) costs
+one more apply.
 """
 
 import functools
