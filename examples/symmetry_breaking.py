@@ -224,8 +224,15 @@ def build_model(kind, seed, rate=None):
 
 
 def fit_kwargs(count):
+    """`STEPS` optimizer steps on `count` images, in batches of 16 at most.
+
+    Steps, not epochs, are held fixed: a `ProjectionDecay` acts once per
+    step, so the cross-validation fits on two thirds of the images must
+    take as many steps as the final fit for their rates to mean the same.
+    """
     batch = min(count, 16)
-    return dict(batch_size=batch, epochs=max(1, STEPS * batch // count))
+    steps_per_epoch = -(-count // batch)
+    return dict(batch_size=batch, epochs=max(1, round(STEPS / steps_per_epoch)))
 
 
 def relative_error(model, x, y):
