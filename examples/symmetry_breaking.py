@@ -346,7 +346,8 @@ if args.merge:
     DIALS, TRAIN_SIZES = read_logs(args.merge)
     for dial in DIALS:
         for size in TRAIN_SIZES:
-            print_row(dial, size)
+            if (dial, size) in rates:
+                print_row(dial, size)
 else:
     for dial in DIALS:
         for size in TRAIN_SIZES:
@@ -368,13 +369,17 @@ Per cell, the recipe's error minus the lower of the plain and the exact
 model's errors (negative: the recipe wins), and the spread: the largest
 standard deviation over the seeds of the three. Every model of a seed
 learns from the same images, so the paired spread, the standard
-deviation over the seeds of the difference itself, is printed too.
+deviation over the seeds of the difference itself, is printed and drawn
+too. A cell that `--merge` finds no run for is left blank.
 """
 
-gain = np.zeros((len(DIALS), len(TRAIN_SIZES)))
-spread = np.zeros_like(gain)
+gain = np.full((len(DIALS), len(TRAIN_SIZES)), np.nan)  # nan: not run
+spread = np.full_like(gain, np.nan)
+paired = np.full_like(gain, np.nan)
 for i, dial in enumerate(DIALS):
     for j, size in enumerate(TRAIN_SIZES):
+        if (dial, size) not in rates:
+            continue
         means = {k: np.mean(scores[dial, size, k]) for k in MODELS}
         gain[i, j] = means["recipe"] - min(means["plain"], means["exact"])
         spread[i, j] = max(
@@ -382,11 +387,11 @@ for i, dial in enumerate(DIALS):
         )
         better = min(("plain", "exact"), key=means.get)
         recipe = scores[dial, size, "recipe"]
-        paired = np.std(np.subtract(recipe, scores[dial, size, better]))
+        paired[i, j] = np.std(np.subtract(recipe, scores[dial, size, better]))
         print(
             f"dial {dial}, {size} images: recipe - best of plain and exact "
             f"= {gain[i, j]:+.4f} (spread {spread[i, j]:.4f}, paired "
-            f"{paired:.4f})"
+            f"{paired[i, j]:.4f})"
         )
 
 if not QUICK:
@@ -395,18 +400,23 @@ if not QUICK:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    limit = np.abs(gain).max()
+    fig, ax = plt.subplots(figsize=(6, 6))
+    limit = np.nanmax(np.abs(gain))
     image = ax.imshow(gain, cmap="RdBu_r", vmin=-limit, vmax=limit)
     for i in range(len(DIALS)):
         for j in range(len(TRAIN_SIZES)):
+            label = (
+                f"{gain[i, j]:+.3f}\n+-{spread[i, j]:.3f}"
+                f"\npaired {paired[i, j]:.3f}"
+            )
             ax.text(
                 j,
                 i,
-                f"{gain[i, j]:+.3f}\n+-{spread[i, j]:.3f}",
+                "not run" if np.isnan(gain[i, j]) else label,
                 ha="center",
                 va="center",
-                fontsize=10,
+                fontsize=9,
+                color="white" if abs(gain[i, j]) > 0.6 * limit else "black",
             )
     ax.set_xticks(range(len(TRAIN_SIZES)), [str(n) for n in TRAIN_SIZES])
     ax.set_yticks(range(len(DIALS)), [str(d) for d in DIALS])

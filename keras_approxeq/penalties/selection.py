@@ -64,6 +64,15 @@ def select_strength(
     (over its folds, if `metric` returns one number per call). Train the
     final model on all the data with the strength returned.
 
+    A `ProjectionDecay` acts once per optimizer step, so a rate means the
+    same in every fit only if every fit takes as many steps. `epochs`
+    counts passes over the data, and a fit on part of the data takes
+    fewer steps per epoch: where the number of steps matters (short
+    trainings, small data sets), pass `fit_kwargs` that give the fits
+    here as many steps as the final fit will take (e.g. `epochs` scaled
+    by the ratio of batches per epoch), as
+    `examples/symmetry_breaking.py` does.
+
     Args:
         build_model: A function `strength -> compiled keras.Model`, e.g.
             a model whose kernels carry `ProjectionDecay(rate=strength)`.
