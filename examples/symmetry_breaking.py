@@ -12,9 +12,9 @@ Description: A teacher network whose symmetry is broken by a dial, from
 Accelerator: None
 
 ```
-KERAS_BACKEND=jax python examples/symmetry_breaking.py  # 2-3 hours, one core
+KERAS_BACKEND=jax python examples/symmetry_breaking.py # 15 x 20-30 min
 KERAS_APPROXEQ_QUICK=1 python examples/symmetry_breaking.py  # a smoke run
-KERAS_BACKEND=jax python examples/symmetry_breaking.py --steps 1600 --sizes 32
+KERAS_BACKEND=jax python examples/symmetry_breaking.py --sizes 32 --dials 0.1
 ```
 """
 
@@ -59,7 +59,7 @@ from keras_approxeq.layers import ResidualPathway
 
 """
 Flags when run as a script (a notebook's own flags are ignored):
-`--steps` (optimizer steps per training, default 400), `--sizes` and
+`--steps` (optimizer steps per training, default 1600), `--sizes` and
 `--dials` (comma-separated subsets, to split the study over processes),
 `--merge LOG...` (the table and figure from the split runs' output);
 `KERAS_APPROXEQ_QUICK=1` is `--quick`.
@@ -67,7 +67,7 @@ Flags when run as a script (a notebook's own flags are ignored):
 
 parser = argparse.ArgumentParser(description="The symmetry-breaking study")
 parser.add_argument("--quick", action="store_true", help="a smoke run")
-parser.add_argument("--steps", type=int, default=400)
+parser.add_argument("--steps", type=int, default=1600)
 parser.add_argument("--sizes", help="training-set sizes, e.g. 8,32,128")
 parser.add_argument("--dials", help="dials, e.g. 0,0.03,0.1,0.3,1")
 parser.add_argument(
@@ -428,7 +428,7 @@ if not QUICK:
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     name = "symmetry_breaking.png"
-    if STEPS != 400:
+    if STEPS != 1600:
         name = f"symmetry_breaking_{STEPS}_steps.png"
     fig.savefig(name, dpi=120)
     print(f"wrote {name}")
