@@ -12,7 +12,7 @@ Description: A teacher network whose symmetry is broken by a dial, from
 Accelerator: None
 
 ```
-KERAS_BACKEND=jax python examples/symmetry_breaking.py # 15 x 20-30 min
+KERAS_BACKEND=jax python examples/symmetry_breaking.py  # 5-7 hours, one core
 KERAS_APPROXEQ_QUICK=1 python examples/symmetry_breaking.py  # a smoke run
 KERAS_BACKEND=jax python examples/symmetry_breaking.py --sizes 32 --dials 0.1
 ```
