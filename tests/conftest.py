@@ -1,3 +1,5 @@
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -8,6 +10,25 @@ def pytest_report_header(config):
         f"keras {keras.__version__}, backend {keras.backend.backend()}, "
         f"image_data_format {keras.config.image_data_format()}"
     )
+
+
+def pytest_runtest_setup(item):
+    """Skips a `one_backend` test on the other backends.
+
+    The examples' smoke runs that train many models run on one backend
+    each (their code is the same on all three; what differs per backend is
+    what the rest of the suite tests), so that CI fits in its time.
+    `KERAS_APPROXEQ_ALL_EXAMPLES=1` runs them all on any backend.
+    """
+    marker = item.get_closest_marker("one_backend")
+    if marker is None or os.environ.get("KERAS_APPROXEQ_ALL_EXAMPLES") == "1":
+        return
+    (home,) = marker.args
+    if keras.backend.backend() != home:
+        pytest.skip(
+            f"an example's smoke run, run on {home} "
+            "(KERAS_APPROXEQ_ALL_EXAMPLES=1 runs it here)"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.slow
 
+# The smoke runs that train many models run on one backend each, spread
+# over the three (`one_backend` in conftest.py); the demo and the C4
+# benchmark run on all three. KERAS_APPROXEQ_ALL_EXAMPLES=1 runs them all.
+ONE_BACKEND = {
+    name: pytest.mark.one_backend(name)
+    for name in ("tensorflow", "jax", "torch")
+}
+
 
 def _load(relative_path):
     """Runs a script as `python <relative_path>` would (its folder on
@@ -70,7 +78,14 @@ STEERABLE_CASES = (
 )
 
 
-@pytest.mark.parametrize("group", ["C4", "SO2", "SO3"])
+@pytest.mark.parametrize(
+    "group",
+    [
+        "C4",
+        pytest.param("SO2", marks=ONE_BACKEND["jax"]),
+        pytest.param("SO3", marks=ONE_BACKEND["tensorflow"]),
+    ],
+)
 def test_benchmark_quick(group, capsys):
     argv = ["--quick", "--group", group]
     if group != "C4":
@@ -130,6 +145,7 @@ def test_projector_apply_quick(capsys):
         assert len(counts) == 2 and all(c > 0 for c in counts)
 
 
+@ONE_BACKEND["torch"]
 def test_decay_vs_penalty_quick(monkeypatch):
     monkeypatch.setenv("KERAS_APPROXEQ_QUICK", "1")
     results = _load("examples/decay_vs_penalty.py").results
@@ -153,6 +169,8 @@ def so2_toy(tmp_path_factory):
     return toy
 
 
+@ONE_BACKEND["torch"]
+@pytest.mark.xdist_group("so2_toy")
 def test_so2_toy_quick(so2_toy):
     assert (so2_toy.out_dir / "so2_toy_grid.png").stat().st_size > 0
     for _, accuracy, error in so2_toy.grid.values():
@@ -162,6 +180,8 @@ def test_so2_toy_quick(so2_toy):
         assert runs.shape == (1, 2)
 
 
+@ONE_BACKEND["torch"]
+@pytest.mark.xdist_group("so2_toy")
 def test_so2_toy_harmonic_model_is_invariant_once_projected(so2_toy):
     keras.utils.set_random_seed(0)
     model = so2_toy.harmonic_model(0.0, 1.0)
@@ -172,6 +192,8 @@ def test_so2_toy_harmonic_model_is_invariant_once_projected(so2_toy):
     assert classifier.invariance_error(points) < 1e-5
 
 
+@ONE_BACKEND["torch"]
+@pytest.mark.xdist_group("so2_toy")
 def test_so2_toy_data(so2_toy):
     points, labels = so2_toy.disc_and_wedge()
     assert points.shape == (200, 2) and labels.sum() == 100
@@ -182,6 +204,7 @@ def test_so2_toy_data(so2_toy):
     assert np.all(np.abs(radius[labels == 0] - 1.1) <= 0.15 + 1e-6)
 
 
+@ONE_BACKEND["tensorflow"]
 def test_smoke_plumes_quick(monkeypatch, capsys):
     flags = ("--lambda-perp", "0.1")
     smoke = _run_quick("examples/smoke_plumes.py", monkeypatch, *flags)
@@ -195,6 +218,7 @@ def test_smoke_plumes_quick(monkeypatch, capsys):
     assert results["equivariant"][0, 2] < 1e-5
 
 
+@ONE_BACKEND["tensorflow"]
 def test_smoke_plumes_are_c4_symmetric_up_to_the_buoyancy():
     """A quarter turn maps the plume from one wall onto the plume from the
     next, for the same buoyancy strength."""
@@ -208,6 +232,7 @@ def test_smoke_plumes_are_c4_symmetric_up_to_the_buoyancy():
     np.testing.assert_allclose(turned, right, atol=1e-4 * np.abs(right).max())
 
 
+@ONE_BACKEND["jax"]
 def test_ct_artefacts_quick(monkeypatch, capsys):
     results = _run_quick("examples/ct_artefacts.py", monkeypatch).results
     out = capsys.readouterr().out
@@ -223,6 +248,7 @@ def test_ct_artefacts_quick(monkeypatch, capsys):
     assert results["projected after training"][0, 2] < 1e-5
 
 
+@ONE_BACKEND["jax"]
 def test_ct_artefacts_runs_only_the_chosen_models(monkeypatch):
     flags = ("--only", "plain", "--seeds", "2")
     ct = _run_quick("examples/ct_artefacts.py", monkeypatch, *flags)
@@ -238,6 +264,7 @@ def test_ct_phantoms_have_metal_and_streaks():
     assert np.linalg.norm(x - y) > 0.3 * np.linalg.norm(y)
 
 
+@ONE_BACKEND["torch"]
 def test_volumes_so3_quick(monkeypatch, capsys):
     results = _run_quick("examples/volumes_so3.py", monkeypatch).results
     assert "| model | accuracy |" in capsys.readouterr().out
@@ -262,6 +289,7 @@ def test_volumes_so3_classes_differ_by_shape_or_by_pose():
         assert (abs(rotation[0, 0]) > 0.86) == upright
 
 
+@ONE_BACKEND["tensorflow"]
 def test_existing_model_quick(monkeypatch, capsys):
     """The tutobook runs top to bottom: the projected 33x33 backbone is
     invariant to float32 rounding, the 32x32 one is not."""
@@ -274,6 +302,7 @@ def test_existing_model_quick(monkeypatch, capsys):
     assert 0 <= example.accuracy_after <= 1
 
 
+@ONE_BACKEND["tensorflow"]
 def test_symmetry_breaking_quick(monkeypatch, capsys, tmp_path):
     """The tutobook runs top to bottom; its scores are relative errors; a
     split run's output merges back into the same table."""
@@ -301,6 +330,7 @@ def test_symmetry_breaking_quick(monkeypatch, capsys, tmp_path):
         assert (error < 1e-5) == equivariant
 
 
+@ONE_BACKEND["torch"]
 def test_existing_models_page_runs():
     """The code blocks of `docs/existing_models.md` run top to bottom."""
     import re
