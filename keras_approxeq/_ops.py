@@ -1,6 +1,7 @@
 """Tensor operations that `keras.ops` does not do as needed here.
 
-`einsum` computes at the full precision of its inputs on every backend.
+`einsum` and `matmul` compute at the full precision of their inputs on
+every backend.
 On GPUs JAX multiplies float32 matrices in TF32 by default (a 10-bit
 mantissa, errors of about 1e-3), which would break the projections'
 float32 exactness (about 1e-5), so on JAX the precision is set to
@@ -25,7 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["einsum", "read", "split"]
+__all__ = ["einsum", "matmul", "read", "split"]
 
 
 def einsum(subscripts, *operands):
@@ -38,6 +39,16 @@ def einsum(subscripts, *operands):
     return jax.numpy.einsum(
         subscripts, *operands, precision=jax.lax.Precision.HIGHEST
     )
+
+
+def matmul(a, b):
+    """`keras.ops.matmul`, at full precision on JAX."""
+    symbolic = any(isinstance(x, keras.KerasTensor) for x in (a, b))
+    if keras.backend.backend() != "jax" or symbolic:
+        return ops.matmul(a, b)
+    import jax
+
+    return jax.numpy.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
 
 
 def read(x):
