@@ -13,7 +13,7 @@ Run it on any backend (the flags are described under "The run"):
 ```
 KERAS_BACKEND=jax python examples/smoke_plumes.py
 KERAS_APPROXEQ_QUICK=1 python examples/smoke_plumes.py     # a smoke run
-python examples/smoke_plumes.py --only recipe --lambda-perp 0.1
+python examples/smoke_plumes.py --only recipe --epochs 60
 ```
 """
 
@@ -289,6 +289,9 @@ parser.add_argument(
     action="append",
     help="lambda_perp of the penalised models (repeatable; default 0.01)",
 )
+parser.add_argument(
+    "--epochs", type=int, help="training epochs of every model (default 20)"
+)
 args, _ = parser.parse_known_args()
 QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
 if QUICK:
@@ -299,6 +302,7 @@ else:
     size, frames, train_frames, magnitudes, unseen = 32, 40, 30, [1, 2, 3], 2.5
     epochs, seeds, warmup = 20, [0, 1, 2], 8
     rates, folds = RATES, FOLDS
+epochs = args.epochs or epochs
 data = make_data(size, frames, train_frames, magnitudes, unseen, warmup)
 print(
     f"backend {keras.backend.backend()}: {len(data[0][0])} training "
