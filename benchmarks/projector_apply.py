@@ -7,7 +7,10 @@ natural floor. Per case, with the projector's own basis, in one run:
 
 * `apply`: `P(K)`, and `apply_grad`: `P(K)` with the gradient of
   `sum(P(K) * G)`;
-* `expand`: `Q c`, and `expand_grad` likewise.
+* `expand`: `Q c`, and `expand_grad` likewise;
+
+in interleaved rounds (each round times the four once), so the ratios,
+medians over the rounds of each round's own, are measured side by side.
 
     KERAS_BACKEND=torch python benchmarks/projector_apply.py
 
@@ -132,11 +135,15 @@ def count_ops(regularizer, kernel):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cases", nargs="+", default=list(CASES))
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"# backend {keras.backend.backend()}, median of {args.repeats}")
+    print(
+        f"# backend {keras.backend.backend()}, medians of {args.rounds} "
+        f"interleaved rounds of {args.repeats} calls"
+    )
     for name in args.cases:
         group, in_rep, out_rep, shape, options = CASES[name]
         regularizer = ProjectionRegularizer(
@@ -156,22 +163,23 @@ def main(argv=None):
         # expansion's gradient took 0.03 ms instead of 1.6).
         apply_grad = _compiled(lambda k, t: _grad(projector.apply, k, t))
         expand_grad = _compiled(lambda c, t: _grad(projector.expand, c, t))
-        repeats = args.repeats
-        times = {
-            "apply": _time(apply, kernel, repeats=repeats),
-            "expand": _time(expand, dual, repeats=repeats),
-            "apply_grad": _time(apply_grad, kernel, cotangent, repeats=repeats),
-            "expand_grad": _time(expand_grad, dual, cotangent, repeats=repeats),
+        calls = {
+            "apply": (apply, kernel),
+            "expand": (expand, dual),
+            "apply_grad": (apply_grad, kernel, cotangent),
+            "expand_grad": (expand_grad, dual, cotangent),
         }
-        for what, ms in times.items():
-            print(f"time {name} {what} {ms:.3f}")
-        print(
-            f"ratio {name} apply/expand {times['apply'] / times['expand']:.2f}"
-        )
-        print(
-            f"ratio {name} apply_grad/expand_grad "
-            f"{times['apply_grad'] / times['expand_grad']:.2f}"
-        )
+        # Interleaved rounds: a change of the machine's load hits each
+        # round's four timings alike, so each round gives its own ratios.
+        rounds = {what: [] for what in calls}
+        for _ in range(args.rounds):
+            for what, (fn, *inputs) in calls.items():
+                rounds[what].append(_time(fn, *inputs, repeats=args.repeats))
+        for what, ms in rounds.items():
+            print(f"time {name} {what} {np.median(ms):.3f}")
+        for num, den in (("apply", "expand"), ("apply_grad", "expand_grad")):
+            ratios = np.array(rounds[num]) / np.array(rounds[den])
+            print(f"ratio {name} {num}/{den} {np.median(ratios):.2f}")
         if keras.backend.backend() == "torch":
             print(f"ops {name} {count_ops(regularizer, kernel)}", flush=True)
 

@@ -126,7 +126,7 @@ def test_projector_memory_quick(capsys):
 def test_projector_apply_quick(capsys):
     cases = ["c4_3x3_trivial_256to256", "c4_3x3_regular_256to256"]
     _load("benchmarks/projector_apply.py").main(
-        ["--repeats", "2", "--cases", *cases]
+        ["--repeats", "2", "--rounds", "2", "--cases", *cases]
     )
     lines = capsys.readouterr().out.splitlines()
     ratios = {
