@@ -42,13 +42,20 @@ def einsum(subscripts, *operands):
 
 
 def matmul(a, b):
-    """`keras.ops.matmul`, at full precision on JAX."""
-    symbolic = any(isinstance(x, keras.KerasTensor) for x in (a, b))
-    if keras.backend.backend() != "jax" or symbolic:
+    """`keras.ops.matmul`, at full precision on JAX and in float64 on
+    PyTorch (whose `keras.ops.matmul` computes float64 in float32)."""
+    backend = keras.backend.backend()
+    if any(isinstance(x, keras.KerasTensor) for x in (a, b)):
         return ops.matmul(a, b)
-    import jax
+    if backend == "jax":
+        import jax
 
-    return jax.numpy.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+        return jax.numpy.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+    if backend == "torch":
+        import torch
+
+        return torch.matmul(a, b)
+    return ops.matmul(a, b)
 
 
 def read(x):

@@ -242,7 +242,7 @@ def _analysis(basis, block):
     `(X, p, d_a, q, d_b)` block to `(n, p q)` coefficients."""
     x, p, d_a, q, d_b = block.shape
     if keras.backend.backend() in EINSUM_BACKENDS:
-        basis = ops.reshape(basis, (-1, x, d_a, d_b))
+        basis = ops.reshape(basis, (basis.shape[0], x, d_a, d_b))
         return einsum("nxij,xpiqj->npq", basis, block)
     # (X, d_a, d_b, p, q): the contracted axes first, X kept outermost so
     # that the transpose moves small tiles.
@@ -254,11 +254,12 @@ def _synthesis(basis, coefficients, shape):
     """`Q_ab c` for one block: `(n, X d_a d_b)` basis matrix and `n p q`
     coefficients to a block of `shape` `(X, p, d_a, q, d_b)`."""
     x, p, d_a, q, d_b = shape
+    n = basis.shape[0]
     if keras.backend.backend() in EINSUM_BACKENDS:
-        basis = ops.reshape(basis, (-1, x, d_a, d_b))
-        piece = ops.reshape(coefficients, (-1, p, q))
+        basis = ops.reshape(basis, (n, x, d_a, d_b))
+        piece = ops.reshape(coefficients, (n, p, q))
         return einsum("nxij,npq->xpiqj", basis, piece)
-    piece = ops.reshape(coefficients, (-1, p * q))
+    piece = ops.reshape(coefficients, (n, p * q))
     block = matmul(ops.transpose(basis), piece)
     block = ops.reshape(block, (x, d_a, d_b, p, q))
     return ops.transpose(block, (0, 3, 1, 4, 2))

@@ -1,0 +1,31 @@
+"""The package's own tensor helpers (`keras_approxeq._ops`)."""
+
+import numpy as np
+import pytest
+from keras import ops
+from utils import FLOAT64
+
+from keras_approxeq._ops import einsum
+from keras_approxeq._ops import matmul
+from keras_approxeq._ops import split
+
+
+@pytest.mark.parametrize("dtype", ["float32"] + ["float64"] * FLOAT64)
+def test_products_keep_dtype_and_precision(dtype, rng):
+    a, b = rng.normal(size=(5, 7)), rng.normal(size=(7, 3))
+    x, y = ops.convert_to_tensor(a, dtype), ops.convert_to_tensor(b, dtype)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for result in (matmul(x, y), einsum("ij,jk->ik", x, y)):
+        assert ops.convert_to_numpy(result).dtype == np.dtype(dtype)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(result), a @ b, rtol=tolerance, atol=tolerance
+        )
+
+
+def test_split_cuts_static_sizes(rng):
+    x = rng.normal(size=(2, 9)).astype("float32")
+    pieces = split(ops.convert_to_tensor(x), [1, 3, 5], axis=1)
+    assert [tuple(p.shape) for p in pieces] == [(2, 1), (2, 3), (2, 5)]
+    np.testing.assert_array_equal(
+        np.concatenate([ops.convert_to_numpy(p) for p in pieces], 1), x
+    )
