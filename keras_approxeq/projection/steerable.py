@@ -92,8 +92,9 @@ class SteerableProjector:
     `ChannelRuns` per side), is split into one block per pair of runs,
     shape `(X, fields_in, d_a, fields_out, d_b)`; each block is projected
     with two matrix products (`Q_ab` as an `(n, X d_a d_b)` matrix, the
-    block transposed to `(X d_a d_b, fields_in fields_out)`), and the
-    blocks are concatenated back (the gradients
+    block transposed to `(X d_a d_b, fields_in fields_out)`; two einsums
+    on `EINSUM_BACKENDS`), and the blocks are concatenated back (the
+    gradients
     of a split and a concatenation are each other).
 
     Attributes:
