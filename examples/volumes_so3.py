@@ -17,6 +17,7 @@ Run it on any backend (the flags are described under "The run"):
 KERAS_BACKEND=jax python examples/volumes_so3.py
 KERAS_APPROXEQ_QUICK=1 python examples/volumes_so3.py     # a smoke run
 python examples/volumes_so3.py --only recipe --seeds 3
+python examples/volumes_so3.py --only plain --epochs 24
 ```
 """
 
@@ -341,6 +342,9 @@ parser.add_argument(
     "--only", action="append", help="run only this model (repeatable)"
 )
 parser.add_argument("--seeds", type=int, help="seeds (default 3)")
+parser.add_argument(
+    "--epochs", type=int, help="training epochs of every model (default 8)"
+)
 args, _ = parser.parse_known_args()
 QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
 if QUICK:
@@ -351,6 +355,7 @@ else:
     search = {}
 if args.seeds:
     seeds = list(range(args.seeds))
+epochs = args.epochs or epochs
 data = make_data(n_train, 1, size), make_data(n_test, 2, size)
 print(
     f"backend {keras.backend.backend()}: {n_train} training volumes of "
