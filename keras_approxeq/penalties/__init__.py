@@ -1,6 +1,8 @@
 """What training does with the projection: penalties, decay, starts.
 
 - `norms` and `operator_norms`: the norm of the residual `T - P(T)`;
+- `euclidean`: the Frobenius penalties, with their gradient in closed
+  form;
 - `regularizer`: `ProjectionRegularizer`, `lambda_perp ||T - P(T)||`
   added to the loss;
 - `decay`: `ProjectionDecay`, a constraint that shrinks `T - P(T)` by a

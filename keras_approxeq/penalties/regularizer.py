@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_approxeq._memo import compiled_when_eager
 from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.penalties import euclidean
 from keras_approxeq.penalties import norms
 from keras_approxeq.penalties import operator_norms
 from keras_approxeq.projection.target import ProjectionTarget
@@ -154,23 +155,23 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
     def _evaluate(self, x):
         layout = KernelLayout(x.shape, self.layout)
         projector = self.projector(layout.shape)
-        euclidean = self._norm in _EUCLIDEAN
+        if self._norm in euclidean.NORMS:
+            if self.domain == "fourier":
+                # An orthogonal change of basis of the channels keeps
+                # these norms.
+                x, parallel = projector.spectral(x)
+            else:
+                parallel = projector.apply(ops.stop_gradient(x))
+            return euclidean.penalty(
+                x, parallel, self._norm, self.lambda_perp, self.lambda_g
+            )
         if self.domain == "fourier" and self._norm in _ORTHOGONAL_INVARIANT:
             # An orthogonal change of basis of the channels keeps these.
             x, parallel = projector.spectral(x)
-            if euclidean:
-                parallel = ops.stop_gradient(parallel)
-        elif euclidean:
-            parallel = ops.stop_gradient(projector.apply(ops.stop_gradient(x)))
         else:
             parallel = projector.apply(x)
-        # For the Euclidean norms, the gradient of ||(1 - P) x|| is
-        # (1 - P) x / ||(1 - P) x||, already orthogonal to the range of P:
-        # P is held constant, so that no gradient flows back through it.
         penalty = self.lambda_perp * self._norm_of(x - parallel, layout)
         if self.lambda_g:
-            if euclidean:  # value P x, gradient P x / ||P x|| likewise
-                parallel = parallel + (x - ops.stop_gradient(x))
             penalty += self.lambda_g * self._norm_of(parallel, layout)
         return penalty
 
@@ -206,8 +207,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
         return f"ProjectionRegularizer({args})"
 
 
-_ORTHOGONAL_INVARIANT = ("fro", "fro2", "spectral", "nuclear")
-_EUCLIDEAN = ("fro", "fro2")
+_ORTHOGONAL_INVARIANT = ("spectral", "nuclear")
 
 
 def _located(error, path, layout, shape):
