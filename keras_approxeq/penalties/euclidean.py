@@ -69,21 +69,18 @@ def penalty(x, parallel, norm, a, b=0.0):
     def evaluate(x):
         residual = x - parallel
         value, scale = _term(residual, norm, a)
-        parts = [(residual, scale)]
         if b:
             value_g, scale_g = _term(parallel, norm, b)
             value = value + value_g
-            parts.append((parallel, scale_g))
 
         def gradient(*args, upstream=None):
             # JAX and TensorFlow pass the cotangent by position, PyTorch
             # by keyword (after the inputs).
             upstream = args[0] if upstream is None else upstream
             upstream = ops.cast(upstream, x.dtype)
-            (part, weight), *rest = parts
-            total = part * (weight * upstream)
-            for part, weight in rest:
-                total = total + part * (weight * upstream)
+            total = residual * (scale * upstream)
+            if b:
+                total = total + parallel * (scale_g * upstream)
             return total
 
         return value, gradient
