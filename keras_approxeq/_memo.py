@@ -141,7 +141,11 @@ def compiled_when_eager(fn, x, key):
         return fn(x)
     key = key()
     if key not in _COMPILED:
-        _COMPILED[key] = jax.jit(fn)
+        # A new function for every key: JAX caches traces by the function
+        # compiled, and bound methods of one object compare equal, so
+        # `jax.jit(obj.method)` for a changed configuration of `obj` would
+        # reuse the trace of its old one.
+        _COMPILED[key] = jax.jit(lambda x: fn(x))
     return _COMPILED[key](x)
 
 
