@@ -68,14 +68,14 @@ def test_the_upstream_gradient_scales_the_gradient(rng):
 @pytest.mark.parametrize("norm", ["fro", "fro2"])
 def test_zero_parts_give_zero_finite_gradients(norm):
     x = np.array([3.0, 0.0], "float32")  # all of it parallel, no residual
-    first = ops.convert_to_tensor([1.0, 0.0])
+    second = ops.convert_to_tensor([0.0, 1.0])  # 1 - P, P onto the first
     value, grad = value_and_grad(
-        lambda t: euclidean.penalty(t, t * first, norm, 1.0), x
+        lambda t: euclidean.penalty(t, t * second, norm, 1.0), x
     )
     assert value == 0.0
     np.testing.assert_array_equal(grad, [0.0, 0.0])
     value, grad = value_and_grad(
-        lambda t: euclidean.penalty(t, t, norm, 1.0, 2.0),
+        lambda t: euclidean.penalty(t, ops.zeros_like(t), norm, 1.0, 2.0),
         np.zeros(2, "float32"),
     )
     assert value == 0.0 and np.all(np.isfinite(grad))

@@ -1,5 +1,6 @@
-"""Every projector has one interface: apply, coefficients, expand, dim,
-is_identity; the structured (Kronecker) apply equals the orbit average."""
+"""Every projector has one interface: apply, residual, coefficients,
+expand, dim, is_identity; the structured (Kronecker) apply equals the
+orbit average."""
 
 import keras
 import numpy as np
@@ -84,6 +85,21 @@ def test_gradient_is_the_projection_of_the_cotangent(projector, rng):
     np.testing.assert_allclose(grad, expected, atol=1e-5)
 
 
+def test_residual_is_the_kernel_minus_its_projection(projector, rng):
+    """`K - P(K)`, with `1 - P` (self-adjoint too) as its gradient."""
+    kernel = rng.normal(size=projector.shape).astype("float32")
+    cotangent = rng.normal(size=projector.shape).astype("float32")
+    expected = kernel - projector.apply_numpy(kernel.astype("float64"))
+    residual = ops.convert_to_numpy(projector.residual(kernel))
+    np.testing.assert_allclose(residual, expected, atol=1e-5)
+    target = ops.convert_to_tensor(cotangent)
+    _, grad = value_and_grad(
+        lambda k: ops.sum(projector.residual(k) * target), kernel
+    )
+    expected = cotangent - projector.apply_numpy(cotangent.astype("float64"))
+    np.testing.assert_allclose(grad, expected, atol=1e-5)
+
+
 def test_is_identity_means_every_kernel_is_fixed(projector, rng):
     kernel = rng.normal(size=projector.shape)
     moved = np.abs(projector.apply_numpy(kernel) - kernel).max()
@@ -115,6 +131,7 @@ def test_identity_projections_are_detected(
         ("C4", "regular", "trivial", (3, 3, 6, 8), "conv_transpose"),
         ("D4", "regular", None, (3, 3, 16, 3), "depthwise"),
         ("D1", "regular", "standard", (5, 4, 2), None),
+        ("C2", "regular", "regular", (9, 9, 4, 4), None),  # (B, B), B > 256
     ],
 )
 @pytest.mark.parametrize("group_sum", [False, True])
@@ -143,3 +160,7 @@ def test_structured_apply_equals_the_group_average(
     )
     applied = ops.convert_to_numpy(projector.apply(kernel.astype("float32")))
     np.testing.assert_allclose(applied, expected, atol=1e-5)
+    residual = projector.residual(kernel.astype("float32"))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(residual), kernel - expected, atol=1e-5
+    )

@@ -13,7 +13,8 @@ has the gradient
 
 because `r / ||r||` already lies in the range of `1 - P` and `p / ||p||`
 in the range of `P`: the chain rule's `(1 - P)^T` and `P^T` leave them
-as they are. `penalty` computes `f` from `x` and `p` and hands the
+as they are. `penalty` computes `f` from `x` and `r` (the projector's
+`residual`, see `keras_approxeq.projection.interface`) and hands the
 gradient to the backend as a custom gradient, so the backward pass is
 one scaled copy of `r` (and of `p` for `b > 0`), not automatic
 differentiation's chain back through the norm (the square, the
@@ -32,18 +33,21 @@ a stop-gradient).
 
 from keras import ops
 
+from keras_approxeq import _ops
+
 __all__ = ["NORMS", "penalty"]
 
 NORMS = ("fro", "fro2")
 
 
-def penalty(x, parallel, norm, a, b=0.0):
-    """`a N(x - parallel) + b N(parallel)`, differentiable in `x`.
+def penalty(x, residual, norm, a, b=0.0):
+    """`a N(residual) + b N(x - residual)`, differentiable in `x`.
 
     Args:
         x: A float tensor, the kernel (or its coordinates in an orthogonal
             basis).
-        parallel: `P x`, same shape and dtype; no gradient flows into it.
+        residual: `x - P x`, same shape and dtype; no gradient flows into
+            it.
         norm: `"fro"` or `"fro2"`.
         a: Weight of the residual's norm, a Python number.
         b: Weight of the projection's norm, a Python number.
@@ -54,8 +58,8 @@ def penalty(x, parallel, norm, a, b=0.0):
     Example:
 
     >>> x = ops.convert_to_tensor([3.0, 4.0])
-    >>> p = ops.convert_to_tensor([3.0, 0.0])  # P: onto the first axis
-    >>> float(penalty(x, p, "fro", 0.5))
+    >>> r = ops.convert_to_tensor([0.0, 4.0])  # P: onto the first axis
+    >>> float(penalty(x, r, "fro", 0.5))
     2.0
     """
     if norm not in NORMS:
@@ -63,13 +67,13 @@ def penalty(x, parallel, norm, a, b=0.0):
             f"Expected norm 'fro' or 'fro2'. Received: norm={norm!r}. "
             "Other norms go through `keras_approxeq.penalties.norms`."
         )
-    parallel = ops.stop_gradient(parallel)
+    residual = ops.stop_gradient(residual)
 
     @ops.custom_gradient
     def evaluate(x):
-        residual = x - parallel
         value, scale = _term(residual, norm, a)
         if b:
+            parallel = ops.stop_gradient(x) - residual
             value_g, scale_g = _term(parallel, norm, b)
             value = value + value_g
 
@@ -90,11 +94,11 @@ def penalty(x, parallel, norm, a, b=0.0):
 
 def _term(x, norm, weight):
     """`weight N(x)` and the scalar `s` with `s x` its gradient."""
-    squares = ops.sum(ops.square(x))
+    root = _ops.norm(x)
     if norm == "fro2":
-        return weight * squares, ops.convert_to_tensor(2.0 * weight, x.dtype)
-    root = ops.sqrt(squares)
+        scale = ops.convert_to_tensor(2.0 * weight, x.dtype)
+        return weight * ops.square(root), scale
     # At x = 0 the gradient `s x` is 0 whatever `s` is; only a finite `s`
     # is needed.
-    nonzero = ops.where(squares > 0, root, ops.ones_like(root))
+    nonzero = ops.where(root > 0, root, ops.ones_like(root))
     return weight * root, weight / nonzero

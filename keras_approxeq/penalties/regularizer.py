@@ -160,10 +160,11 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
                 # An orthogonal change of basis of the channels keeps
                 # these norms.
                 x, parallel = projector.spectral(x)
+                residual = x - parallel
             else:
-                parallel = projector.apply(ops.stop_gradient(x))
+                residual = projector.residual(ops.stop_gradient(x))
             return euclidean.penalty(
-                x, parallel, self._norm, self.lambda_perp, self.lambda_g
+                x, residual, self._norm, self.lambda_perp, self.lambda_g
             )
         if self.domain == "fourier" and self._norm in _ORTHOGONAL_INVARIANT:
             # An orthogonal change of basis of the channels keeps these.

@@ -57,16 +57,18 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq._memo import Constants
-from keras_approxeq._ops import einsum
+from keras_approxeq._ops import matmul
+from keras_approxeq.projection.interface import Projector
 from keras_approxeq.projection.self_adjoint import self_adjoint
 
 __all__ = ["GroupAction", "KroneckerProjector"]
 
-_BLOCK = "ijkl"  # block letters of the channel axes' fields, in axis order
-_COPY = "abcd"  # letters of the copy axes
+# Largest block `B` whose `(B, B)` complement `1 - P_block` is kept for
+# `residual` (at most 512 KiB in float64).
+_MAX_COMPLEMENT = 256
 
 
-class KroneckerProjector:
+class KroneckerProjector(Projector):
     """`P = P_block (x) 1` for a kernel of many copies of its fields.
 
     Args:
@@ -113,38 +115,49 @@ class KroneckerProjector:
 
         # The kernel's view: spatial offsets flattened, each channel axis
         # split into (copy, field channel); axes of size 1 in the block
-        # are dropped from the subscripts (a trivial field has one).
-        view, block_letters, block_shape, copy_letters = [], "", [], ""
+        # are dropped (a trivial field has one).
+        view, block_axes, copy_axes = [], [], []
         if spatial:
+            block_axes.append(len(view))
             view.append(size)
-            block_letters += "x"
-            block_shape.append(size)
-        subscripts = block_letters
-        for axis, (m, d) in enumerate(zip(copies, field_sizes)):
-            copy_letters += _COPY[axis]
-            subscripts += _COPY[axis]
+        for m, d in zip(copies, field_sizes):
+            copy_axes.append(len(view))
             view.append(m)
             if d > 1:
-                subscripts += _BLOCK[axis]
-                block_letters += _BLOCK[axis]
-                block_shape.append(d)
+                block_axes.append(len(view))
                 view.append(d)
+        # The matrix products see the view transposed to (block, copies):
+        # spatial offsets, then the channel axes' fields last to first.
+        # PyTorch's CPU copies into this order 3-5 times faster than into
+        # (copies, block), the order `einsum` picks (a (3, 3, 256, 256)
+        # kernel of regular C4 fields: 0.6 against 3.0 ms).
+        spatial_first = 1 if spatial else 0
+        order = block_axes[:spatial_first] + block_axes[spatial_first:][::-1]
         self._view = tuple(view)
-        self._subscripts = subscripts
-        self._block_letters = block_letters
-        self._copy_letters = copy_letters
+        self._to_block = (*order, *copy_axes)
+        self._from_block = tuple(np.argsort(self._to_block).tolist())
+        self._block_view = tuple(view[axis] for axis in self._to_block)
+        self._transposes = self._to_block != tuple(range(len(view)))
+        self._block = block
         self._copies = tuple(copies)
         self._rank = rank
         self._use_matrix = block <= 64 or 2 * rank >= block
-        self._basis = Constants(basis.reshape((*block_shape, rank)))
-        # apply() contracts with the (B, B) projection itself, or with the
+        # The basis's rows in the transposed block's order.
+        in_block = [block_axes.index(axis) for axis in order]
+        block_shape = [view[axis] for axis in block_axes]
+        basis = basis.reshape((*block_shape, rank))
+        basis = basis.transpose((*in_block, len(block_shape))).reshape(
+            (block, rank)
+        )
+        self._basis = Constants(basis, np.ascontiguousarray(basis.T))
+        # apply() multiplies by the (B, B) projection itself, or by the
         # basis twice.
-        self._matrix = None
+        self._matrix = self._complement = None
         if self._use_matrix:
             matrix = basis @ basis.T
-            self._matrix = Constants(
-                matrix.reshape((*block_shape, *block_shape))
-            )
+            self._matrix = Constants(matrix)
+            if block <= _MAX_COMPLEMENT:
+                self._complement = Constants(np.eye(block) - matrix)
         actions = None
         if elements is not None:
             actions = _group_actions(spatial, field_sizes, *elements)
@@ -165,18 +178,15 @@ class KroneckerProjector:
     def coefficients(self, kernel):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
-        (basis,) = self._basis.like(kernel)
-        analysis, _ = self._basis_equations()
-        x = ops.reshape(kernel, self._view)
-        return ops.reshape(einsum(analysis, x, basis), (-1,))
+        _, basis_t = self._basis.like(kernel)
+        return ops.reshape(matmul(basis_t, self._blocks(kernel)), (-1,))
 
     def expand(self, coefficients):
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
-        (basis,) = self._basis.like(coefficients)
-        _, synthesis = self._basis_equations()
-        c = ops.reshape(coefficients, (self._rank, *self._copies))
-        return ops.reshape(einsum(synthesis, c, basis), self.shape)
+        basis, _ = self._basis.like(coefficients)
+        c = ops.reshape(coefficients, (self._rank, -1))
+        return self._kernel(matmul(basis, c))
 
     @self_adjoint
     def apply(self, kernel):
@@ -193,9 +203,49 @@ class KroneckerProjector:
         if not self._use_matrix:
             return self.expand(self.coefficients(kernel))
         (matrix,) = self._matrix.like(kernel)
-        x = einsum(
-            self._matrix_equation(), matrix, ops.reshape(kernel, self._view)
-        )
+        return self._kernel(matmul(matrix, self._blocks(kernel)))
+
+    @self_adjoint
+    def residual(self, kernel):
+        """`K - P(K)` with `keras.ops`, same shape and dtype as `kernel`.
+
+        One matrix product with `1 - P_block` where that matrix is kept
+        (blocks of up to 256 entries), else the difference taken on the
+        transposed blocks, where both terms are fresh in the cache: on
+        eager PyTorch the difference of two kernels in memory is a full
+        pass more.
+        """
+        kernel = ops.convert_to_tensor(kernel)
+        if self.is_identity:
+            return ops.zeros_like(kernel)
+        if self.is_zero:
+            return kernel
+        if self._actions is not None and keras.backend.backend() in (
+            self.group_sum_backends
+        ):
+            return kernel - self._group_sum(kernel)
+        blocks = self._blocks(kernel)
+        if self._complement is not None:
+            (complement,) = self._complement.like(kernel)
+            return self._kernel(matmul(complement, blocks))
+        if self._use_matrix:
+            (matrix,) = self._matrix.like(kernel)
+            return self._kernel(blocks - matmul(matrix, blocks))
+        basis, basis_t = self._basis.like(kernel)
+        return self._kernel(blocks - matmul(basis, matmul(basis_t, blocks)))
+
+    def _blocks(self, kernel):
+        """The kernel as a `(B, copies)` matrix, one copy per column."""
+        x = ops.reshape(kernel, self._view)
+        if self._transposes:
+            x = ops.transpose(x, self._to_block)
+        return ops.reshape(x, (self._block, -1))
+
+    def _kernel(self, blocks):
+        """The inverse of `_blocks`."""
+        x = ops.reshape(blocks, self._block_view)
+        if self._transposes:
+            x = ops.transpose(x, self._from_block)
         return ops.reshape(x, self.shape)
 
     def _group_sum(self, kernel):
@@ -210,21 +260,12 @@ class KroneckerProjector:
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
         kernel = np.asarray(kernel)
-        x = kernel.reshape(self._view).astype(np.float64)
-        analysis, synthesis = self._basis_equations()
-        (basis,) = self._basis.arrays
-        x = np.einsum(synthesis, np.einsum(analysis, x, basis), basis)
-        return x.reshape(kernel.shape).astype(kernel.dtype)
-
-    def _matrix_equation(self):
-        view, block = self._subscripts, self._block_letters
-        out = "".join(c.upper() if c in block else c for c in view)
-        return f"{block.upper()}{block},{view}->{out}"
-
-    def _basis_equations(self):
-        view, block = self._subscripts, self._block_letters
-        copies = self._copy_letters
-        return (f"{view},{block}r->r{copies}", f"r{copies},{block}r->{view}")
+        x = kernel.reshape(self._view).transpose(self._to_block)
+        x = x.reshape((self._block, -1)).astype(np.float64)
+        basis, basis_t = self._basis.arrays
+        x = (basis @ (basis_t @ x)).reshape(self._block_view)
+        x = x.transpose(self._from_block).reshape(kernel.shape)
+        return x.astype(kernel.dtype)
 
 
 def _group_actions(spatial, field_sizes, spatial_perms, channels):

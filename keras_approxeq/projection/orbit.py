@@ -35,6 +35,7 @@ from keras import ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq.actions.layouts import KernelLayout
+from keras_approxeq.projection.interface import Projector
 from keras_approxeq.projection.self_adjoint import self_adjoint
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry.representations import Representation
@@ -42,7 +43,7 @@ from keras_approxeq.symmetry.representations import Representation
 __all__ = ["OrbitProjector", "get_orbit_projector"]
 
 
-class OrbitProjector:
+class OrbitProjector(Projector):
     """The orthogonal projection `P = Q Q^T` for one kernel signature.
 
     Build it with `get_orbit_projector` (or let `get_projector` choose

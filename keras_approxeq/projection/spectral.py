@@ -39,6 +39,7 @@ from keras_approxeq._ops import split
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.projection import steerable
 from keras_approxeq.projection import weight_views
+from keras_approxeq.projection.interface import Projector
 from keras_approxeq.projection.self_adjoint import self_adjoint
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry import irreps
@@ -47,7 +48,7 @@ from keras_approxeq.symmetry.representations import Representation
 __all__ = ["SpectralProjector", "get_spectral_projector"]
 
 
-class SpectralProjector:
+class SpectralProjector(Projector):
     """`P(K) = F_in P'(F_in^T K F_out) F_out^T` with `P'` per irrep pair.
 
     Build it with `get_spectral_projector`. `to_spectral` and `from_spectral`

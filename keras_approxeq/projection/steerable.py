@@ -38,6 +38,7 @@ from keras_approxeq.kernels import spherical_basis
 from keras_approxeq.kernels.plane_basis import plane_pair_basis
 from keras_approxeq.kernels.plane_basis import polar_grid
 from keras_approxeq.projection import weight_views
+from keras_approxeq.projection.interface import Projector
 from keras_approxeq.projection.self_adjoint import self_adjoint
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry import irreps
@@ -83,7 +84,7 @@ class ChannelRuns:
         self.copies = channels // start
 
 
-class SteerableProjector:
+class SteerableProjector(Projector):
     """`P(K) = Q Q^T K` per pair of input and output field types.
 
     Build it with `get_steerable_projector`. `bases[(a, b)]` holds `Q_ab`,

@@ -12,10 +12,12 @@ projector interface (`apply`, `apply_numpy`, `spectral`, `coefficients`,
 import numpy as np
 from keras import ops
 
+from keras_approxeq.projection.interface import Projector
+
 __all__ = ["Reshaped", "Transposed"]
 
 
-class Reshaped:
+class Reshaped(Projector):
     """A projector for a bias, through the `(1, out)` Dense projector."""
 
     def __init__(self, core, shape):
@@ -47,7 +49,7 @@ class Reshaped:
         return ops.reshape(self.core.expand(coefficients), self.shape)
 
 
-class Transposed:
+class Transposed(Projector):
     """A projector for a transposed-convolution kernel `(..., out, in)`."""
 
     def __init__(self, core, shape):

@@ -1,0 +1,43 @@
+"""What every projector offers.
+
+Every projector is the exact orthogonal projection `P = Q Q^T` onto the
+equivariant kernels of one signature (group, representations, shape,
+layout), with `Q` an orthonormal basis of them:
+
+- `shape`, `dim` (the rank of `P`), `is_identity`, `nbytes`;
+- `apply(K)`: `P(K)` with `keras.ops`, whose gradient is `P` of the
+  cotangent (`keras_approxeq.projection.self_adjoint`);
+- `residual(K)`: `K - P(K)`, the part of the kernel that breaks the
+  symmetry, which the penalties measure;
+- `apply_numpy(K)`: `P(K)` in NumPy, in float64;
+- `coefficients(K)`: `Q^T K`, and `expand(c)`: `Q c`.
+
+`Projector` computes `residual` from `apply`; a projector that has a
+cheaper way (`KroneckerProjector`: one matrix product with `1 - P`)
+overrides it.
+"""
+
+from keras import ops
+
+__all__ = ["Projector"]
+
+
+class Projector:
+    """The interface above; subclasses define `apply` and the rest.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_approxeq.projection import get_projector
+    >>> p = get_projector("C4", "trivial", "trivial", (3, 3, 1, 1))
+    >>> k = np.zeros((3, 3, 1, 1), "float32")
+    >>> k[0, 0] = 4.0  # one corner: its orbit's mean is 1
+    >>> r = p.residual(k)
+    >>> float(ops.convert_to_numpy(r)[0, 0, 0, 0])
+    3.0
+    """
+
+    def residual(self, kernel):
+        """`K - P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
+        kernel = ops.convert_to_tensor(kernel)
+        return kernel - self.apply(kernel)
