@@ -108,6 +108,25 @@ def test_benchmark_quick(group, capsys):
     assert all(r > 0 for r in ratios.values())
 
 
+@ONE_BACKEND["torch"]
+def test_model_penalties_quick(capsys):
+    _load("benchmarks/model_penalties.py").main(["--quick"])
+    lines = capsys.readouterr().out.splitlines()
+    ratios = {
+        line.split()[2]: float(line.split()[3])
+        for line in lines
+        if line.startswith("ratio_to_l2 ")
+    }
+    assert set(ratios) == {
+        "keras_l2",
+        "projection_c4",
+        "projection_d4",
+        "projection_c4_regular",
+    }
+    assert ratios["keras_l2"] == 1.0
+    assert all(r > 0 for r in ratios.values())
+
+
 def test_projector_memory_quick(capsys):
     _load("benchmarks/projector_memory.py").main(["--quick"])
     lines = capsys.readouterr().out.splitlines()

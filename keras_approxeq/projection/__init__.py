@@ -4,6 +4,8 @@ Every projector is `P = Q Q^T` for an orthonormal basis `Q` of the
 equivariant kernels of one signature (group, representations, shape,
 layout), built once in NumPy and applied with `keras.ops`:
 
+- `interface`: what every projector offers (`apply`, `residual`,
+  `coefficients`, `expand`, ...);
 - `orbit`: orbit averages, for groups and representations that act by
   signed permutations;
 - `kronecker`: the same projection on one copy of the fields, applied to

@@ -3,8 +3,9 @@ r"""`project`, and which projector a kernel gets.
 `get_projector` validates a kernel signature (group, representations,
 shape, layout, domain, band limit, radial basis) and returns the cached
 projector that serves it, each an exact orthogonal projection `P = Q Q^T`
-with the same interface (`apply`, `apply_numpy`, `coefficients`,
-`expand`, `dim`, `is_identity`):
+with the same interface (`keras_approxeq.projection.interface`:
+`apply`, `residual`, `apply_numpy`, `coefficients`, `expand`, `dim`,
+`is_identity`):
 
 - the groups that permute grid points (`C4`, `D4`, the cube groups...):
   `keras_approxeq.projection.kronecker` (dense matrices on one copy of

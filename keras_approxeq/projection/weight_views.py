@@ -6,7 +6,8 @@ convolution kernels. A bias of `out` channels is projected as the
 transposed-convolution kernel `(..., out, in)` as the convolution kernel
 with its last two axes swapped (`Transposed`). Each view forwards the
 projector interface (`apply`, `apply_numpy`, `spectral`, `coefficients`,
-`expand`, `dim`, `is_identity`, `nbytes`) to the projector it wraps.
+`expand`, `dim`, `is_identity`, `nbytes`; `residual` from `apply`) to
+the projector it wraps.
 """
 
 import numpy as np
