@@ -162,6 +162,7 @@ class KroneckerProjector(Projector):
         if elements is not None:
             actions = _group_actions(spatial, field_sizes, *elements)
         self._actions = actions
+        self._sum_arrays = None
         if actions is not None:
             # The kernel's view for the group sum keeps the spatial axes.
             self._sum_view = (*spatial, *view[1 if spatial else 0 :])
@@ -172,8 +173,8 @@ class KroneckerProjector(Projector):
     @property
     def nbytes(self):
         """Bytes of the NumPy arrays it keeps."""
-        matrix = self._matrix.nbytes if self._matrix is not None else 0
-        return self._basis.nbytes + matrix
+        kept = (self._basis, self._matrix, self._complement, self._sum_arrays)
+        return sum(c.nbytes for c in kept if c is not None)
 
     def coefficients(self, kernel):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
