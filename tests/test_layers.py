@@ -211,7 +211,9 @@ def test_relaxed_group_conv_breaks_symmetry_only_through_mixing_weights(rng):
     layer = RelaxedGroupConv2D(1, 3, padding="same", data_format=CL)
     x = rng.normal(size=(2, 7, 7, 4)).astype("float32")
     layer(x)
-    assert float(ops.convert_to_numpy(layer.losses[0])) == 0.0
+    # Zero up to float32 rounding (the residual of an equivariant kernel
+    # comes out of a matrix product with 1 - P).
+    assert float(ops.convert_to_numpy(layer.losses[0])) < 1e-7
     weights = np.array([[1.0, 0.5, 0.2, 0.0], [0.3, 0.3, 0.3, 0.3]], "float32")
     layer.mixing_weights.assign(weights)
     assert (
