@@ -19,7 +19,6 @@ prints `ms <model> <case> <milliseconds per evaluation>` and
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -29,6 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from real_models import MODELS  # noqa: E402
 from real_models import cases  # noqa: E402
+from real_models import interleaved  # noqa: E402
 
 CASES = (
     "keras_l2",
@@ -94,15 +94,7 @@ def measure(name, repeats, rounds, rng):
         runs[case] = evaluation(variables, regularizers)
         runs[case]()  # compile, trace, fill the caches
         counts[case] = len(variables)
-    times = {case: [] for case in runs}
-    order = list(runs)
-    for _ in range(rounds):
-        rng.shuffle(order)
-        for case in order:
-            start = time.perf_counter()
-            for _ in range(repeats):
-                runs[case]()
-            times[case].append((time.perf_counter() - start) / repeats)
+    times = interleaved(runs, rounds, rng, repeats=repeats)
     print(
         f"# {name}, backend {keras.backend.backend()}, {repeats} calls x "
         f"{rounds} rounds; penalised weights: "

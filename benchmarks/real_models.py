@@ -24,6 +24,7 @@ first step>` (compilation or tracing included).
 """
 
 import argparse
+import functools
 import os
 import time
 
@@ -113,6 +114,23 @@ def cases(name):
     }
 
 
+def interleaved(runs, rounds, rng, repeats=1, per_call=1):
+    """`{case: [seconds per unit, one per round]}` for `runs`, functions of
+    no arguments, each called `repeats` times per round, in a new random
+    order each round; `per_call` units (steps) per call."""
+    times = {case: [] for case in runs}
+    order = list(runs)
+    for _ in range(rounds):
+        rng.shuffle(order)
+        for case in order:
+            start = time.perf_counter()
+            for _ in range(repeats):
+                runs[case]()
+            elapsed = time.perf_counter() - start
+            times[case].append(elapsed / (repeats * per_call))
+    return times
+
+
 def measure(name, steps, rounds, rng):
     x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
     y = rng.integers(0, 10, size=BATCH * steps)
@@ -127,14 +145,13 @@ def measure(name, steps, rounds, rng):
         model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, verbose=0)
         first[case] = time.perf_counter() - start
         models[case] = model
-    times = {case: [] for case in models}
-    order = list(models)
-    for _ in range(rounds):
-        rng.shuffle(order)
-        for case in order:
-            start = time.perf_counter()
-            models[case].fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
-            times[case].append((time.perf_counter() - start) / steps)
+    runs = {
+        case: functools.partial(
+            model.fit, x, y, batch_size=BATCH, epochs=1, verbose=0
+        )
+        for case, model in models.items()
+    }
+    times = interleaved(runs, rounds, rng, per_call=steps)
     base = np.median(times["none"])
     print(
         f"# {name}, backend {keras.backend.backend()}, {steps} steps x "
