@@ -197,14 +197,9 @@ class KroneckerProjector(Projector):
             return kernel
         if self.is_zero:
             return ops.zeros_like(kernel)
-        if self._actions is not None and keras.backend.backend() in (
-            self.group_sum_backends
-        ):
+        if self._sums_the_group():
             return self._group_sum(kernel)
-        if not self._use_matrix:
-            return self.expand(self.coefficients(kernel))
-        (matrix,) = self._matrix.like(kernel)
-        return self._kernel(matmul(matrix, self._blocks(kernel)))
+        return self._kernel(self._projected(self._blocks(kernel)))
 
     @self_adjoint
     def residual(self, kernel):
@@ -221,19 +216,26 @@ class KroneckerProjector(Projector):
             return ops.zeros_like(kernel)
         if self.is_zero:
             return kernel
-        if self._actions is not None and keras.backend.backend() in (
-            self.group_sum_backends
-        ):
+        if self._sums_the_group():
             return kernel - self._group_sum(kernel)
         blocks = self._blocks(kernel)
         if self._complement is not None:
             (complement,) = self._complement.like(kernel)
             return self._kernel(matmul(complement, blocks))
+        return self._kernel(blocks - self._projected(blocks))
+
+    def _sums_the_group(self):
+        return self._actions is not None and (
+            keras.backend.backend() in self.group_sum_backends
+        )
+
+    def _projected(self, blocks):
+        """`P_block` times the `(B, copies)` blocks."""
         if self._use_matrix:
-            (matrix,) = self._matrix.like(kernel)
-            return self._kernel(blocks - matmul(matrix, blocks))
-        basis, basis_t = self._basis.like(kernel)
-        return self._kernel(blocks - matmul(basis, matmul(basis_t, blocks)))
+            (matrix,) = self._matrix.like(blocks)
+            return matmul(matrix, blocks)
+        basis, basis_t = self._basis.like(blocks)
+        return matmul(basis, matmul(basis_t, blocks))
 
     def _blocks(self, kernel):
         """The kernel as a `(B, copies)` matrix, one copy per column."""
