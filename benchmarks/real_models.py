@@ -20,7 +20,9 @@ round, and the median over rounds is reported:
 
 prints `ratio <model> <case> <step time / step time without a
 regularizer>` per case and `first_step <model> <case> <first step / L2's
-first step>` (compilation or tracing included).
+first step>` (compilation or tracing included). `--jit-compile true`
+compiles every model's step (on PyTorch with `torch.compile`; Keras'
+default, `auto`, compiles on JAX and TensorFlow only).
 """
 
 import argparse
@@ -131,7 +133,7 @@ def interleaved(runs, rounds, rng, repeats=1, per_call=1):
     return times
 
 
-def measure(name, steps, rounds, rng):
+def measure(name, steps, rounds, rng, jit_compile="auto"):
     x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
     y = rng.integers(0, 10, size=BATCH * steps)
     models, first = {}, {}
@@ -140,6 +142,7 @@ def measure(name, steps, rounds, rng):
         model.compile(
             keras.optimizers.Adam(1e-4),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit_compile,
         )
         start = time.perf_counter()
         model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, verbose=0)
@@ -155,7 +158,8 @@ def measure(name, steps, rounds, rng):
     base = np.median(times["none"])
     print(
         f"# {name}, backend {keras.backend.backend()}, {steps} steps x "
-        f"{rounds} rounds, median step without regularizer "
+        f"{rounds} rounds, jit_compile={jit_compile}, median step without "
+        "regularizer "
         f"{1e3 * base:.1f} ms, first step with L2 {first['keras_l2']:.1f} s",
         flush=True,
     )
@@ -170,13 +174,17 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--jit-compile", choices=("auto", "true", "false"), default="auto"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args(argv)
+    jit_compile = {"true": True, "false": False}.get(args.jit_compile, "auto")
     if args.quick:
         args.steps, args.rounds = 1, 1
     rng = np.random.default_rng(0)
     for name in args.models:
-        measure(name, args.steps, args.rounds, rng)
+        measure(name, args.steps, args.rounds, rng, jit_compile)
 
 
 if __name__ == "__main__":
