@@ -59,7 +59,8 @@ from keras_approxeq.layers import ResidualPathway
 
 """
 Flags when run as a script (a notebook's own flags are ignored):
-`--steps` (optimizer steps per training, default 1600), `--sizes` and
+`--steps` (optimizer steps per training, default 1600), `--folds`
+(the recipe's cross-validation folds, default 3), `--sizes` and
 `--dials` (comma-separated subsets, to split the study over processes),
 `--merge LOG...` (the table and figure from the split runs' output);
 `KERAS_APPROXEQ_QUICK=1` is `--quick`.
@@ -68,6 +69,7 @@ Flags when run as a script (a notebook's own flags are ignored):
 parser = argparse.ArgumentParser(description="The symmetry-breaking study")
 parser.add_argument("--quick", action="store_true", help="a smoke run")
 parser.add_argument("--steps", type=int, default=1600)
+parser.add_argument("--folds", type=int, default=3)
 parser.add_argument("--sizes", help="training-set sizes, e.g. 8,32,128")
 parser.add_argument("--dials", help="dials, e.g. 0,0.03,0.1,0.3,1")
 parser.add_argument(
@@ -91,7 +93,7 @@ if args.sizes and not QUICK:
 SEEDS = 1 if QUICK else 3
 STEPS = 20 if QUICK else args.steps  # optimizer steps per training
 RATES = (0.0, 1.0) if QUICK else (0.0, 0.03, 0.1, 0.3, 1.0)  # candidates
-FOLDS = 2 if QUICK else 3
+FOLDS = 2 if QUICK else args.folds
 LEARNING_RATE = 3e-3
 
 

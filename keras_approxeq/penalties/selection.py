@@ -55,6 +55,14 @@ def select_strength(
     is the mean over all the held-out samples of the `k` fits (`k` times
     the cost, a steadier choice on a few dozen samples).
 
+    Each fit sees only part of the data, `(k - 1) / k` of it, and on less
+    data a stronger pull towards equivariance helps more, so few folds
+    lean towards strengths stronger than the final fit on all the data
+    wants. Use as many folds as you can afford: in the symmetry-breaking
+    study (`docs/results.md`, 32 images without any symmetry), 3 folds
+    chose a decay rate of 0.03 on every seed, 7 to 12 % worse than the
+    plain model, where 8 folds chose each seed's best rate.
+
     `rule="1se"` (the default; the one-standard-error rule of
     cross-validation) returns the largest strength whose score is within
     one standard error of the lowest: of the strengths the data cannot
