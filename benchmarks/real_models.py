@@ -49,7 +49,12 @@ BATCH = 8
 
 def backbone(name):
     keras.utils.set_random_seed(0)
-    return MODELS[name](weights=None, input_shape=INPUT_SHAPE, classes=10)
+    return MODELS[name](
+        weights=None,
+        input_shape=INPUT_SHAPE,
+        classes=10,
+        classifier_activation=None,  # logits, as the loss expects
+    )
 
 
 def regular_fields(model):
