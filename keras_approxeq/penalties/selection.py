@@ -164,6 +164,12 @@ def select_strength(
                 f"select_strength: {strength:g}: held-out score "
                 f"{scores[strength]:.6g} +- {errors[strength]:.2g}"
             )
+    return _chosen(scores, errors, rule), scores
+
+
+def _chosen(scores, errors, rule):
+    """The strength that `rule` picks from held-out `scores` (mean losses)
+    and their standard `errors`, both dicts keyed by strength."""
     finite = {s: v for s, v in scores.items() if math.isfinite(v)}
     if not finite:
         raise ValueError(
@@ -174,7 +180,7 @@ def select_strength(
     if rule == "1se":
         within = finite[best] + errors[best]
         best = max(s for s, v in finite.items() if v <= within)
-    return best, scores
+    return best
 
 
 _RULES = ("min", "1se")

@@ -26,6 +26,8 @@ import sys
 
 import numpy as np
 
+from keras_approxeq.penalties.selection import _chosen
+
 EXAMPLE = (
     pathlib.Path(__file__).parents[3] / "examples" / "symmetry_breaking.py"
 )
@@ -34,12 +36,9 @@ EXAMPLE = (
 def choose(held_out, rule):
     """The rate `select_strength(rule=rule)` picks from these losses."""
     losses = {float(r): np.asarray(v) for r, v in held_out.items()}
-    means = {r: v.mean() for r, v in losses.items()}
-    best = min(means, key=means.get)
-    if rule == "min":
-        return best
-    within = means[best] + losses[best].std() / np.sqrt(len(losses[best]))
-    return max(r for r, m in means.items() if m <= within)
+    scores = {r: float(v.mean()) for r, v in losses.items()}
+    errors = {r: float(v.std() / np.sqrt(len(v))) for r, v in losses.items()}
+    return _chosen(scores, errors, rule)
 
 
 def compare(paths):
