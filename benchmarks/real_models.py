@@ -19,7 +19,8 @@ round, and the median over rounds is reported:
     KERAS_BACKEND=jax python benchmarks/real_models.py [--models ResNet50]
 
 prints `ratio <model> <case> <step time / step time without a
-regularizer>` per case and `first_step <model> <case> <first step / L2's
+regularizer>` per case (`--cases` times only some, with `none` and
+`keras_l2`) and `first_step <model> <case> <first step / L2's
 first step>` (compilation or tracing included). `--jit-compile true`
 compiles every model's step (on PyTorch with `torch.compile`; Keras'
 default, `auto`, compiles on JAX and TensorFlow only).
@@ -44,6 +45,14 @@ MODELS = {
     "EfficientNetB0": keras.applications.EfficientNetB0,
 }
 INPUT_SHAPE = (32, 32, 3)
+# Always timed: the ratios' denominators.
+BASELINES = ("none", "keras_l2")
+OTHER_CASES = (
+    "projection_c4",
+    "projection_d4",
+    "projection_c4_regular",
+    "sampled_k1",
+)
 BATCH = 8
 
 
@@ -138,11 +147,13 @@ def interleaved(runs, rounds, rng, repeats=1, per_call=1):
     return times
 
 
-def measure(name, steps, rounds, rng, jit_compile="auto"):
+def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
     x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
     y = rng.integers(0, 10, size=BATCH * steps)
     models, first = {}, {}
     for case, make in cases(name).items():
+        if only and case not in (*BASELINES, *only):
+            continue
         model = make()
         model.compile(
             keras.optimizers.Adam(1e-4),
@@ -182,6 +193,12 @@ def main(argv=None):
     parser.add_argument(
         "--jit-compile", choices=("auto", "true", "false"), default="auto"
     )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=OTHER_CASES,
+        help="the cases to time besides `none` and `keras_l2` (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args(argv)
     jit_compile = {"true": True, "false": False}.get(args.jit_compile, "auto")
@@ -189,7 +206,7 @@ def main(argv=None):
         args.steps, args.rounds = 1, 1
     rng = np.random.default_rng(0)
     for name in args.models:
-        measure(name, args.steps, args.rounds, rng, jit_compile)
+        measure(name, args.steps, args.rounds, rng, jit_compile, args.cases)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,23 @@ def test_model_penalties_quick(capsys):
     assert all(r > 0 for r in ratios.values())
 
 
+@ONE_BACKEND["torch"]
+def test_real_models_quick(capsys):
+    _load("benchmarks/real_models.py").main(
+        ["--quick", "--models", "MobileNetV2", "--cases", "projection_c4"]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    ratios = {
+        line.split()[2]: float(line.split()[3])
+        for line in lines
+        if line.startswith("ratio ")
+    }
+    firsts = [line for line in lines if line.startswith("first_step ")]
+    assert set(ratios) == {"none", "keras_l2", "projection_c4"}
+    assert ratios["none"] == 1.0 and len(firsts) == 3
+    assert all(r > 0 for r in ratios.values())
+
+
 def test_projector_memory_quick(capsys):
     _load("benchmarks/projector_memory.py").main(["--quick"])
     lines = capsys.readouterr().out.splitlines()
