@@ -13,8 +13,8 @@ batch 8, Adam, 10 classes), each trained with:
 * `sampled_k1`: the sample-based baseline `SampledEquivariance` with one
   group element per step.
 
-The cases are timed in interleaved rounds, in a new random order each
-round, and the median over rounds is reported:
+After one untimed round, the cases are timed in interleaved rounds, in
+a new random order each round, and the median over rounds is reported:
 
     KERAS_BACKEND=jax python benchmarks/real_models.py [--models ResNet50]
 
@@ -170,6 +170,10 @@ def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
         )
         for case, model in models.items()
     }
+    # One untimed round: on TensorFlow a model's first fit of the timed
+    # size could run at half speed (2.4 against 1.04 s per ResNet50 step,
+    # one thread), whatever the model carried.
+    interleaved(runs, 1, rng)
     times = interleaved(runs, rounds, rng, per_call=steps)
     base = np.median(times["none"])
     print(
