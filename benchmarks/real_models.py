@@ -13,8 +13,9 @@ batch 8, Adam, 10 classes), each trained with:
 * `sampled_k1`: the sample-based baseline `SampledEquivariance` with one
   group element per step.
 
-After one untimed round, the cases are timed in interleaved rounds, in
-a new random order each round, and the median over rounds is reported:
+Each case trains with `train_on_batch`, timed in interleaved rounds, in
+a new random order each round, each call after one untimed step of the
+same model, and the median over rounds is reported:
 
     KERAS_BACKEND=jax python benchmarks/real_models.py [--models ResNet50]
 
@@ -130,21 +131,31 @@ def cases(name):
     }
 
 
-def interleaved(runs, rounds, rng, repeats=1, per_call=1):
+def interleaved(runs, rounds, rng, repeats=1, per_call=1, prepare=None):
     """`{case: [seconds per unit, one per round]}` for `runs`, functions of
     no arguments, each called `repeats` times per round, in a new random
-    order each round; `per_call` units (steps) per call."""
+    order each round; `per_call` units (steps) per call. `prepare`, if
+    given, maps each case to a function called untimed just before it."""
     times = {case: [] for case in runs}
     order = list(runs)
     for _ in range(rounds):
         rng.shuffle(order)
         for case in order:
+            if prepare is not None:
+                prepare[case]()
             start = time.perf_counter()
             for _ in range(repeats):
                 runs[case]()
             elapsed = time.perf_counter() - start
             times[case].append(elapsed / (repeats * per_call))
     return times
+
+
+def train(model, x, y):
+    """One optimizer step per batch of `x`, `y`, with `train_on_batch`
+    (the step `fit` runs, without its data pipeline and callbacks)."""
+    for start in range(0, len(x), BATCH):
+        model.train_on_batch(x[start : start + BATCH], y[start : start + BATCH])
 
 
 def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
@@ -161,20 +172,23 @@ def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
             jit_compile=jit_compile,
         )
         start = time.perf_counter()
-        model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, verbose=0)
+        model.train_on_batch(x[:BATCH], y[:BATCH])
         first[case] = time.perf_counter() - start
         models[case] = model
     runs = {
-        case: functools.partial(
-            model.fit, x, y, batch_size=BATCH, epochs=1, verbose=0
-        )
+        case: functools.partial(train, model, x, y)
         for case, model in models.items()
     }
-    # One untimed round: on TensorFlow a model's first fit of the timed
-    # size could run at half speed (2.4 against 1.04 s per ResNet50 step,
-    # one thread), whatever the model carried.
-    interleaved(runs, 1, rng)
-    times = interleaved(runs, rounds, rng, per_call=steps)
+    # One untimed step before each timed call. On TensorFlow the first
+    # call of a model's step after other models ran could take a one-off
+    # 10-15 s on ResNet50 (one thread), whatever the model carried, and
+    # `fit`, timed over 10 steps, read 1, 1.4 or 2 times a plain step for
+    # any case, sampled included: a constant per call, not the step.
+    prepare = {
+        case: functools.partial(model.train_on_batch, x[:BATCH], y[:BATCH])
+        for case, model in models.items()
+    }
+    times = interleaved(runs, rounds, rng, per_call=steps, prepare=prepare)
     base = np.median(times["none"])
     print(
         f"# {name}, backend {keras.backend.backend()}, {steps} steps x "
