@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from utils import full_precision_convolutions
 from utils import needs_channels_first_convolutions
 
 from keras_approxeq import equivariance_error
@@ -40,9 +41,15 @@ def _check(layer, x, group, in_rep, out_rep, layout, data_format=None):
     )
     kernel = keras.ops.convert_to_numpy(layer.kernel)
     _project_layer(layer, group, in_rep, out_rep, layout)
-    after = equivariance_error(
-        layer, x, group, in_rep=in_rep, out_rep=out_rep, data_format=data_format
-    )
+    with full_precision_convolutions():
+        after = equivariance_error(
+            layer,
+            x,
+            group,
+            in_rep=in_rep,
+            out_rep=out_rep,
+            data_format=data_format,
+        )
     assert after < 1e-5, after
     # Dense maps between trivial features are equivariant from the start.
     if not np.allclose(keras.ops.convert_to_numpy(layer.kernel), kernel):
@@ -168,14 +175,15 @@ def test_dense_set_layers(name, in_rep, out_rep, num_elements, rng):
     _randomise_bias(layer)
 
     def error():
-        return equivariance_error(
-            layer,
-            x,
-            name,
-            in_rep=in_rep,
-            out_rep=out_rep,
-            num_elements=num_elements,
-        )
+        with full_precision_convolutions():
+            return equivariance_error(
+                layer,
+                x,
+                name,
+                in_rep=in_rep,
+                out_rep=out_rep,
+                num_elements=num_elements,
+            )
 
     before = error()
     _project_layer(layer, name, in_rep, out_rep, "dense")
@@ -198,9 +206,10 @@ def test_depthwise_conv2d(rep, data_format, rng):
     layer.kernel.assign(
         project(layer.kernel, "C4", in_rep=rep, layout="depthwise")
     )
-    after = equivariance_error(
-        layer, x, "C4", in_rep=rep, out_rep=rep, data_format=data_format
-    )
+    with full_precision_convolutions():
+        after = equivariance_error(
+            layer, x, "C4", in_rep=rep, out_rep=rep, data_format=data_format
+        )
     assert after < 1e-5 < 1e-2 < before
 
 
@@ -218,12 +227,13 @@ def test_invariant_model_output(rng):
     _project_layer(conv, "C4", reg_in, reg_out, "conv")
     # Pooling over space keeps the regular field: the output transforms by
     # the regular representation, with no spatial axes left.
-    error = equivariance_error(
-        model,
-        x,
-        "C4",
-        in_rep=reg_in,
-        out_rep=reg_out,
-        data_format="channels_last",
-    )
+    with full_precision_convolutions():
+        error = equivariance_error(
+            model,
+            x,
+            "C4",
+            in_rep=reg_in,
+            out_rep=reg_out,
+            data_format="channels_last",
+        )
     assert error < 1e-5

@@ -1,5 +1,7 @@
 """Test helpers: references written independently of the package."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -37,6 +39,28 @@ needs_channels_first_convolutions = pytest.mark.skipif(
     not CHANNELS_FIRST_CONVOLUTIONS,
     reason=f"{BACKEND} cannot run channels-first convolutions on this device",
 )
+
+
+@contextlib.contextmanager
+def full_precision_convolutions():
+    """Runs JAX's float32 convolutions and matrix products at full precision.
+
+    On a GPU, XLA computes them with TF32 tensor-core algorithms by default,
+    whose rounding the group does not commute with: an exactly equivariant
+    D4 kernel between regular fields read an equivariance error of 4-5e-5
+    through a Conv2D on an H200. Checks of a layer's equivariance are about
+    its kernel, not about the convolution's arithmetic, so they run the
+    layer in this context; the projection itself stays outside it, where
+    the package sets its own precision. On CPUs (and other backends) this
+    changes nothing.
+    """
+    if BACKEND != "jax":
+        yield
+        return
+    import jax
+
+    with jax.default_matmul_precision("highest"):
+        yield
 
 
 def tolerance(dtype):
