@@ -22,6 +22,13 @@ sync per call, and a graph break under `torch.compile`).
 memory that only eager PyTorch pays (1.5 of the 8 ms of a (3, 3, 256,
 256) kernel's penalty); XLA and TensorFlow's graphs fuse it.
 
+`reshape` and `transpose` are `keras.ops`' own, without its per-call
+overhead on eager PyTorch: each `keras.ops` call first flattens its
+arguments to look for symbolic tensors, about 20 us of Python a call,
+which a projector with a few hundred reshapes (a D16 kernel between
+regular fields: 560 a penalty) pays on every step, a GPU's launch-bound
+step included.
+
 `read` turns a variable into a tensor of its value: on TensorFlow
 `ops.convert_to_tensor` returns a variable as it is, and a variable read
 inside `ops.custom_gradient` makes TensorFlow ask for its gradient
@@ -32,7 +39,17 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["einsum", "matmul", "norm", "read", "split"]
+__all__ = ["einsum", "matmul", "norm", "read", "reshape", "split", "transpose"]
+
+
+def _is_torch_tensor(x):
+    """Whether `x` is a concrete PyTorch tensor (not a `KerasTensor`, a
+    variable or a NumPy array)."""
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+
+    return isinstance(x, torch.Tensor)
 
 
 def einsum(subscripts, *operands):
@@ -66,13 +83,27 @@ def matmul(a, b):
 
 def norm(x):
     """`sqrt(sum(x ** 2))` over every entry of `x`, a scalar of its dtype."""
-    if keras.backend.backend() == "torch" and not isinstance(
-        x, keras.KerasTensor
-    ):
+    if _is_torch_tensor(x):
         import torch
 
         return torch.linalg.vector_norm(x)
     return ops.sqrt(ops.sum(ops.square(x)))
+
+
+def reshape(x, shape):
+    """`keras.ops.reshape(x, shape)`, `shape` a tuple of ints."""
+    if _is_torch_tensor(x):
+        return x.reshape(shape)
+    return ops.reshape(x, shape)
+
+
+def transpose(x, axes=None):
+    """`keras.ops.transpose(x, axes)`."""
+    if _is_torch_tensor(x):
+        return x.permute(
+            tuple(reversed(range(x.ndim))) if axes is None else axes
+        )
+    return ops.transpose(x, axes)
 
 
 def read(x):

@@ -1,5 +1,6 @@
 """The package's own tensor helpers (`keras_approxeq._ops`)."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -7,7 +8,9 @@ from utils import FLOAT64
 
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import matmul
+from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
+from keras_approxeq._ops import transpose
 
 
 @pytest.mark.parametrize("dtype", ["float32"] + ["float64"] * FLOAT64)
@@ -29,3 +32,23 @@ def test_split_cuts_static_sizes(rng):
     np.testing.assert_array_equal(
         np.concatenate([ops.convert_to_numpy(p) for p in pieces], 1), x
     )
+
+
+def test_reshape_and_transpose_match_numpy(rng):
+    """On tensors, variables and symbolic tensors alike."""
+    x = rng.normal(size=(2, 3, 4)).astype("float32")
+    for value in (ops.convert_to_tensor(x), keras.Variable(x)):
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(reshape(value, (6, -1))), x.reshape(6, -1)
+        )
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(transpose(value, (2, 0, 1))),
+            x.transpose(2, 0, 1),
+        )
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(transpose(value)), x.transpose()
+        )
+    symbolic = keras.KerasTensor((2, 3, 4))
+    assert reshape(symbolic, (6, 4)).shape == (6, 4)
+    assert transpose(symbolic, (2, 0, 1)).shape == (4, 2, 3)
+    assert transpose(symbolic).shape == (4, 3, 2)

@@ -1,5 +1,6 @@
 """`ProjectionRegularizer`: penalise a weight's non-equivariant part."""
 
+import functools
 import json
 import math
 
@@ -135,8 +136,8 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
             projector = self.projector(layout.shape)
         except ValueError as error:
             raise ValueError(_located(error, path, self.layout, x.shape))
-        float64 = keras.backend.standardize_dtype(x.dtype) == "float64"
-        dtype = "float64" if float64 else "float32"
+        given = keras.backend.standardize_dtype(x.dtype)
+        dtype = "float64" if given == "float64" else "float32"
         if not (self.lambda_perp or self.lambda_g) or (
             projector.is_identity and not self.lambda_g
         ):
@@ -144,17 +145,20 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
             # (a 1x1 or Dense kernel between trivial fields): nothing to
             # penalise.
             return ops.zeros((), dtype)
+        if given != dtype:
+            x = ops.cast(x, dtype)
         # One compilation per configuration and shape where JAX would
         # otherwise compile each operation of an eager call.
         return compiled_when_eager(
-            self._evaluate,
-            ops.cast(x, dtype),
-            key=lambda: json.dumps(self.get_config(), sort_keys=True),
+            functools.partial(self._evaluate, layout, projector),
+            x,
+            key=lambda: (
+                json.dumps(self.get_config(), sort_keys=True),
+                layout.shape,
+            ),
         )
 
-    def _evaluate(self, x):
-        layout = KernelLayout(x.shape, self.layout)
-        projector = self.projector(layout.shape)
+    def _evaluate(self, layout, projector, x):
         if self._norm in euclidean.NORMS:
             if self.domain == "fourier":
                 # An orthogonal change of basis of the channels keeps

@@ -58,6 +58,8 @@ from keras import ops
 
 from keras_approxeq._memo import Constants
 from keras_approxeq._ops import matmul
+from keras_approxeq._ops import reshape
+from keras_approxeq._ops import transpose
 from keras_approxeq.projection.interface import Projector
 from keras_approxeq.projection.self_adjoint import self_adjoint
 
@@ -180,13 +182,13 @@ class KroneckerProjector(Projector):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
         _, basis_t = self._basis.like(kernel)
-        return ops.reshape(matmul(basis_t, self._blocks(kernel)), (-1,))
+        return reshape(matmul(basis_t, self._blocks(kernel)), (-1,))
 
     def expand(self, coefficients):
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
         basis, _ = self._basis.like(coefficients)
-        c = ops.reshape(coefficients, (self._rank, -1))
+        c = reshape(coefficients, (self._rank, -1))
         return self._kernel(matmul(basis, c))
 
     @self_adjoint
@@ -239,26 +241,26 @@ class KroneckerProjector(Projector):
 
     def _blocks(self, kernel):
         """The kernel as a `(B, copies)` matrix, one copy per column."""
-        x = ops.reshape(kernel, self._view)
-        if self._transposes:
-            x = ops.transpose(x, self._to_block)
-        return ops.reshape(x, (self._block, -1))
+        if not self._transposes:
+            return reshape(kernel, (self._block, -1))
+        x = transpose(reshape(kernel, self._view), self._to_block)
+        return reshape(x, (self._block, -1))
 
     def _kernel(self, blocks):
         """The inverse of `_blocks`."""
-        x = ops.reshape(blocks, self._block_view)
-        if self._transposes:
-            x = ops.transpose(x, self._from_block)
-        return ops.reshape(x, self.shape)
+        if not self._transposes:
+            return reshape(blocks, self.shape)
+        x = transpose(reshape(blocks, self._block_view), self._from_block)
+        return reshape(x, self.shape)
 
     def _group_sum(self, kernel):
         tensors = iter(self._sum_arrays.like(kernel))
-        x = ops.reshape(kernel, self._sum_view)
+        x = reshape(kernel, self._sum_view)
         total = None
         for action in self._actions:
             moved = action.apply(x, [next(tensors) for _ in action.arrays])
             total = moved if total is None else total + moved
-        return ops.reshape(total / len(self._actions), self.shape)
+        return reshape(total / len(self._actions), self.shape)
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
@@ -288,14 +290,14 @@ def _group_actions(spatial, field_sizes, spatial_perms, channels):
         axes.append(position if size > 1 else None)
         position += size > 1
     actions = []
-    for g, (transpose, flips) in enumerate(moves):
+    for g, (axes_order, flips) in enumerate(moves):
         moved, scale = [], 1.0
         for axis, (perm, sign) in zip(axes, channels):
             if axis is not None:
                 moved.append((axis, perm[g], None if sign is None else sign[g]))
             elif sign is not None:  # a one-channel field, e.g. a pseudo-scalar
                 scale *= float(sign[g][0])
-        actions.append(GroupAction(transpose, flips, moved, scale))
+        actions.append(GroupAction(axes_order, flips, moved, scale))
     return actions
 
 
@@ -362,7 +364,7 @@ class GroupAction:
         rank = len(x.shape)
         spatial = len(self.spatial_axes)
         if self.spatial_axes != tuple(range(spatial)):
-            x = ops.transpose(x, (*self.spatial_axes, *range(spatial, rank)))
+            x = transpose(x, (*self.spatial_axes, *range(spatial, rank)))
         if self.flips:
             x = ops.flip(x, axis=self.flips)
         for axis, permuted, signed in self.channels:
@@ -371,5 +373,5 @@ class GroupAction:
             if signed:
                 shape = [1] * rank
                 shape[axis] = x.shape[axis]
-                x = x * ops.reshape(next(tensors), shape)
+                x = x * reshape(next(tensors), shape)
         return -x if self.scale < 0 else x

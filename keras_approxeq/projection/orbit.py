@@ -34,6 +34,7 @@ from keras import ops
 
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
+from keras_approxeq._ops import reshape
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.projection.interface import Projector
 from keras_approxeq.projection.self_adjoint import self_adjoint
@@ -93,7 +94,7 @@ class OrbitProjector(Projector):
 
     def coefficients(self, kernel):
         """`Q^T K` with `keras.ops`: the kernel's `dim` coordinates."""
-        flat = ops.reshape(kernel, (-1,))
+        flat = reshape(kernel, (-1,))
         _, _, members, member_weights = self._constants.like(flat)
         gathered = ops.take(flat, members, axis=0)
         return ops.sum(gathered * member_weights, axis=1)
@@ -103,7 +104,7 @@ class OrbitProjector(Projector):
         coefficients = ops.convert_to_tensor(coefficients)
         index, weights, _, _ = self._constants.like(coefficients)
         projected = ops.take(coefficients, index, axis=0) * weights
-        return ops.reshape(projected, self.shape)
+        return reshape(projected, self.shape)
 
     @self_adjoint
     def apply(self, kernel):

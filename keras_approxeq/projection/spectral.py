@@ -35,7 +35,9 @@ from keras import ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
+from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
+from keras_approxeq._ops import transpose
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.projection import steerable
 from keras_approxeq.projection import weight_views
@@ -90,7 +92,7 @@ class SpectralProjector(Projector):
         """`K' = F_in^T K F_out`, shape `(X, in, out)` (spectral order)."""
         tensors = self._constants.like(kernel)
         x = math.prod(self.shape[:-2])
-        flat = ops.reshape(kernel, (x, *self.shape[-2:]))
+        flat = reshape(kernel, (x, *self.shape[-2:]))
         flat = _reorder(flat, tensors, "in_gather", axis=1)
         flat = _reorder(flat, tensors, "out_gather", axis=2)
         flat = self._mix(flat, "in", tensors, inverse=False)
@@ -103,14 +105,14 @@ class SpectralProjector(Projector):
         flat = self._mix(flat, "out", tensors, inverse=True)
         flat = _reorder(flat, tensors, "in_scatter", axis=1)
         flat = _reorder(flat, tensors, "out_scatter", axis=2)
-        return ops.reshape(flat, self.shape)
+        return reshape(flat, self.shape)
 
     def spectral(self, kernel):
         """`(K', P'(K'))`, both `(X, in, out)` in the spectral order."""
         coefficients = self.to_spectral(ops.convert_to_tensor(kernel))
         core_shape = self.core.shape
-        projected = self.core.apply(ops.reshape(coefficients, core_shape))
-        return coefficients, ops.reshape(projected, coefficients.shape)
+        projected = self.core.apply(reshape(coefficients, core_shape))
+        return coefficients, reshape(projected, coefficients.shape)
 
     @self_adjoint
     def apply(self, kernel):
@@ -120,13 +122,13 @@ class SpectralProjector(Projector):
     def coefficients(self, kernel):
         """The kernel's `dim` coordinates in the irreps' bases (1-D)."""
         spectral = self.to_spectral(ops.convert_to_tensor(kernel))
-        return self.core.coefficients(ops.reshape(spectral, self.core.shape))
+        return self.core.coefficients(reshape(spectral, self.core.shape))
 
     def expand(self, coefficients):
         """The kernel of coordinates `coefficients`."""
         spectral = self.core.expand(coefficients)
         x = math.prod(self.shape[:-2])
-        return self.from_spectral(ops.reshape(spectral, (x, *self.shape[-2:])))
+        return self.from_spectral(reshape(spectral, (x, *self.shape[-2:])))
 
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
@@ -152,15 +154,15 @@ class SpectralProjector(Projector):
         for i, ((index, f), piece) in enumerate(zip(parts, pieces)):
             if f is not None:
                 matrix = tensors[f"{axis}_{i}"]
-                matrix = matrix if inverse else ops.transpose(matrix)
+                matrix = matrix if inverse else transpose(matrix)
                 shape = list(piece.shape)
                 fields = (
                     shape[:position] + list(index.shape) + shape[position + 1 :]
                 )
-                piece = ops.reshape(piece, fields)
+                piece = reshape(piece, fields)
                 subscripts = "xpdc->xpec" if position == 1 else "xcpd->xcpe"
                 piece = einsum("ed," + subscripts, matrix, piece)
-                piece = ops.reshape(piece, shape)
+                piece = reshape(piece, shape)
             mixed.append(piece)
         return ops.concatenate(mixed, axis=position)
 

@@ -31,7 +31,9 @@ from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import matmul
+from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
+from keras_approxeq._ops import transpose
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.kernels import radial
 from keras_approxeq.kernels import spherical_basis
@@ -183,15 +185,15 @@ class SteerableProjector(Projector):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
         kernel = ops.convert_to_tensor(kernel)
         tensors = self._constants.like(kernel)
-        grid = ops.reshape(kernel, self._grid())
+        grid = reshape(kernel, self._grid())
         in_widths, out_widths = self._widths()
         cells = [split(row, out_widths, 4) for row in split(grid, in_widths, 2)]
         parts = []
         for i, j, *_ in self._blocks:
             a, b = self.in_runs.runs[i][0], self.out_runs.runs[j][0]
-            block = ops.reshape(cells[i][j], self._block_shape(i, j))
+            block = reshape(cells[i][j], self._block_shape(i, j))
             coefficients = _analysis(tensors[f"basis:{a}:{b}"], block)
-            parts.append(ops.reshape(coefficients, (-1,)))
+            parts.append(reshape(coefficients, (-1,)))
         if not parts:
             return ops.zeros((0,), kernel.dtype)
         return ops.concatenate(parts, axis=0)
@@ -221,9 +223,9 @@ class SteerableProjector(Projector):
                     pieces[(i, j)],
                     self._block_shape(i, j),
                 )
-                blocks.append(ops.reshape(block, shape))
+                blocks.append(reshape(block, shape))
             rows.append(_concatenate(blocks, axis=4))
-        return ops.reshape(_concatenate(rows, axis=2), self.shape)
+        return reshape(_concatenate(rows, axis=2), self.shape)
 
     @self_adjoint
     def apply(self, kernel):
@@ -244,12 +246,12 @@ def _analysis(basis, block):
     `(X, p, d_a, q, d_b)` block to `(n, p q)` coefficients."""
     x, p, d_a, q, d_b = block.shape
     if keras.backend.backend() in EINSUM_BACKENDS:
-        basis = ops.reshape(basis, (basis.shape[0], x, d_a, d_b))
+        basis = reshape(basis, (basis.shape[0], x, d_a, d_b))
         return einsum("nxij,xpiqj->npq", basis, block)
     # (X, d_a, d_b, p, q): the contracted axes first, X kept outermost so
     # that the transpose moves small tiles.
-    block = ops.transpose(block, (0, 2, 4, 1, 3))
-    return matmul(basis, ops.reshape(block, (x * d_a * d_b, p * q)))
+    block = transpose(block, (0, 2, 4, 1, 3))
+    return matmul(basis, reshape(block, (x * d_a * d_b, p * q)))
 
 
 def _synthesis(basis, coefficients, shape):
@@ -258,13 +260,13 @@ def _synthesis(basis, coefficients, shape):
     x, p, d_a, q, d_b = shape
     n = basis.shape[0]
     if keras.backend.backend() in EINSUM_BACKENDS:
-        basis = ops.reshape(basis, (n, x, d_a, d_b))
-        piece = ops.reshape(coefficients, (n, p, q))
+        basis = reshape(basis, (n, x, d_a, d_b))
+        piece = reshape(coefficients, (n, p, q))
         return einsum("nxij,npq->xpiqj", basis, piece)
-    piece = ops.reshape(coefficients, (n, p * q))
-    block = matmul(ops.transpose(basis), piece)
-    block = ops.reshape(block, (x, d_a, d_b, p, q))
-    return ops.transpose(block, (0, 3, 1, 4, 2))
+    piece = reshape(coefficients, (n, p * q))
+    block = matmul(transpose(basis), piece)
+    block = reshape(block, (x, d_a, d_b, p, q))
+    return transpose(block, (0, 3, 1, 4, 2))
 
 
 def _concatenate(tensors, axis):

@@ -13,6 +13,8 @@ the projector it wraps.
 import numpy as np
 from keras import ops
 
+from keras_approxeq._ops import reshape
+from keras_approxeq._ops import transpose
 from keras_approxeq.projection.interface import Projector
 
 __all__ = ["Reshaped", "Transposed"]
@@ -30,8 +32,8 @@ class Reshaped(Projector):
         return self.core.nbytes
 
     def apply(self, kernel):
-        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
-        return ops.reshape(self.core.apply(flat), self.shape)
+        flat = reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        return reshape(self.core.apply(flat), self.shape)
 
     def apply_numpy(self, kernel):
         kernel = np.asarray(kernel)
@@ -39,15 +41,15 @@ class Reshaped(Projector):
         return flat.reshape(kernel.shape)
 
     def spectral(self, kernel):
-        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        flat = reshape(ops.convert_to_tensor(kernel), self.core.shape)
         return self.core.spectral(flat)
 
     def coefficients(self, kernel):
-        flat = ops.reshape(ops.convert_to_tensor(kernel), self.core.shape)
+        flat = reshape(ops.convert_to_tensor(kernel), self.core.shape)
         return self.core.coefficients(flat)
 
     def expand(self, coefficients):
-        return ops.reshape(self.core.expand(coefficients), self.shape)
+        return reshape(self.core.expand(coefficients), self.shape)
 
 
 class Transposed(Projector):
@@ -64,20 +66,20 @@ class Transposed(Projector):
         return self.core.nbytes
 
     def apply(self, kernel):
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
-        return ops.transpose(self.core.apply(swapped), self._axes)
+        swapped = transpose(ops.convert_to_tensor(kernel), self._axes)
+        return transpose(self.core.apply(swapped), self._axes)
 
     def apply_numpy(self, kernel):
         swapped = np.swapaxes(np.asarray(kernel), -1, -2)
         return np.swapaxes(self.core.apply_numpy(swapped), -1, -2)
 
     def spectral(self, kernel):
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        swapped = transpose(ops.convert_to_tensor(kernel), self._axes)
         return self.core.spectral(swapped)
 
     def coefficients(self, kernel):
-        swapped = ops.transpose(ops.convert_to_tensor(kernel), self._axes)
+        swapped = transpose(ops.convert_to_tensor(kernel), self._axes)
         return self.core.coefficients(swapped)
 
     def expand(self, coefficients):
-        return ops.transpose(self.core.expand(coefficients), self._axes)
+        return transpose(self.core.expand(coefficients), self._axes)
