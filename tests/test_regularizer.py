@@ -185,6 +185,22 @@ def test_accepts_a_keras_variable(rng):
     assert float(ops.convert_to_numpy(reg(variable))) > 0
 
 
+def test_layer_losses_read_the_kernel_as_keras_does(rng):
+    """`layer.losses` hands the regularizer the layer's variable; on
+    TensorFlow a variable read inside the custom gradient (here through
+    `lambda_g`'s term) makes it raise unless it was converted first."""
+    reg = ProjectionRegularizer("C4", out_rep="regular", lambda_g=1e-3)
+    layer = keras.layers.Conv2D(4, 3, kernel_regularizer=reg)
+    layer.build((None, 5, 5, 1))
+    (loss,) = layer.losses
+    kernel = ops.convert_to_numpy(layer.kernel)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loss),
+        ops.convert_to_numpy(reg(ops.convert_to_tensor(kernel))),
+        rtol=1e-6,
+    )
+
+
 def test_zero_lambdas_give_a_zero_tensor(rng):
     reg = ProjectionRegularizer("C4", lambda_perp=0.0)
     value = reg(ops.convert_to_tensor(rng.normal(size=(3, 3, 1, 1))))

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from keras_approxeq._memo import compiled_when_eager
+from keras_approxeq._ops import read
 from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.penalties import euclidean
 from keras_approxeq.penalties import norms
@@ -130,7 +131,9 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
 
     def __call__(self, x):
         path = getattr(x, "path", None)  # Keras passes the variable
-        x = ops.convert_to_tensor(x)
+        # A tensor, not the variable: TensorFlow's `custom_gradient` asks
+        # for the gradients of any variable its function reads.
+        x = read(x)
         try:
             layout = KernelLayout(x.shape, self.layout)
             projector = self.projector(layout.shape)
