@@ -93,12 +93,14 @@ class SteerableProjector(Projector):
     shape `(n, X, d_a, d_b)`, orthonormal over its last three axes. The
     kernel, reshaped to `(X, copies, period, copies, period)` (a
     `ChannelRuns` per side), is split into one block per pair of runs,
-    shape `(X, fields_in, d_a, fields_out, d_b)`; each block is projected
-    with two matrix products (`Q_ab` as an `(n, X d_a d_b)` matrix, the
-    block transposed to `(X d_a d_b, fields_in fields_out)`; two einsums
-    on `EINSUM_BACKENDS`), and the blocks are concatenated back (the
-    gradients
-    of a split and a concatenation are each other).
+    shape `(X, fields_in, d_a, fields_out, d_b)`. Blocks of the same
+    shape and basis size `n` are stacked into a batch of `G` and
+    projected with two batched matrix products (the `Q_ab` as a `(G, n,
+    X d_a d_b)` stack, the blocks transposed to `(G, X d_a d_b,
+    fields_in fields_out)`; two einsums on `EINSUM_BACKENDS`), and the
+    blocks are concatenated back (the gradients of a split and a
+    concatenation are each other). The coordinates (`coefficients`) come
+    batch by batch.
 
     Attributes:
         shape: The kernel shape `(spatial..., in, out)` it projects.
@@ -121,13 +123,22 @@ class SteerableProjector(Projector):
                     self._blocks.append((i, j, fields_in, fields_out, n))
         self.dim = sum(p * q * n for *_, p, q, n in self._blocks)
         self.is_identity = self.dim == math.prod(self.shape)
-        # Q_ab as an `(n, X d_a d_b)` matrix: each block's analysis and
-        # synthesis is then one matrix product.
+        # Blocks of one shape and basis size are projected together, one
+        # batched product for each such batch: a D16 kernel between
+        # regular fields has 91 blocks but 14 batches.
+        batches = {}
+        for index, (i, j, *_, n) in enumerate(self._blocks):
+            key = (self._block_shape(i, j), n)
+            batches.setdefault(key, []).append(index)
+        self._batches = [
+            (shape, members) for (shape, _), members in batches.items()
+        ]
+        # Each batch's `Q_ab` as a stack of `(n, X d_a d_b)` matrices.
         self._constants = Constants(
-            **{
-                f"basis:{a}:{b}": np.ascontiguousarray(q.reshape(len(q), -1))
-                for (a, b), q in bases.items()
-            }
+            *(
+                np.stack([self._basis_matrix(m) for m in members])
+                for _, members in self._batches
+            )
         )
 
     @property
@@ -135,6 +146,12 @@ class SteerableProjector(Projector):
         """Bytes of the NumPy arrays it keeps (tensors made from them take
         as much again per dtype and device)."""
         return self._constants.nbytes
+
+    def _basis_matrix(self, index):
+        i, j, *_ = self._blocks[index]
+        a, b = self.in_runs.runs[i][0], self.out_runs.runs[j][0]
+        q = self.bases[(a, b)]
+        return q.reshape(len(q), -1)
 
     def _grid(self):
         x = math.prod(self.shape[:-2])
@@ -182,49 +199,51 @@ class SteerableProjector(Projector):
         return out.reshape(kernel.shape).astype(kernel.dtype)
 
     def coefficients(self, kernel):
-        """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
+        """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor), batch
+        by batch."""
         kernel = ops.convert_to_tensor(kernel)
+        if not self._blocks:
+            return ops.zeros((0,), kernel.dtype)
         tensors = self._constants.like(kernel)
         grid = reshape(kernel, self._grid())
         in_widths, out_widths = self._widths()
         cells = [split(row, out_widths, 4) for row in split(grid, in_widths, 2)]
         parts = []
-        for i, j, *_ in self._blocks:
-            a, b = self.in_runs.runs[i][0], self.out_runs.runs[j][0]
-            block = reshape(cells[i][j], self._block_shape(i, j))
-            coefficients = _analysis(tensors[f"basis:{a}:{b}"], block)
+        for (shape, members), basis in zip(self._batches, tensors):
+            blocks = [
+                reshape(cells[i][j], (1, *shape))
+                for i, j, *_ in (self._blocks[m] for m in members)
+            ]
+            coefficients = _analysis(basis, _concatenate(blocks, axis=0))
             parts.append(reshape(coefficients, (-1,)))
-        if not parts:
-            return ops.zeros((0,), kernel.dtype)
-        return ops.concatenate(parts, axis=0)
+        return _concatenate(parts, axis=0)
 
     def expand(self, coefficients):
         """`Q c`: the kernel of coordinates `c` (as `coefficients` gives)."""
         coefficients = ops.convert_to_tensor(coefficients)
         tensors = self._constants.like(coefficients)
         x, p, _, q_, _ = self._grid()
-        sizes = [fi * fo * n for *_, fi, fo, n in self._blocks]
-        pieces = dict(
-            zip(
-                ((i, j) for i, j, *_ in self._blocks),
-                split(coefficients, sizes, 0),
-            )
-        )
+        sizes = [
+            math.prod(basis.shape[:2]) * shape[1] * shape[3]
+            for (shape, members), basis in zip(self._batches, tensors)
+        ]
+        blocks = {}
+        for (shape, members), basis, piece in zip(
+            self._batches, tensors, split(coefficients, sizes, 0)
+        ):
+            batch = _synthesis(basis, piece, (len(members), *shape))
+            for m, block in zip(members, split(batch, [1] * len(members), 0)):
+                blocks[self._blocks[m][:2]] = block
         rows = []
-        for i, (a, _, count_a, d_a) in enumerate(self.in_runs.runs):
-            blocks = []
-            for j, (b, _, count_b, d_b) in enumerate(self.out_runs.runs):
+        for i, (_, _, count_a, d_a) in enumerate(self.in_runs.runs):
+            row = []
+            for j, (_, _, count_b, d_b) in enumerate(self.out_runs.runs):
                 shape = (x, p, count_a * d_a, q_, count_b * d_b)
-                if (i, j) not in pieces:
-                    blocks.append(ops.zeros(shape, coefficients.dtype))
-                    continue
-                block = _synthesis(
-                    tensors[f"basis:{a}:{b}"],
-                    pieces[(i, j)],
-                    self._block_shape(i, j),
-                )
-                blocks.append(reshape(block, shape))
-            rows.append(_concatenate(blocks, axis=4))
+                if (i, j) in blocks:
+                    row.append(reshape(blocks[(i, j)], shape))
+                else:
+                    row.append(ops.zeros(shape, coefficients.dtype))
+            rows.append(_concatenate(row, axis=4))
         return reshape(_concatenate(rows, axis=2), self.shape)
 
     @self_adjoint
@@ -241,32 +260,34 @@ class SteerableProjector(Projector):
 EINSUM_BACKENDS = ("torch",)
 
 
-def _analysis(basis, block):
-    """`Q_ab^T` applied to one block: `(n, X d_a d_b)` basis matrix and
-    `(X, p, d_a, q, d_b)` block to `(n, p q)` coefficients."""
-    x, p, d_a, q, d_b = block.shape
+def _analysis(basis, blocks):
+    """`Q_ab^T` applied to a batch of blocks: `(G, n, X d_a d_b)` basis
+    matrices and `(G, X, p, d_a, q, d_b)` blocks to `(G, n, p q)`
+    coefficients."""
+    g, x, p, d_a, q, d_b = blocks.shape
     if keras.backend.backend() in EINSUM_BACKENDS:
-        basis = reshape(basis, (basis.shape[0], x, d_a, d_b))
-        return einsum("nxij,xpiqj->npq", basis, block)
-    # (X, d_a, d_b, p, q): the contracted axes first, X kept outermost so
-    # that the transpose moves small tiles.
-    block = transpose(block, (0, 2, 4, 1, 3))
-    return matmul(basis, reshape(block, (x * d_a * d_b, p * q)))
+        basis = reshape(basis, (g, basis.shape[1], x, d_a, d_b))
+        return einsum("gnxij,gxpiqj->gnpq", basis, blocks)
+    # (G, X, d_a, d_b, p, q): the contracted axes first, X kept outermost
+    # so that the transpose moves small tiles.
+    blocks = transpose(blocks, (0, 1, 3, 5, 2, 4))
+    return matmul(basis, reshape(blocks, (g, x * d_a * d_b, p * q)))
 
 
 def _synthesis(basis, coefficients, shape):
-    """`Q_ab c` for one block: `(n, X d_a d_b)` basis matrix and `n p q`
-    coefficients to a block of `shape` `(X, p, d_a, q, d_b)`."""
-    x, p, d_a, q, d_b = shape
-    n = basis.shape[0]
+    """`Q_ab c` for a batch of blocks: `(G, n, X d_a d_b)` basis matrices
+    and `G n p q` coefficients to blocks of `shape`
+    `(G, X, p, d_a, q, d_b)`."""
+    g, x, p, d_a, q, d_b = shape
+    n = basis.shape[1]
     if keras.backend.backend() in EINSUM_BACKENDS:
-        basis = reshape(basis, (n, x, d_a, d_b))
-        piece = reshape(coefficients, (n, p, q))
-        return einsum("nxij,npq->xpiqj", basis, piece)
-    piece = reshape(coefficients, (n, p * q))
-    block = matmul(transpose(basis), piece)
-    block = reshape(block, (x, d_a, d_b, p, q))
-    return transpose(block, (0, 3, 1, 4, 2))
+        basis = reshape(basis, (g, n, x, d_a, d_b))
+        piece = reshape(coefficients, (g, n, p, q))
+        return einsum("gnxij,gnpq->gxpiqj", basis, piece)
+    piece = reshape(coefficients, (g, n, p * q))
+    blocks = matmul(transpose(basis, (0, 2, 1)), piece)
+    blocks = reshape(blocks, (g, x, d_a, d_b, p, q))
+    return transpose(blocks, (0, 1, 4, 2, 5, 3))
 
 
 def _concatenate(tensors, axis):
