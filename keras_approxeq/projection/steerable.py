@@ -252,11 +252,12 @@ class SteerableProjector(Projector):
         return self.expand(self.coefficients(kernel))
 
 
-# Backends on which one einsum per block is faster than a transpose and
-# a matrix product: PyTorch's einsum (SO(3) 7^3 63 -> 63, one CPU core:
-# 21 ms against 23 for P; D16 9x9 64 -> 64: 54 against 64). JAX and
-# TensorFlow run the matrix products faster (SO(3): 8.7 -> 6.5 ms on JAX,
-# 28 -> 17 ms on TensorFlow).
+# Backends on which one einsum per batch of blocks is faster than a
+# transpose and a matrix product: PyTorch's einsum (measured per block,
+# before the batches: SO(3) 7^3 63 -> 63, one CPU core: 21 ms against 23
+# for P; D16 9x9 64 -> 64: 54 against 64). JAX and TensorFlow run the
+# matrix products faster (SO(3): 8.7 -> 6.5 ms on JAX, 28 -> 17 ms on
+# TensorFlow).
 EINSUM_BACKENDS = ("torch",)
 
 
