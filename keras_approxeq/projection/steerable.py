@@ -127,17 +127,19 @@ class SteerableProjector(Projector):
         # batched product for each such batch: a D16 kernel between
         # regular fields has 91 blocks but 14 batches.
         batches = {}
-        for index, (i, j, *_, n) in enumerate(self._blocks):
-            key = (self._block_shape(i, j), n)
-            batches.setdefault(key, []).append(index)
+        for i, j, *_, n in self._blocks:
+            batches.setdefault((self._block_shape(i, j), n), []).append((i, j))
+        # (block shape `(X, p, d_a, q, d_b)`, the blocks' (in run, out run),
+        # number of coordinates).
         self._batches = [
-            (shape, members) for (shape, _), members in batches.items()
+            (shape, cells, len(cells) * n * shape[1] * shape[3])
+            for (shape, n), cells in batches.items()
         ]
         # Each batch's `Q_ab` as a stack of `(n, X d_a d_b)` matrices.
         self._constants = Constants(
             *(
-                np.stack([self._basis_matrix(m) for m in members])
-                for _, members in self._batches
+                np.stack([self._basis_matrix(i, j) for i, j in cells])
+                for _, cells, _ in self._batches
             )
         )
 
@@ -147,8 +149,7 @@ class SteerableProjector(Projector):
         as much again per dtype and device)."""
         return self._constants.nbytes
 
-    def _basis_matrix(self, index):
-        i, j, *_ = self._blocks[index]
+    def _basis_matrix(self, i, j):
         a, b = self.in_runs.runs[i][0], self.out_runs.runs[j][0]
         q = self.bases[(a, b)]
         return q.reshape(len(q), -1)
@@ -209,11 +210,8 @@ class SteerableProjector(Projector):
         in_widths, out_widths = self._widths()
         cells = [split(row, out_widths, 4) for row in split(grid, in_widths, 2)]
         parts = []
-        for (shape, members), basis in zip(self._batches, tensors):
-            blocks = [
-                reshape(cells[i][j], (1, *shape))
-                for i, j, *_ in (self._blocks[m] for m in members)
-            ]
+        for (shape, batch, _), basis in zip(self._batches, tensors):
+            blocks = [reshape(cells[i][j], (1, *shape)) for i, j in batch]
             coefficients = _analysis(basis, _concatenate(blocks, axis=0))
             parts.append(reshape(coefficients, (-1,)))
         return _concatenate(parts, axis=0)
@@ -223,17 +221,13 @@ class SteerableProjector(Projector):
         coefficients = ops.convert_to_tensor(coefficients)
         tensors = self._constants.like(coefficients)
         x, p, _, q_, _ = self._grid()
-        sizes = [
-            math.prod(basis.shape[:2]) * shape[1] * shape[3]
-            for (shape, members), basis in zip(self._batches, tensors)
-        ]
+        sizes = [size for *_, size in self._batches]
         blocks = {}
-        for (shape, members), basis, piece in zip(
+        for (shape, cells, _), basis, piece in zip(
             self._batches, tensors, split(coefficients, sizes, 0)
         ):
-            batch = _synthesis(basis, piece, (len(members), *shape))
-            for m, block in zip(members, split(batch, [1] * len(members), 0)):
-                blocks[self._blocks[m][:2]] = block
+            batch = _synthesis(basis, piece, (len(cells), *shape))
+            blocks.update(zip(cells, split(batch, [1] * len(cells), 0)))
         rows = []
         for i, (_, _, count_a, d_a) in enumerate(self.in_runs.runs):
             row = []
