@@ -22,13 +22,14 @@ sync per call, and a graph break under `torch.compile`).
 memory that only eager PyTorch pays (1.5 of the 8 ms of a (3, 3, 256,
 256) kernel's penalty); XLA and TensorFlow's graphs fuse it.
 
-`reshape` and `transpose` are `keras.ops`' own, without its per-call
-overhead on eager PyTorch: `keras.ops.reshape` flattens its arguments,
+`reshape`, `transpose` and `take` are `keras.ops`' own, without its
+per-call overhead on eager PyTorch: `keras.ops.reshape` flattens its arguments,
 the new shape included, to look for symbolic tensors, 16 us a call
 against 1.3 us for the tensor's own reshape (`transpose`: 2.8 against
-1.4 us; one CPU core). A projector with a few hundred reshapes (a D16
-kernel between regular fields: 560 a penalty) paid that on every step,
-on a GPU's launch-bound step too.
+1.4 us; one CPU core; `keras.ops.take` also casts the indices to int64
+and wraps negative ones, two more operations a call). A projector with a
+few hundred reshapes (a D16 kernel between regular fields: 560 a
+penalty) paid that on every step, on a GPU's launch-bound step too.
 
 `read` turns a variable into a tensor of its value: on TensorFlow
 `ops.convert_to_tensor` returns a variable as it is, and a variable read
@@ -40,7 +41,16 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["einsum", "matmul", "norm", "read", "reshape", "split", "transpose"]
+__all__ = [
+    "einsum",
+    "matmul",
+    "norm",
+    "read",
+    "reshape",
+    "split",
+    "take",
+    "transpose",
+]
 
 
 def _is_torch_tensor(x):
@@ -105,6 +115,15 @@ def transpose(x, axes=None):
             tuple(reversed(range(x.ndim))) if axes is None else axes
         )
     return ops.transpose(x, axes)
+
+
+def take(x, indices, axis):
+    """`keras.ops.take(x, indices, axis)` for non-negative int `indices`."""
+    if _is_torch_tensor(x):
+        import torch
+
+        return torch.index_select(x, axis, indices)
+    return ops.take(x, indices, axis=axis)
 
 
 def read(x):

@@ -10,6 +10,7 @@ from keras_approxeq._ops import einsum
 from keras_approxeq._ops import matmul
 from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
+from keras_approxeq._ops import take
 from keras_approxeq._ops import transpose
 
 
@@ -52,3 +53,15 @@ def test_reshape_and_transpose_match_numpy(rng):
     assert reshape(symbolic, (6, 4)).shape == (6, 4)
     assert transpose(symbolic, (2, 0, 1)).shape == (4, 2, 3)
     assert transpose(symbolic).shape == (4, 3, 2)
+
+
+def test_take_gathers_along_an_axis(rng):
+    x = rng.normal(size=(4, 3)).astype("float32")
+    indices = np.array([2, 0, 2], "int32")
+    for axis in (0, 1):
+        taken = take(
+            ops.convert_to_tensor(x), ops.convert_to_tensor(indices), axis
+        )
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(taken), np.take(x, indices, axis)
+        )

@@ -123,29 +123,40 @@ def test_identity_projections_are_detected(
     assert get_projector(group, in_rep, out_rep, shape, layout).is_identity
 
 
+def _block_product(projector):
+    """How `projector` multiplies one copy's block, off the group sum."""
+    if projector._orbits is not None:
+        return "orbit means"
+    return "matrix" if projector._use_matrix else "basis twice"
+
+
 @pytest.mark.parametrize(
-    "group, in_rep, out_rep, shape, layout",
+    "group, in_rep, out_rep, shape, layout, product",
     [
-        ("C4", "trivial", "trivial", (3, 3, 32, 64), None),  # (S, S) matrix
-        ("D4", "regular", "regular", (3, 3, 16, 24), None),  # basis, twice
-        ("C4", "regular", "trivial", (3, 3, 6, 8), "conv_transpose"),
-        ("D4", "regular", None, (3, 3, 16, 3), "depthwise"),
-        ("D1", "regular", "standard", (5, 4, 2), None),
-        ("C2", "regular", "regular", (9, 9, 4, 4), None),  # (B, B), B > 256
+        ("C4", "trivial", "trivial", (3, 3, 32, 64), None, "matrix"),  # (S, S)
+        ("D4", "regular", "regular", (3, 3, 16, 24), None, "orbit means"),
+        ("C4", "regular", "regular", (3, 3, 8, 12), None, "orbit means"),
+        ("D4", "regular", "trivial", (3, 3, 16, 2), None, "orbit means"),
+        ("Oh", "trivial", "trivial", (5, 5, 5, 1, 2), None, "basis twice"),
+        ("C4", "regular", "trivial", (3, 3, 6, 8), "conv_transpose", "matrix"),
+        ("D4", "regular", None, (3, 3, 16, 3), "depthwise", "orbit means"),
+        ("D1", "regular", "standard", (5, 4, 2), None, "matrix"),
+        ("C2", "regular", "regular", (9, 9, 4, 4), None, "matrix"),  # B > 256
     ],
 )
 @pytest.mark.parametrize("group_sum", [False, True])
 def test_structured_apply_equals_the_group_average(
-    group, in_rep, out_rep, shape, layout, group_sum, rng, monkeypatch
+    group, in_rep, out_rep, shape, layout, product, group_sum, rng, monkeypatch
 ):
-    """Both structured applies, the matrix product and the group sum (JAX's
-    default), on every backend."""
+    """Every structured apply (the block products off the group sum, and
+    the group sum, JAX's default) on every backend."""
     backends = (keras.backend.backend(),) if group_sum else ()
     monkeypatch.setattr(KroneckerProjector, "group_sum_backends", backends)
     projector = get_projector(
         group, in_rep, out_rep or "trivial", shape, layout
     )
     assert isinstance(projector, KroneckerProjector)
+    assert _block_product(projector) == product
     kernel = rng.normal(size=shape)
     spatial = len(shape) - 2
     expected = group_average(
