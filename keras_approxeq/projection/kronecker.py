@@ -277,7 +277,9 @@ class KroneckerProjector(Projector):
         """
         sort, unsort = self._orbits.like(blocks)
         rows = reshape(take(blocks, sort, 0), (self._rank, -1, blocks.shape[1]))
-        mean = ops.mean(rows, axis=1, keepdims=True)
+        # A sum, not `ops.mean`, which computes float64 in float32 on
+        # PyTorch.
+        mean = ops.sum(rows, axis=1, keepdims=True) * (1.0 / rows.shape[1])
         if residual:
             rows = rows - mean
         else:
