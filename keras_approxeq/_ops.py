@@ -23,12 +23,12 @@ memory that only eager PyTorch pays (1.5 of the 8 ms of a (3, 3, 256,
 256) kernel's penalty); XLA and TensorFlow's graphs fuse it.
 
 `reshape`, `transpose` and `take` are `keras.ops`' own, without its
-per-call overhead on eager PyTorch: `keras.ops.reshape` flattens its arguments,
-the new shape included, to look for symbolic tensors, 16 us a call
-against 1.3 us for the tensor's own reshape (`transpose`: 2.8 against
-1.4 us; one CPU core; `keras.ops.take` also casts the indices to int64
-and wraps negative ones, two more operations a call). A projector with a
-few hundred reshapes (a D16 kernel between regular fields: 560 a
+per-call overhead on eager PyTorch: `keras.ops.reshape` flattens its
+arguments, the new shape included, to look for symbolic tensors, 16 us a
+call against 1.3 us for the tensor's own reshape (`transpose`: 2.8
+against 1.4 us; one CPU core; `keras.ops.take` also casts the indices to
+int64 and wraps negative ones, two more operations a call). A projector
+with a few hundred reshapes (a D16 kernel between regular fields: 560 a
 penalty) paid that on every step, on a GPU's launch-bound step too.
 
 `read` turns a variable into a tensor of its value: on TensorFlow
