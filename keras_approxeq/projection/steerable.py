@@ -135,6 +135,14 @@ class SteerableProjector(Projector):
             (shape, cells, len(cells) * n * shape[1] * shape[3])
             for (shape, n), cells in batches.items()
         ]
+        # Channels of each run within the pattern, per side, and each
+        # batch's number of coordinates: how `coefficients` and `expand`
+        # split their inputs.
+        self._widths = [
+            [count * size for _, _, count, size in side.runs]
+            for side in (in_runs, out_runs)
+        ]
+        self._sizes = [size for *_, size in self._batches]
         # Each batch's `Q_ab` as a stack of `(n, X d_a d_b)` matrices.
         self._constants = Constants(
             *(
@@ -173,13 +181,6 @@ class SteerableProjector(Projector):
             d_b,
         )
 
-    def _widths(self):
-        """Channels of each run within the pattern, per side."""
-        return [
-            [count * size for _, _, count, size in side.runs]
-            for side in (self.in_runs, self.out_runs)
-        ]
-
     def apply_numpy(self, kernel):
         """`P(K)` in NumPy (exact in float64)."""
         kernel = np.asarray(kernel)
@@ -207,7 +208,7 @@ class SteerableProjector(Projector):
             return ops.zeros((0,), kernel.dtype)
         tensors = self._constants.like(kernel)
         grid = reshape(kernel, self._grid())
-        in_widths, out_widths = self._widths()
+        in_widths, out_widths = self._widths
         cells = [split(row, out_widths, 4) for row in split(grid, in_widths, 2)]
         parts = []
         for (shape, batch, _), basis in zip(self._batches, tensors):
@@ -221,10 +222,9 @@ class SteerableProjector(Projector):
         coefficients = ops.convert_to_tensor(coefficients)
         tensors = self._constants.like(coefficients)
         x, p, _, q_, _ = self._grid()
-        sizes = [size for *_, size in self._batches]
         blocks = {}
         for (shape, cells, _), basis, piece in zip(
-            self._batches, tensors, split(coefficients, sizes, 0)
+            self._batches, tensors, split(coefficients, self._sizes, 0)
         ):
             batch = _synthesis(basis, piece, (len(cells), *shape))
             blocks.update(zip(cells, split(batch, [1] * len(cells), 0)))
