@@ -343,6 +343,12 @@ parser.add_argument(
 )
 parser.add_argument("--seeds", type=int, help="seeds (default 3)")
 parser.add_argument(
+    "--seed",
+    type=int,
+    action="append",
+    help="run this seed only (repeatable; splits the seeds over processes)",
+)
+parser.add_argument(
     "--epochs", type=int, help="training epochs of every model (default 8)"
 )
 args, _ = parser.parse_known_args()
@@ -355,6 +361,8 @@ else:
     search = {}
 if args.seeds:
     seeds = list(range(args.seeds))
+if args.seed:
+    seeds = args.seed
 epochs = args.epochs or epochs
 data = make_data(n_train, 1, size), make_data(n_test, 2, size)
 print(
@@ -385,6 +393,10 @@ for kind, group in KINDS:
         f"| {name} | {mean[0]:.3f} +- {sd[0]:.3f} | {mean[1]:.3f} +- "
         f"{sd[1]:.3f} | {mean[2]:.0f} | {mean[3]:.0f} "
         f"| {f'{1e3 * mean[4]:.2f}' if mean[4] else '-'} |"
+    )
+    print(
+        f"({name}: accuracy per seed "
+        f"{dict(zip(seeds, np.round(runs[:, 0], 3).tolist()))})"
     )
     if rates:
         print(f"(recipe: rates chosen per seed {rates})")

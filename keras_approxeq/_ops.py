@@ -22,6 +22,10 @@ sync per call, and a graph break under `torch.compile`).
 memory that only eager PyTorch pays (1.5 of the 8 ms of a (3, 3, 256,
 256) kernel's penalty); XLA and TensorFlow's graphs fuse it.
 
+`mean` averages in the input's dtype: `keras.ops.mean` returns float64
+for float64 input but computes it in float32 on PyTorch and on JAX
+(errors of about 1e-8; keras-team/keras#23223).
+
 `reshape`, `transpose` and `take` are `keras.ops`' own, without its
 per-call overhead on eager PyTorch: `keras.ops.reshape` flattens its
 arguments, the new shape included, to look for symbolic tensors, 16 us a
@@ -37,6 +41,8 @@ inside `ops.custom_gradient` makes TensorFlow ask for its gradient
 separately.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -44,6 +50,7 @@ from keras import ops
 __all__ = [
     "einsum",
     "matmul",
+    "mean",
     "norm",
     "read",
     "reshape",
@@ -99,6 +106,16 @@ def norm(x):
 
         return torch.linalg.vector_norm(x)
     return ops.sqrt(ops.sum(ops.square(x)))
+
+
+def mean(x, axis, keepdims=False):
+    """`keras.ops.mean(x, axis, keepdims)` computed in the dtype of `x`;
+    `axis` an int or a tuple of ints."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    sizes = [x.shape[a] for a in axes]
+    if None in sizes:  # symbolic, or TensorFlow's unknown batch: exact there
+        return ops.mean(x, axis=axis, keepdims=keepdims)
+    return ops.sum(x, axis=axis, keepdims=keepdims) * (1.0 / math.prod(sizes))
 
 
 def reshape(x, shape):

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from utils import FLOAT64
 
 from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
@@ -184,6 +185,26 @@ def test_field_normalization_is_equivariant_in_training_mode(rng):
     np.testing.assert_allclose(y[..., :4].mean(), 0.0, atol=1e-5)
     np.testing.assert_allclose(y[..., :4].var(), 1.0, atol=1e-2)
     np.testing.assert_allclose(np.mean(y[..., 4:] ** 2), 1.0, atol=1e-2)
+
+
+@pytest.mark.skipif(not FLOAT64, reason="JAX without JAX_ENABLE_X64")
+def test_field_statistics_are_exact_in_float64(rng):
+    """Statistics in the layer's dtype (`keras.ops.mean` computes float64
+    in float32 on PyTorch and JAX)."""
+    x = 3.0 + rng.normal(size=(3, 5, 5, 8))
+    normalization = FieldNormalization(
+        "C4", "regular", epsilon=0.0, data_format=CL, dtype="float64"
+    )
+    y = ops.convert_to_numpy(normalization(x, training=True))
+    fields = x.reshape(3, 5, 5, 2, 4)
+    centred = fields - fields.mean((0, 1, 2, 4), keepdims=True)
+    variance = np.mean(centred**2, (0, 1, 2, 4), keepdims=True)
+    expected = (centred / np.sqrt(variance)).reshape(x.shape)
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-10)
+    pooling = GroupPooling("C4", mode="mean", data_format=CL, dtype="float64")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(pooling(x)), fields.mean(-1), rtol=1e-15, atol=0
+    )
 
 
 def test_bad_layer_arguments_raise():

@@ -8,6 +8,7 @@ from utils import FLOAT64
 
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import matmul
+from keras_approxeq._ops import mean
 from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
 from keras_approxeq._ops import take
@@ -64,4 +65,18 @@ def test_take_gathers_along_an_axis(rng):
         )
         np.testing.assert_array_equal(
             ops.convert_to_numpy(taken), np.take(x, indices, axis)
+        )
+
+
+@pytest.mark.parametrize("dtype", ["float32"] + ["float64"] * FLOAT64)
+def test_mean_computes_in_the_input_dtype(dtype, rng):
+    """`keras.ops.mean` computes float64 in float32 on PyTorch and JAX."""
+    x = 1.0 + 1e-9 * rng.normal(size=(6, 5, 4))
+    tensor = ops.convert_to_tensor(x, dtype)
+    tolerance = 1e-6 if dtype == "float32" else 1e-15
+    for axis, keepdims in ((1, False), ((0, 2), True)):
+        result = ops.convert_to_numpy(mean(tensor, axis, keepdims))
+        assert result.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(
+            result, x.mean(axis, keepdims=keepdims), rtol=tolerance, atol=0
         )

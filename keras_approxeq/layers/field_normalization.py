@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq import _ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.actions import data_formats
@@ -127,10 +128,10 @@ class FieldNormalization(keras.layers.Layer):
         reduce = tuple(a for a in range(rank) if a != axis)
         average, broadcast, shiftable = self._constants.like(x)
         if training:
-            channel_mean = ops.mean(x, axis=reduce)
-            channel_square = ops.mean(ops.square(x), axis=reduce)
-            mean = ops.matmul(channel_mean, average) * shiftable
-            variance = ops.matmul(channel_square, average) - ops.square(mean)
+            channel_mean = _ops.mean(x, axis=reduce)
+            channel_square = _ops.mean(ops.square(x), axis=reduce)
+            mean = _ops.matmul(channel_mean, average) * shiftable
+            variance = _ops.matmul(channel_square, average) - ops.square(mean)
             for variable, value in (
                 (self.moving_mean, mean),
                 (self.moving_variance, variance),
@@ -146,8 +147,8 @@ class FieldNormalization(keras.layers.Layer):
         offset = self.beta * shiftable - mean * scale
         shape = [1] * rank
         shape[axis] = -1
-        scale = ops.reshape(ops.matmul(scale, broadcast), shape)
-        offset = ops.reshape(ops.matmul(offset, broadcast), shape)
+        scale = ops.reshape(_ops.matmul(scale, broadcast), shape)
+        offset = ops.reshape(_ops.matmul(offset, broadcast), shape)
         return x * scale + offset
 
     def compute_output_shape(self, input_shape):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_approxeq import _ops
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.actions import data_formats
 from keras_approxeq.symmetry import groups
@@ -76,7 +77,7 @@ class GroupPooling(keras.layers.Layer):
         fields = x.shape[axis] // self.order
         split = (*shape[:axis], fields, self.order, *shape[axis + 1 :])
         x = ops.reshape(x, split)
-        pool = ops.max if self.mode == "max" else ops.mean
+        pool = ops.max if self.mode == "max" else _ops.mean
         return pool(x, axis=axis + 1)
 
     def compute_output_shape(self, input_shape):

@@ -69,6 +69,7 @@ from keras import ops
 
 from keras_approxeq._memo import Constants
 from keras_approxeq._ops import matmul
+from keras_approxeq._ops import mean
 from keras_approxeq._ops import reshape
 from keras_approxeq._ops import take
 from keras_approxeq._ops import transpose
@@ -277,13 +278,11 @@ class KroneckerProjector(Projector):
         """
         sort, unsort = self._orbits.like(blocks)
         rows = reshape(take(blocks, sort, 0), (self._rank, -1, blocks.shape[1]))
-        # A sum, not `ops.mean`, which computes float64 in float32 on
-        # PyTorch.
-        mean = ops.sum(rows, axis=1, keepdims=True) * (1.0 / rows.shape[1])
+        average = mean(rows, axis=1, keepdims=True)
         if residual:
-            rows = rows - mean
+            rows = rows - average
         else:
-            rows = ops.broadcast_to(mean, rows.shape)
+            rows = ops.broadcast_to(average, rows.shape)
         return take(reshape(rows, blocks.shape), unsort, 0)
 
     def _blocks(self, kernel):
