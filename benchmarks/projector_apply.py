@@ -17,7 +17,10 @@ medians over the rounds of each round's own, are measured side by side.
 prints `time <case> <what> <ms>` and `ratio <case> apply/expand <value>`
 (and the same with gradients). On PyTorch it also prints the number of
 operations one penalty evaluation dispatches (`ops <case> <count>`,
-counted by the profiler).
+counted by the profiler). On JAX it also prints XLA's cost analysis of
+the four compiled functions against each other, `xla_bytes <case>
+apply/expand <value>` and `xla_flops ...` (with gradients likewise):
+the work each does, apart from the timings' noise.
 """
 
 import argparse
@@ -29,6 +32,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras
 import numpy as np
 from keras import ops
+from xla_cost import cost
 
 from keras_approxeq import ProjectionRegularizer
 
@@ -133,6 +137,15 @@ def count_ops(regularizer, kernel):
     )
 
 
+def print_xla_costs(name, calls):
+    """XLA's cost analysis of P against the expansion (JAX)."""
+    costs = {what: cost(fn, *inputs) for what, (fn, *inputs) in calls.items()}
+    for num, den in (("apply", "expand"), ("apply_grad", "expand_grad")):
+        for i, kind in enumerate(("bytes", "flops")):
+            value = costs[num][i] / costs[den][i]
+            print(f"xla_{kind} {name} {num}/{den} {value:.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
@@ -182,6 +195,17 @@ def main(argv=None):
             print(f"ratio {name} {num}/{den} {np.median(ratios):.2f}")
         if keras.backend.backend() == "torch":
             print(f"ops {name} {count_ops(regularizer, kernel)}", flush=True)
+        if keras.backend.backend() == "jax":
+            costs = {
+                what: cost(fn, *inputs) for what, (fn, *inputs) in calls.items()
+            }
+            for num, den in (
+                ("apply", "expand"),
+                ("apply_grad", "expand_grad"),
+            ):
+                for i, kind in enumerate(("bytes", "flops")):
+                    value = costs[num][i] / costs[den][i]
+                    print(f"xla_{kind} {name} {num}/{den} {value:.2f}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ regularizer>` per case (`--cases` times only some, with `none` and
 first step>` (compilation or tracing included). `--jit-compile true`
 compiles every model's step (on PyTorch with `torch.compile`; Keras'
 default, `auto`, compiles on JAX and TensorFlow only).
+
+`--xla-cost` (JAX) times nothing: it prints XLA's own cost analysis of
+each case's compiled training step, `xla_bytes <model> <case> <bytes
+accessed / those without a regularizer>` and `xla_flops ...`, the work
+the step does, free of the timings' noise and of the order in which
+XLA's runtime happens to execute it.
 """
 
 import argparse
@@ -36,6 +42,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import numpy as np
+from xla_cost import cost
 
 from keras_approxeq import SampledEquivariance
 from keras_approxeq import regularize
@@ -198,6 +205,45 @@ def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
         print(f"first_step {name} {case} {seconds / first['keras_l2']:.3f}")
 
 
+def static_costs(name, only=None):
+    """XLA's cost analysis of each case's compiled training step (JAX)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, *INPUT_SHAPE)).astype("float32")
+    y = rng.integers(0, 10, size=BATCH)
+    costs = {}
+    for case, make in cases(name).items():
+        if only and case not in (*BASELINES, *only):
+            continue
+        model = make()
+        model.compile(
+            keras.optimizers.Adam(1e-4),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        if not model.built:  # `SampledEquivariance`, a wrapping model
+            model(x)
+        model.optimizer.build(model.trainable_variables)
+        state = tuple(
+            [variable.value for variable in variables]
+            for variables in (
+                model.trainable_variables,
+                model.non_trainable_variables,
+                model.optimizer.variables,
+                model.metrics_variables,
+            )
+        )
+        costs[case] = cost(model.train_step, state, (x, y, None))
+    base_bytes, base_flops = costs["none"]
+    print(
+        f"# {name}, XLA cost analysis of one training step without "
+        f"regularizer: {base_bytes / 1e6:.0f} MB accessed, "
+        f"{base_flops / 1e9:.2f} GFLOP",
+        flush=True,
+    )
+    for case, (size, flops) in costs.items():
+        print(f"xla_bytes {name} {case} {size / base_bytes:.3f}")
+        print(f"xla_flops {name} {case} {flops / base_flops:.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
@@ -212,8 +258,23 @@ def main(argv=None):
         choices=[case for case in cases(None) if case not in BASELINES],
         help="the cases to time besides `none` and `keras_l2` (default: all)",
     )
+    parser.add_argument(
+        "--xla-cost",
+        action="store_true",
+        help="print XLA's cost analysis of each step instead (JAX)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args(argv)
+    if args.xla_cost:
+        if keras.backend.backend() != "jax":
+            parser.error(
+                "--xla-cost reads XLA's cost analysis of the compiled step, "
+                f"so it needs KERAS_BACKEND=jax (got "
+                f"{keras.backend.backend()!r})"
+            )
+        for name in args.models:
+            static_costs(name, args.cases)
+        return
     jit_compile = {"true": True, "false": False}.get(args.jit_compile, "auto")
     if args.quick:
         args.steps, args.rounds = 1, 1

@@ -144,6 +144,31 @@ def test_real_models_quick(capsys):
     assert all(r > 0 for r in ratios.values())
 
 
+def test_real_models_xla_cost(capsys):
+    if keras.backend.backend() != "jax":
+        with pytest.raises(SystemExit):
+            _load("benchmarks/real_models.py").main(["--xla-cost"])
+        assert "KERAS_BACKEND=jax" in capsys.readouterr().err
+        return
+    _load("benchmarks/real_models.py").main(
+        ["--xla-cost", "--models", "MobileNetV2", "--cases", "projection_c4"]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    costs = {
+        (line.split()[0], line.split()[2]): float(line.split()[3])
+        for line in lines
+        if line.startswith("xla_")
+    }
+    cases = ("none", "keras_l2", "projection_c4")
+    assert set(costs) == {
+        (k, c) for k in ("xla_bytes", "xla_flops") for c in cases
+    }
+    assert costs["xla_bytes", "none"] == costs["xla_flops", "none"] == 1.0
+    # A penalty adds work to the step, never removes it.
+    assert costs["xla_bytes", "projection_c4"] > 1.0
+    assert costs["xla_flops", "keras_l2"] > 1.0
+
+
 def test_projector_memory_quick(capsys):
     _load("benchmarks/projector_memory.py").main(["--quick"])
     lines = capsys.readouterr().out.splitlines()
@@ -179,6 +204,9 @@ def test_projector_apply_quick(capsys):
     if keras.backend.backend() == "torch":
         counts = [int(line.split()[2]) for line in lines if "ops " in line]
         assert len(counts) == 2 and all(c > 0 for c in counts)
+    if keras.backend.backend() == "jax":
+        costs = [line.split() for line in lines if line.startswith("xla_")]
+        assert len(costs) == 8 and all(float(c[3]) > 0 for c in costs)
 
 
 @ONE_BACKEND["torch"]
