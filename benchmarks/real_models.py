@@ -160,10 +160,9 @@ def train(model, x, y):
         model.train_on_batch(x[start : start + BATCH], y[start : start + BATCH])
 
 
-def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
-    x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
-    y = rng.integers(0, 10, size=BATCH * steps)
-    models, first = {}, {}
+def compiled_models(name, only=None, jit_compile="auto"):
+    """`(case, compiled model)` for `none`, `keras_l2` and the cases in
+    `only` (every case if `None`), each model made when it is reached."""
     for case, make in cases(name).items():
         if only and case not in (*BASELINES, *only):
             continue
@@ -173,6 +172,14 @@ def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             jit_compile=jit_compile,
         )
+        yield case, model
+
+
+def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
+    x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
+    y = rng.integers(0, 10, size=BATCH * steps)
+    models, first = {}, {}
+    for case, model in compiled_models(name, only, jit_compile):
         start = time.perf_counter()
         model.train_on_batch(x[:BATCH], y[:BATCH])
         first[case] = time.perf_counter() - start
@@ -211,14 +218,7 @@ def static_costs(name, only=None):
     x = rng.normal(size=(BATCH, *INPUT_SHAPE)).astype("float32")
     y = rng.integers(0, 10, size=BATCH)
     costs = {}
-    for case, make in cases(name).items():
-        if only and case not in (*BASELINES, *only):
-            continue
-        model = make()
-        model.compile(
-            keras.optimizers.Adam(1e-4),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
+    for case, model in compiled_models(name, only):
         if not model.built:  # `SampledEquivariance`, a wrapping model
             model(x)
         model.optimizer.build(model.trainable_variables)
