@@ -109,8 +109,8 @@ def norm(x):
 
 
 def mean(x, axis, keepdims=False):
-    """`keras.ops.mean(x, axis, keepdims)` computed in the dtype of `x`;
-    `axis` an int or a tuple of ints."""
+    """`keras.ops.mean(x, axis, keepdims)` as a sum times `1 / n`, in the
+    dtype of `x`; `axis` an int or a tuple of ints."""
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     sizes = [x.shape[a] for a in axes]
     if None in sizes:  # symbolic, or TensorFlow's unknown batch: exact there
