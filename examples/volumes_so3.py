@@ -293,7 +293,7 @@ def recipe_rate(group, train, epochs, seed, rates=RATES, folds=FOLDS):
     """The `ProjectionDecay` rate `select_strength` chooses."""
     keras.utils.set_random_seed(seed)
     x, y = train
-    rate, _ = select_strength(
+    rate, scores = select_strength(
         lambda r: compiled("recipe", group, x.shape[1], r),
         x,
         y,
@@ -303,6 +303,8 @@ def recipe_rate(group, train, epochs, seed, rates=RATES, folds=FOLDS):
         batch_size=16,
         epochs=epochs,
     )
+    held_out = ", ".join(f"{r:g}: {v:.3f}" for r, v in scores.items())
+    print(f"(recipe, seed {seed}: held-out loss per rate {held_out})")
     return rate
 
 
