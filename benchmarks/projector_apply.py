@@ -196,16 +196,7 @@ def main(argv=None):
         if keras.backend.backend() == "torch":
             print(f"ops {name} {count_ops(regularizer, kernel)}", flush=True)
         if keras.backend.backend() == "jax":
-            costs = {
-                what: cost(fn, *inputs) for what, (fn, *inputs) in calls.items()
-            }
-            for num, den in (
-                ("apply", "expand"),
-                ("apply_grad", "expand_grad"),
-            ):
-                for i, kind in enumerate(("bytes", "flops")):
-                    value = costs[num][i] / costs[den][i]
-                    print(f"xla_{kind} {name} {num}/{den} {value:.2f}")
+            print_xla_costs(name, calls)
 
 
 if __name__ == "__main__":
