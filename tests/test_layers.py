@@ -193,7 +193,7 @@ def test_field_statistics_are_exact_in_float64(rng):
     in float32 on PyTorch and JAX)."""
     x = 3.0 + rng.normal(size=(3, 5, 5, 8))
     normalization = FieldNormalization(
-        "C4", "regular", epsilon=0.0, data_format=CL, dtype="float64"
+        "C4", rep="regular", epsilon=0.0, data_format=CL, dtype="float64"
     )
     y = ops.convert_to_numpy(normalization(x, training=True))
     fields = x.reshape(3, 5, 5, 2, 4)
