@@ -1,5 +1,7 @@
 """`regularize`: existing models made approximately equivariant."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -229,6 +231,49 @@ def test_reinitialize_reaches_every_kind_of_kernel():
     # A 1x1 kernel between trivial fields is left alone, initializer too.
     pointwise = out.get_layer("separable").pointwise_initializer
     assert not isinstance(pointwise, ProjectedInitializer)
+
+
+def test_reinitialize_auto_redraws_only_small_subspaces(capsys):
+    """`"auto"` re-draws where the subspace keeps under a tenth."""
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 32)),
+            # C8 regular fields: 5.5 % of a 5x5 kernel, 12.5 % of a 1x1.
+            keras.layers.Conv2D(32, 5, name="small", **LAST),
+            keras.layers.Conv2D(32, 1, name="large", **LAST),
+        ]
+    )
+    before = {layer.name: layer.kernel.numpy() for layer in model.layers}
+    out = regularize(
+        model,
+        "C8",
+        in_rep="regular",
+        out_rep="regular",
+        penalty=False,
+        decay=1.0,
+        reinitialize="auto",
+    )
+    small = out.get_layer("small")
+    kernel = keras.ops.convert_to_numpy(small.kernel).astype("float64")
+    parallel = project(kernel, "C8", in_rep="regular", out_rep="regular")
+    np.testing.assert_allclose(parallel, kernel, atol=1e-6)
+    # A projection alone would keep sqrt(0.055) of the standard deviation.
+    assert np.std(kernel) / np.std(before["small"]) == pytest.approx(
+        1.0, rel=0.1
+    )
+    assert isinstance(small.kernel_initializer, ProjectedInitializer)
+    large = out.get_layer("large")
+    np.testing.assert_array_equal(large.kernel, before["large"])
+    assert not isinstance(large.kernel_initializer, ProjectedInitializer)
+    printed = capsys.readouterr().out
+    assert "1 kernel(s) re-drawn" in printed and "small" in printed
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_reinitialize_rejects_other_values(value):
+    expected = f"False, True or 'auto'. Received: reinitialize={value!r}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        regularize(_sequential(), "C4", reinitialize=value, verbose=False)
 
 
 def test_the_decay_targets_the_regularizers_subspace():

@@ -1,5 +1,7 @@
 """`regularize`: make an existing Keras model approximately equivariant."""
 
+import math
+
 import keras
 
 from keras_approxeq.penalties.decay import ProjectionDecay
@@ -44,6 +46,13 @@ KERNEL_LAYERS = (
     ((L.Dense,), "kernel", "kernel", "dense", False),
 )
 del L
+
+# `reinitialize="auto"` re-draws a kernel whose equivariant subspace keeps
+# less than this fraction of a random draw's variance. Measured: from
+# Keras' own start, the SO(3) volumes' kernels (0.6 to 0.8 %) train
+# badly or collapse under a strong pull and gain from the re-draw; the
+# C4 study's kernels (25 %) lose from it (docs/results.md).
+SMALL_SUBSPACE = 0.1
 
 
 def regularize(
@@ -98,15 +107,22 @@ def regularize(
         decay: `None` or a rate in `(0, 1]`: also (or, with
             `penalty=False`, instead) put a `ProjectionDecay` of this
             rate as each kernel's constraint.
-        reinitialize: Whether to re-draw every regularised kernel from
+        reinitialize: `False`, `True` or `"auto"`: whether to re-draw
+            regularised kernels from
             `ProjectedInitializer(base=<the layer's own initializer>)`:
             exactly equivariant, with the variance per entry that the
             layer's initializer gives (which a projection alone would
-            shrink). For a freshly built model that is to be pulled hard
-            (a high `decay` or `lambda_perp`): from the layer's own start
-            the pull removes most of each kernel, and a deep network's
-            signal fades. It discards the kernels' values, so not for a
-            trained model. Biases and kernels left alone keep theirs.
+            shrink to `D / N` of it, for a `D`-dimensional subspace of
+            `N` entries). For a freshly built model that is to be pulled
+            hard (a high `decay` or `lambda_perp`): from the layer's own
+            start the pull removes most of each kernel, and a deep
+            network's signal fades. `True` re-draws every regularised
+            kernel; `"auto"` only those whose subspace keeps less than a
+            tenth (`D / N < 0.1`: steerable SO(2)/SO(3) kernels, regular
+            fields of C8 and larger groups; not C4 or D4 on a 3x3 grid,
+            which keep a quarter and an eighth). It discards the kernels'
+            values, so not for a trained model. Biases and kernels left
+            alone keep theirs.
         verbose: Whether to print what was regularised and what was left
             alone.
         **regularizer_options: Passed to every `ProjectionRegularizer`
@@ -133,6 +149,11 @@ def regularize(
         raise ValueError(
             "`regularize` needs a built model, to know each kernel's shape. "
             "Call the model on a batch or `model.build(input_shape)` first."
+        )
+    if not (isinstance(reinitialize, bool) or reinitialize == "auto"):
+        raise ValueError(
+            "Expected `reinitialize` to be False, True or 'auto'. Received: "
+            f"reinitialize={reinitialize!r}."
         )
     if not penalty and decay is None:
         raise ValueError(
@@ -174,7 +195,14 @@ def regularize(
                 if kernel != "bias":
                     identities.append(variable.path)
                 continue
-            plans.append((layer, variable, attribute, layout, regularizer))
+            redraw = layout != "bias" and (
+                projector.dim < SMALL_SUBSPACE * math.prod(variable.shape)
+                if reinitialize == "auto"
+                else reinitialize
+            )
+            plans.append(
+                (layer, variable, attribute, layout, regularizer, redraw)
+            )
     if problems:
         raise ValueError(
             f"{len(problems)} weight(s) do not fit the representations of "
@@ -187,7 +215,7 @@ def regularize(
             "No layer with a kernel was selected. `regularize` handles "
             f"{', '.join(_names())}; check `layers=`."
         )
-    for layer, variable, attribute, layout, regularizer in plans:
+    for layer, variable, attribute, layout, regularizer, redraw in plans:
         if not penalty:
             # A regularizer of weight 0 costs nothing and labels the weight
             # for `equivariance_report` and `project_weights`.
@@ -203,7 +231,7 @@ def regularize(
             )
             variable.constraint = constraint
             setattr(layer, f"{attribute}_constraint", constraint)
-        if reinitialize and layout != "bias":
+        if redraw:
             initializer = ProjectedInitializer(
                 base=getattr(layer, f"{attribute}_initializer"),
                 **dict(regularizer.target_config(), layout=layout),
@@ -261,6 +289,13 @@ def _names():
 
 def _summary(plans, identities):
     print(f"regularize: {len(plans)} weight(s) regularised.")
+    redrawn = [plan[1].path for plan in plans if plan[-1]]
+    if redrawn:
+        print(
+            f"regularize: {len(redrawn)} kernel(s) re-drawn inside the "
+            "equivariant subspace at their initializer's scale: "
+            + ", ".join(redrawn)
+        )
     if identities:
         print(
             f"regularize: {len(identities)} kernel(s) left alone, their "
