@@ -2,7 +2,7 @@
 Title: 3D shapes under SO(3) and O(3), with an orientation cue
 Author: keras-approxeq developers
 Date created: 2026/11/27
-Last modified: 2026/11/27
+Last modified: 2026/12/05
 Description: A small 3D ResNet of plain Conv3D layers, each penalised
     towards the SO(3) (or O(3)) steerable subspace of its field types, on
     generated volumes whose classes are shapes up to rotation, except two
