@@ -8,19 +8,22 @@ natural floor. Per case, with the projector's own basis, in one run:
 * `apply`: `P(K)`, and `apply_grad`: `P(K)` with the gradient of
   `sum(P(K) * G)`;
 * `expand`: `Q c`, and `expand_grad` likewise;
+* `penalty_grad`: the `ProjectionRegularizer` (`"fro"`) of `K` with its
+  gradient, what a training step computes for the kernel: one residual
+  `K - P(K)` and a closed-form gradient, so no second projection;
 
-in interleaved rounds (each round times the four once), so the ratios,
+in interleaved rounds (each round times each of them once), so the ratios,
 medians over the rounds of each round's own, are measured side by side.
 
     KERAS_BACKEND=torch python benchmarks/projector_apply.py
 
 prints `time <case> <what> <ms>` and `ratio <case> apply/expand <value>`
-(and the same with gradients). On PyTorch it also prints the number of
-operations one penalty evaluation dispatches (`ops <case> <count>`,
-counted by the profiler). On JAX it also prints XLA's cost analysis of
-the four compiled functions against each other, `xla_bytes <case>
-apply/expand <value>` and `xla_flops ...` (with gradients likewise):
-the work each does, apart from the timings' noise.
+(and the same with gradients, and `penalty_grad/expand_grad`). On
+PyTorch it also prints the number of operations one penalty evaluation
+dispatches (`ops <case> <count>`, counted by the profiler). On JAX it
+also prints XLA's cost analysis of the same pairs of compiled functions,
+`xla_bytes <case> apply/expand <value>` and `xla_flops ...`: the work
+each does, apart from the timings' noise.
 """
 
 import argparse
@@ -68,6 +71,14 @@ CASES = {
         {},
     ),
 }
+
+# The ratios printed: P against the expansion, alone and with gradients,
+# and the penalty with its gradient against the expansion with its own.
+PAIRS = (
+    ("apply", "expand"),
+    ("apply_grad", "expand_grad"),
+    ("penalty_grad", "expand_grad"),
+)
 
 
 def _grad(fn, x, cotangent):
@@ -140,7 +151,7 @@ def count_ops(regularizer, kernel):
 def print_xla_costs(name, calls):
     """XLA's cost analysis of P against the expansion (JAX)."""
     costs = {what: cost(fn, *inputs) for what, (fn, *inputs) in calls.items()}
-    for num, den in (("apply", "expand"), ("apply_grad", "expand_grad")):
+    for num, den in PAIRS:
         for i, kind in enumerate(("bytes", "flops")):
             value = costs[num][i] / costs[den][i]
             print(f"xla_{kind} {name} {num}/{den} {value:.2f}")
@@ -176,11 +187,13 @@ def main(argv=None):
         # expansion's gradient took 0.03 ms instead of 1.6).
         apply_grad = _compiled(lambda k, t: _grad(projector.apply, k, t))
         expand_grad = _compiled(lambda c, t: _grad(projector.expand, c, t))
+        penalty_grad = _compiled(lambda k, t: _grad(regularizer, k, t))
         calls = {
             "apply": (apply, kernel),
             "expand": (expand, dual),
             "apply_grad": (apply_grad, kernel, cotangent),
             "expand_grad": (expand_grad, dual, cotangent),
+            "penalty_grad": (penalty_grad, kernel, ops.ones((), "float32")),
         }
         # Interleaved rounds: a change of the machine's load hits each
         # round's four timings alike, so each round gives its own ratios.
@@ -190,7 +203,7 @@ def main(argv=None):
                 rounds[what].append(_time(fn, *inputs, repeats=args.repeats))
         for what, ms in rounds.items():
             print(f"time {name} {what} {np.median(ms):.3f}")
-        for num, den in (("apply", "expand"), ("apply_grad", "expand_grad")):
+        for num, den in PAIRS:
             ratios = np.array(rounds[num]) / np.array(rounds[den])
             print(f"ratio {name} {num}/{den} {np.median(ratios):.2f}")
         if keras.backend.backend() == "torch":

@@ -198,7 +198,11 @@ def test_projector_apply_quick(capsys):
     assert set(ratios) == {
         (case, what)
         for case in cases
-        for what in ("apply/expand", "apply_grad/expand_grad")
+        for what in (
+            "apply/expand",
+            "apply_grad/expand_grad",
+            "penalty_grad/expand_grad",
+        )
     }
     assert all(0 < r < float("inf") for r in ratios.values())
     if keras.backend.backend() == "torch":
@@ -206,7 +210,7 @@ def test_projector_apply_quick(capsys):
         assert len(counts) == 2 and all(c > 0 for c in counts)
     if keras.backend.backend() == "jax":
         costs = [line.split() for line in lines if line.startswith("xla_")]
-        assert len(costs) == 8 and all(float(c[3]) > 0 for c in costs)
+        assert len(costs) == 12 and all(float(c[3]) > 0 for c in costs)
 
 
 @ONE_BACKEND["torch"]
