@@ -196,7 +196,7 @@ def main(argv=None):
             "penalty_grad": (penalty_grad, kernel, ops.ones((), "float32")),
         }
         # Interleaved rounds: a change of the machine's load hits each
-        # round's four timings alike, so each round gives its own ratios.
+        # round's timings alike, so each round gives its own ratios.
         rounds = {what: [] for what in calls}
         for _ in range(args.rounds):
             for what, (fn, *inputs) in calls.items():
