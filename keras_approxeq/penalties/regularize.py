@@ -291,7 +291,7 @@ def _names():
 
 def _summary(plans, identities):
     print(f"regularize: {len(plans)} weight(s) regularised.")
-    redrawn = [plan[1].path for plan in plans if plan[-1]]
+    redrawn = [variable.path for _, variable, *_, redraw in plans if redraw]
     if redrawn:
         print(
             f"regularize: {len(redrawn)} kernel(s) re-drawn inside the "
