@@ -37,6 +37,7 @@ from keras_approxeq.penalties import ProjectedInitializer
 from keras_approxeq.penalties import ProjectionDecay
 from keras_approxeq.penalties import ProjectionRegularizer
 from keras_approxeq.penalties import regularize
+from keras_approxeq.penalties import rescale_kernels
 from keras_approxeq.penalties import select_strength
 from keras_approxeq.projection import project
 from keras_approxeq.version import __version__
@@ -61,6 +62,7 @@ __all__ = [
     "project_weights",
     "projection",
     "regularize",
+    "rescale_kernels",
     "select_strength",
     "symmetry",
     "transform",

@@ -8,7 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+import keras_approxeq
 from keras_approxeq import project_weights
+from keras_approxeq import rescale_kernels
 from keras_approxeq import transform
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -344,6 +346,28 @@ def test_volumes_so3_quick(monkeypatch, capsys):
     # rotations, exactly, through gates, a strided layer and the pooling.
     assert results["projected"][0, 1] < 1e-5
     assert results["penalty SO3"][0, 4] > 0 and results["plain"][0, 4] == 0
+
+
+@ONE_BACKEND["torch"]
+def test_volumes_so3_recipe_at_a_fixed_rate_rescaled(monkeypatch, capsys):
+    """`--rate` skips the selection; `--rescale` runs `rescale_kernels`
+    on the re-drawn network, which then trains to finite values."""
+    calls = []
+
+    def recording(model, x, **kwargs):
+        calls.append(len(x))
+        return rescale_kernels(model, x, **kwargs)
+
+    monkeypatch.setattr(keras_approxeq, "rescale_kernels", recording)
+    module = _run_quick(
+        "examples/volumes_so3.py",
+        monkeypatch,
+        *("--only", "recipe", "--rate", "1", "--rescale"),
+    )
+    assert "held-out loss per rate" not in capsys.readouterr().out
+    assert calls == [16]  # the quick run's 16 training volumes
+    assert set(module.results) == {"recipe"}
+    assert np.all(np.isfinite(module.results["recipe"]))
 
 
 def test_volumes_so3_classes_differ_by_shape_or_by_pose():

@@ -11,11 +11,14 @@
   subspace;
 - `regularize`: `regularize(model, group)`, all of these on an existing
   model;
-- `selection`: `select_strength`, the strength chosen by cross-validation.
+- `selection`: `select_strength`, the strength chosen by cross-validation;
+- `calibration`: `rescale_kernels`, an equivariant start rescaled to unit
+  scale on a batch of data.
 """
 
 from keras_approxeq.penalties import norms
 from keras_approxeq.penalties import operator_norms
+from keras_approxeq.penalties.calibration import rescale_kernels
 from keras_approxeq.penalties.decay import ProjectionDecay
 from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularize import regularize
@@ -29,5 +32,6 @@ __all__ = [
     "norms",
     "operator_norms",
     "regularize",
+    "rescale_kernels",
     "select_strength",
 ]

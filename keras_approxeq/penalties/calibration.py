@@ -1,0 +1,236 @@
+r"""`rescale_kernels`: an equivariant start at unit scale, measured on data.
+
+A kernel drawn inside a small equivariant subspace has few random
+coordinates: an SO(3) kernel of shape `(3, 3, 3, 18, 18)` between fields
+of degrees 0 to 2 has 5 832 entries but lies in a subspace of a few dozen
+dimensions. Its gain on data, the ratio of its output's scale to its
+input's, therefore varies from draw to draw far more than a plain
+kernel's, whose thousands of independent entries average out. Through a
+deep network the gains multiply: in `examples/volumes_so3.py` the
+standard deviation of the last convolution's output at initialisation
+ranged from 0.01 to 4 over seeds with `reinitialize="auto"`'s start
+(`docs/results.md`). An initializer cannot correct this, since the gain
+depends on the data; a few forward passes can.
+
+`rescale_kernels` is layer-sequential unit-variance initialisation (LSUV,
+Mishkin and Matas, 2016) for these kernels: in the model's order, each
+selected layer's kernel `K` is replaced by `c K`, `c = target_std / s`,
+where `s` is the standard deviation of the layer's output on a batch of
+inputs, until `s` is within `tolerance` of `target_std`. A positive
+multiple of an equivariant kernel is equivariant, so the start stays
+inside its subspace.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_approxeq.penalties.initializers import ProjectedInitializer
+
+__all__ = ["rescale_kernels"]
+
+# The weight scaled, by the first attribute a layer has: Conv, Dense and
+# depthwise layers keep theirs as `kernel`, separable ones end in
+# `pointwise_kernel`.
+_KERNELS = ("kernel", "pointwise_kernel")
+
+
+def rescale_kernels(
+    model,
+    x,
+    *,
+    layers=None,
+    target_std=1.0,
+    tolerance=0.05,
+    max_iterations=10,
+    verbose=True,
+):
+    """Scales kernels so that each layer's output has a given spread on `x`.
+
+    Layer by layer, in the model's order, each selected layer's kernel is
+    multiplied by `target_std / s`, `s` being the standard deviation (over
+    every sample and entry) of the layer's output on `x`, its activation
+    included, until `|s - target_std| <= tolerance * target_std` or
+    `max_iterations` passes; biases keep their values. Later layers are
+    measured after earlier ones are rescaled, so every selected layer
+    starts at the scale asked for. A layer whose output is constantly
+    zero on `x` cannot be rescaled and is left as it is.
+
+    By default the selected layers are those whose kernel initializer is
+    a `ProjectedInitializer`, as `regularize(..., reinitialize=...)`
+    leaves the kernels it re-draws: drawn inside small subspaces, their
+    gains vary most (see the module's docstring). Call it after
+    `regularize` and before `compile` or `fit`, on a batch of training
+    inputs (a few dozen samples); it runs the model's first layers once
+    per selected layer and iteration, eagerly.
+
+    Args:
+        model: A built functional or Sequential Keras model (intermediate
+            outputs must be reachable from its inputs).
+        x: A batch of inputs, as the model takes them.
+        layers: Which of the model's layers: `None` (those whose kernel
+            initializer is a `ProjectedInitializer`), a list of layer
+            names, or a predicate `layer -> bool`. Each needs a `kernel`
+            or a `pointwise_kernel`.
+        target_std: The standard deviation asked for, a positive number.
+        tolerance: The relative tolerance on it, in `(0, 1)`.
+        max_iterations: Passes per layer, a positive int (a layer with
+            an activation that is not positively homogeneous, such as a
+            sigmoid, may need more than one).
+        verbose: Whether to print each layer's spread before and after.
+
+    Returns:
+        A dict from layer name to the factor its kernel was multiplied by
+        (1.0 for a layer whose output was zero).
+
+    Raises:
+        ValueError: if the model is not functional or Sequential, no
+            layer is selected, a selected layer has no kernel or was
+            called more than once in the model, the options are out of
+            range, or an output is not finite.
+
+    Example:
+
+    ```python
+    model = regularize(
+        model, "SO3", in_rep=..., out_rep=..., penalty=False, decay=1.0,
+        reinitialize="auto",
+    )
+    rescale_kernels(model, x_train[:64])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    ```
+    """
+    _check_options(target_std, tolerance, max_iterations)
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ValueError(
+            "`rescale_kernels` measures the outputs of a model's layers, "
+            "which needs a functional or Sequential model with known "
+            f"inputs. Received: a {type(model).__name__} without them. "
+            "Build a functional model (keras.Input -> layers -> "
+            "keras.Model), or call this on its functional parts."
+        )
+    selected = [layer for layer in model.layers if _chooser(layers)(layer)]
+    if not selected:
+        raise ValueError(
+            "No layer selected. By default `rescale_kernels` rescales the "
+            "layers whose kernel initializer is a ProjectedInitializer "
+            "(what `regularize(..., reinitialize=True or 'auto')` leaves); "
+            "pass `layers=` (names or a predicate) to choose others."
+        )
+    factors = {}
+    for layer in selected:
+        kernel = _kernel(layer)
+        probe = keras.Model(_input_structure(model), _output(layer))
+        factor, spread = 1.0, _spread(probe, x, layer)
+        before = spread
+        for _ in range(max_iterations):
+            if spread == 0.0 or abs(spread - target_std) <= (
+                tolerance * target_std
+            ):
+                break
+            step = target_std / spread
+            kernel.assign(kernel * ops.cast(step, kernel.dtype))
+            factor *= step
+            spread = _spread(probe, x, layer)
+        factors[layer.name] = factor
+        if verbose:
+            print(
+                f"rescale_kernels: {layer.name}: output std {before:.3g} "
+                f"-> {spread:.3g} (kernel x {factor:.3g})"
+            )
+    return factors
+
+
+def _input_structure(model):
+    """The inputs in the structure (one tensor, a list, a dict) in which
+    `x` comes: `model.input`, which a Sequential model does not define."""
+    try:
+        return model.input
+    except AttributeError:
+        inputs = model.inputs
+        return inputs[0] if len(inputs) == 1 else inputs
+
+
+def _check_options(target_std, tolerance, max_iterations):
+    if not (_is_number(target_std) and target_std > 0):
+        raise ValueError(
+            "Expected `target_std` to be a positive number. Received: "
+            f"target_std={target_std!r}."
+        )
+    if not (_is_number(tolerance) and 0 < tolerance < 1):
+        raise ValueError(
+            "Expected `tolerance` to be a number in (0, 1), relative to "
+            f"`target_std`. Received: tolerance={tolerance!r}."
+        )
+    if not (
+        isinstance(max_iterations, int)
+        and not isinstance(max_iterations, bool)
+        and max_iterations >= 1
+    ):
+        raise ValueError(
+            "Expected `max_iterations` to be a positive int. Received: "
+            f"max_iterations={max_iterations!r}."
+        )
+
+
+def _is_number(value):
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _chooser(layers):
+    if layers is None:
+        return lambda layer: any(
+            isinstance(
+                getattr(layer, f"{name}_initializer", None),
+                ProjectedInitializer,
+            )
+            for name in ("kernel", "pointwise")
+        )
+    if callable(layers):
+        return layers
+    names = set(layers)
+    return lambda layer: layer.name in names
+
+
+def _kernel(layer):
+    for name in _KERNELS:
+        # Conv and Dense layers keep their kernel as `_kernel` behind a
+        # `kernel` property (which adds the LoRA update when enabled).
+        for attribute in (f"_{name}", name):
+            kernel = getattr(layer, attribute, None)
+            if kernel is not None:
+                return kernel
+    raise ValueError(
+        f"Layer {layer.name!r} ({type(layer).__name__}) has no kernel to "
+        "rescale (`kernel` or `pointwise_kernel`). Select layers with "
+        "kernels through `layers=`."
+    )
+
+
+def _output(layer):
+    try:
+        return layer.output
+    except (AttributeError, ValueError) as error:
+        raise ValueError(
+            f"The output of layer {layer.name!r} cannot be measured on its "
+            f"own ({error}). `rescale_kernels` needs each selected layer "
+            "called once in the model; pass `layers=` to skip it."
+        ) from None
+
+
+def _spread(probe, x, layer):
+    output = ops.convert_to_numpy(probe(x, training=False))
+    spread = float(np.std(output.astype("float64")))
+    if not math.isfinite(spread):
+        raise ValueError(
+            f"The output of layer {layer.name!r} on `x` is not finite. "
+            "Check the inputs and the weights before rescaling."
+        )
+    return spread
