@@ -191,3 +191,81 @@ def test_a_selected_layer_without_kernel_is_refused():
 def test_options_out_of_range_are_refused(option, value):
     with pytest.raises(ValueError, match=re.escape(f"{option}={value!r}")):
         rescale_kernels(_network(), _batch(), **{option: value})
+
+
+def test_a_bounded_activation_takes_several_passes_and_warns_if_short():
+    """A sigmoid is not homogeneous: one pass does not reach the target,
+    several do; a target above what a sigmoid can give warns."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    outputs = keras.layers.Dense(
+        6, activation="sigmoid", bias_initializer="ones", name="gate"
+    )(inputs)
+    model, x = keras.Model(inputs, outputs), _batch((64, 6))
+    rescale_kernels(model, x, layers=["gate"], target_std=0.2, verbose=False)
+    assert _output_std(model, "gate", x) == pytest.approx(0.2, rel=0.05)
+    with pytest.warns(UserWarning, match="caps the spread"):
+        rescale_kernels(
+            model, x, layers=["gate"], max_iterations=3, verbose=False
+        )
+
+
+def test_an_overflowing_factor_is_refused_and_the_kernel_kept():
+    """Outputs of 1e-3 asked to reach 1e3 need a float16 kernel of ones
+    multiplied by about 5e5, past float16's largest number."""
+    inputs = keras.Input((4,))
+    dense = keras.layers.Dense(
+        4, kernel_initializer="ones", dtype="float16", name="small"
+    )
+    model = keras.Model(inputs, dense(inputs))
+    before = keras.ops.convert_to_numpy(dense.kernel)
+    with pytest.raises(ValueError, match="overflows its dtype float16"):
+        rescale_kernels(
+            model, 1e-3 * _batch((8, 4)), layers=["small"], target_std=1e3
+        )
+    after = keras.ops.convert_to_numpy(dense.kernel)
+    np.testing.assert_array_equal(after, before)
+
+
+def test_a_shared_layer_is_refused():
+    inputs = keras.Input((4,))
+    shared = keras.layers.Dense(4, name="shared")
+    model = keras.Model(inputs, shared(shared(inputs)))
+    with pytest.raises(ValueError, match="'shared' is called 2 times"):
+        rescale_kernels(model, _batch((8, 4)), layers=["shared"])
+
+
+def test_layer_names_are_checked():
+    model = _network()
+    with pytest.raises(ValueError, match=re.escape("['typo']")):
+        rescale_kernels(model, _batch(), layers=["first", "typo"])
+    with pytest.raises(ValueError, match=re.escape("layers=['first']")):
+        rescale_kernels(model, _batch(), layers="first")
+
+
+def test_depthwise_kernels_drawn_inside_the_subspace_are_selected():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 4)),
+            keras.layers.DepthwiseConv2D(3, name="depthwise", **LAST),
+        ]
+    )
+    model = regularize(
+        model, "C4", penalty=False, decay=1.0, reinitialize=True, verbose=False
+    )
+    x = _batch((8, 9, 9, 4))
+    assert set(rescale_kernels(model, x, verbose=False)) == {"depthwise"}
+    assert _output_std(model, "depthwise", x) == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_kernels_of_every_float_dtype_are_rescaled(dtype):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    outputs = keras.layers.Dense(8, dtype=dtype, name="dense")(inputs)
+    model, x = keras.Model(inputs, outputs), _batch((32, 8))
+    rescale_kernels(model, x, layers=["dense"], target_std=3.0, verbose=False)
+    kernel = model.get_layer("dense").kernel
+    assert keras.backend.standardize_dtype(kernel.dtype) == dtype
+    assert _output_std(model, "dense", x) == pytest.approx(3.0, rel=0.05)

@@ -22,6 +22,7 @@ inside its subspace.
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -56,7 +57,9 @@ def rescale_kernels(
     `max_iterations` passes; biases keep their values. Later layers are
     measured after earlier ones are rescaled, so every selected layer
     starts at the scale asked for. A layer whose output is constantly
-    zero on `x` cannot be rescaled and is left as it is.
+    zero on `x` cannot be rescaled and is left as it is; one that does not
+    reach the spread in `max_iterations` (a bounded activation caps it)
+    is left where it got to, with a warning.
 
     By default the selected layers are those whose kernel initializer is
     a `ProjectedInitializer`, as `regularize(..., reinitialize=...)`
@@ -67,13 +70,16 @@ def rescale_kernels(
     per selected layer and iteration, eagerly.
 
     Args:
-        model: A built functional or Sequential Keras model (intermediate
-            outputs must be reachable from its inputs).
+        model: A built functional or Sequential Keras model; its own
+            layers (`model.layers`) are rescaled, not those of models
+            nested in it.
         x: A batch of inputs, as the model takes them.
-        layers: Which of the model's layers: `None` (those whose kernel
-            initializer is a `ProjectedInitializer`), a list of layer
-            names, or a predicate `layer -> bool`. Each needs a `kernel`
-            or a `pointwise_kernel`.
+        layers: Which of the model's layers: `None` (those whose kernel,
+            depthwise or pointwise initializer is a
+            `ProjectedInitializer`), a list of layer names, or a predicate
+            `layer -> bool`. Each needs a floating-point `kernel` or
+            `pointwise_kernel` (the one scaled) and must be called once
+            in the model.
         target_std: The standard deviation asked for, a positive number.
         tolerance: The relative tolerance on it, in `(0, 1)`.
         max_iterations: Passes per layer, a positive int (a layer with
@@ -87,9 +93,11 @@ def rescale_kernels(
 
     Raises:
         ValueError: if the model is not functional or Sequential, no
-            layer is selected, a selected layer has no kernel or was
-            called more than once in the model, the options are out of
-            range, or an output is not finite.
+            layer is selected or `layers` names unknown ones, a selected
+            layer has no floating-point kernel or is not called exactly
+            once in the model, the options are out of range, an output
+            is not finite, or the factor needed overflows the kernel's
+            dtype (the kernel then keeps its values).
 
     Example:
 
@@ -103,8 +111,7 @@ def rescale_kernels(
     ```
     """
     _check_options(target_std, tolerance, max_iterations)
-    inputs = getattr(model, "inputs", None)
-    if not inputs:
+    if not getattr(model, "inputs", None):
         raise ValueError(
             "`rescale_kernels` measures the outputs of a model's layers, "
             "which needs a functional or Sequential model with known "
@@ -112,36 +119,136 @@ def rescale_kernels(
             "Build a functional model (keras.Input -> layers -> "
             "keras.Model), or call this on its functional parts."
         )
-    selected = [layer for layer in model.layers if _chooser(layers)(layer)]
-    if not selected:
-        raise ValueError(
-            "No layer selected. By default `rescale_kernels` rescales the "
-            "layers whose kernel initializer is a ProjectedInitializer "
-            "(what `regularize(..., reinitialize=True or 'auto')` leaves); "
-            "pass `layers=` (names or a predicate) to choose others."
-        )
+    selected = _selected(model, layers)
     factors = {}
     for layer in selected:
-        kernel = _kernel(layer)
-        probe = keras.Model(_input_structure(model), _output(layer))
-        factor, spread = 1.0, _spread(probe, x, layer)
-        before = spread
-        for _ in range(max_iterations):
-            if spread == 0.0 or abs(spread - target_std) <= (
-                tolerance * target_std
-            ):
-                break
-            step = target_std / spread
-            kernel.assign(kernel * ops.cast(step, kernel.dtype))
-            factor *= step
-            spread = _spread(probe, x, layer)
+        probe, kernel = _probe(model, layer), _kernel(layer)
+        before = _spread(probe, x, layer)
+        factor, after = _rescale_layer(
+            kernel,
+            lambda: _spread(probe, x, layer),
+            layer.name,
+            (before, target_std, tolerance, max_iterations),
+        )
         factors[layer.name] = factor
         if verbose:
             print(
                 f"rescale_kernels: {layer.name}: output std {before:.3g} "
-                f"-> {spread:.3g} (kernel x {factor:.3g})"
+                f"-> {after:.3g} (kernel x {factor:.3g})"
             )
     return factors
+
+
+def _rescale_layer(kernel, measure, name, options):
+    """Multiplies `kernel` until `measure()`, its layer's output spread,
+    is the target; returns the factor and the spread reached. On an
+    error the kernel gets its values back. `options`: the spread
+    measured before, the target, the tolerance and the iterations."""
+    spread, target_std, tolerance, max_iterations = options
+    original = ops.convert_to_numpy(kernel)
+    factor = 1.0
+    try:
+        for _ in range(max_iterations):
+            if spread <= _DEAD or abs(spread - target_std) <= (
+                tolerance * target_std
+            ):
+                return factor, spread
+            scaled = original.astype("float64") * (factor * target_std / spread)
+            with np.errstate(over="ignore"):  # an overflow is checked next
+                scaled = scaled.astype(original.dtype)
+            if not np.all(np.isfinite(scaled)):
+                raise ValueError(
+                    f"Rescaling layer {name!r} to an output spread of "
+                    f"{target_std:g} needs its kernel multiplied by "
+                    f"{factor * target_std / spread:.3g}, which overflows "
+                    f"its dtype {original.dtype}. Its output spread on `x` "
+                    f"is {spread:.3g}; check the inputs and the weights "
+                    "before it, or ask for another `target_std`."
+                )
+            factor *= target_std / spread
+            kernel.assign(scaled)
+            spread = measure()
+    except ValueError:
+        kernel.assign(original)
+        raise
+    if abs(spread - target_std) > tolerance * target_std:
+        warnings.warn(
+            f"rescale_kernels: layer {name!r} reached an output "
+            f"spread of {spread:.3g} after {max_iterations} iteration(s), "
+            f"not {target_std:g} within {tolerance:g}; a bounded "
+            "activation (sigmoid, tanh) caps the spread a layer can reach. "
+            "Raise `max_iterations`, or lower `target_std`.",
+            stacklevel=3,
+        )
+    return factor, spread
+
+
+# An output spread at or below this is taken for a layer that is dead on
+# `x`: it cannot be rescaled.
+_DEAD = 1e-30
+
+
+def _selected(model, layers):
+    """The model's own layers that `layers` selects, in the model's order."""
+    if isinstance(layers, str):
+        raise ValueError(
+            "Expected `layers` to be None, a list of layer names or a "
+            f"predicate. Received: layers={layers!r}, a string. Pass "
+            f"layers=[{layers!r}]."
+        )
+    if layers is None or callable(layers):
+        chosen = _projected if layers is None else layers
+        selected = [layer for layer in model.layers if chosen(layer)]
+    else:
+        names = [layer.name for layer in model.layers]
+        unknown = [name for name in layers if name not in names]
+        if unknown:
+            raise ValueError(
+                f"`layers` names layers the model does not have: {unknown}. "
+                f"Expected names of its own layers: {names}."
+            )
+        selected = [layer for layer in model.layers if layer.name in layers]
+    if not selected:
+        raise ValueError(
+            "No layer selected. By default `rescale_kernels` rescales the "
+            "model's own layers (`model.layers`, not those inside nested "
+            "models) whose kernel initializer is a ProjectedInitializer, "
+            "as `regularize(..., reinitialize=True or 'auto')` leaves "
+            f"them. Received: layers={layers!r}, among the layers "
+            f"{[layer.name for layer in model.layers]}. Pass `layers=` "
+            "(names or a predicate), or call it on the nested model."
+        )
+    return selected
+
+
+def _projected(layer):
+    return any(
+        isinstance(
+            getattr(layer, f"{name}_initializer", None), ProjectedInitializer
+        )
+        for name in ("kernel", "depthwise", "pointwise")
+    )
+
+
+def _probe(model, layer):
+    """A model from `model`'s inputs to `layer`'s output."""
+    nodes = len(getattr(layer, "_inbound_nodes", ()))
+    if nodes != 1:
+        raise ValueError(
+            f"Layer {layer.name!r} is called {nodes} times in the model, "
+            "so its output on `x` is not one tensor. `rescale_kernels` "
+            "needs each selected layer called once; pass `layers=` to "
+            "skip it."
+        )
+    try:
+        return keras.Model(_input_structure(model), layer.output)
+    except ValueError as error:
+        raise ValueError(
+            f"The output of layer {layer.name!r} is not reachable from the "
+            f"model's inputs ({error}). A model nested in another takes its "
+            "inputs from the outer one: call `rescale_kernels` on a model "
+            "built from its own `keras.Input`, whose own layers these are."
+        ) from None
 
 
 def _input_structure(model):
@@ -184,21 +291,6 @@ def _is_number(value):
     )
 
 
-def _chooser(layers):
-    if layers is None:
-        return lambda layer: any(
-            isinstance(
-                getattr(layer, f"{name}_initializer", None),
-                ProjectedInitializer,
-            )
-            for name in ("kernel", "pointwise")
-        )
-    if callable(layers):
-        return layers
-    names = set(layers)
-    return lambda layer: layer.name in names
-
-
 def _kernel(layer):
     for name in _KERNELS:
         # Conv and Dense layers keep their kernel as `_kernel` behind a
@@ -206,6 +298,12 @@ def _kernel(layer):
         for attribute in (f"_{name}", name):
             kernel = getattr(layer, attribute, None)
             if kernel is not None:
+                if not keras.backend.is_float_dtype(kernel.dtype):
+                    raise ValueError(
+                        f"Layer {layer.name!r} has a {kernel.dtype} kernel; "
+                        "`rescale_kernels` scales floating-point kernels "
+                        "only. Rescale before quantizing the model."
+                    )
                 return kernel
     raise ValueError(
         f"Layer {layer.name!r} ({type(layer).__name__}) has no kernel to "
@@ -214,23 +312,13 @@ def _kernel(layer):
     )
 
 
-def _output(layer):
-    try:
-        return layer.output
-    except (AttributeError, ValueError) as error:
-        raise ValueError(
-            f"The output of layer {layer.name!r} cannot be measured on its "
-            f"own ({error}). `rescale_kernels` needs each selected layer "
-            "called once in the model; pass `layers=` to skip it."
-        ) from None
-
-
 def _spread(probe, x, layer):
     output = ops.convert_to_numpy(probe(x, training=False))
     spread = float(np.std(output.astype("float64")))
     if not math.isfinite(spread):
         raise ValueError(
-            f"The output of layer {layer.name!r} on `x` is not finite. "
-            "Check the inputs and the weights before rescaling."
+            f"The output of layer {layer.name!r} on `x` is not finite "
+            f"(its standard deviation is {spread}); expected finite "
+            "outputs. Check the inputs and the weights before rescaling."
         )
     return spread
