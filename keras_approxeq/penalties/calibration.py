@@ -8,9 +8,9 @@ input's, therefore varies from draw to draw far more than a plain
 kernel's, whose thousands of independent entries average out. Through a
 deep network the gains multiply: in `examples/volumes_so3.py` the
 standard deviation of the last convolution's output at initialisation
-ranged from 0.01 to 4 over seeds with `reinitialize="auto"`'s start
-(`docs/results.md`). An initializer cannot correct this, since the gain
-depends on the data; a few forward passes can.
+ranged from 0.01 to 4 over four seeds with `reinitialize="auto"`'s start
+(`docs/experiments.md`, "Ten seeds"). An initializer cannot correct
+this, since the gain depends on the data; a few forward passes can.
 
 `rescale_kernels` is layer-sequential unit-variance initialisation (LSUV,
 Mishkin and Matas, 2016) for these kernels: in the model's order, each
@@ -216,7 +216,7 @@ def _selected(model, layers):
             "as `regularize(..., reinitialize=True or 'auto')` leaves "
             f"them. Received: layers={layers!r}, among the layers "
             f"{[layer.name for layer in model.layers]}. Pass `layers=` "
-            "(names or a predicate), or call it on the nested model."
+            "(names or a predicate)."
         )
     return selected
 
