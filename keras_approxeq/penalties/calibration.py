@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq.penalties.initializers import ProjectedInitializer
+from keras_approxeq.penalties.regularize import layer_weight
 
 __all__ = ["rescale_kernels"]
 
@@ -293,18 +294,15 @@ def _is_number(value):
 
 def _kernel(layer):
     for name in _KERNELS:
-        # Conv and Dense layers keep their kernel as `_kernel` behind a
-        # `kernel` property (which adds the LoRA update when enabled).
-        for attribute in (f"_{name}", name):
-            kernel = getattr(layer, attribute, None)
-            if kernel is not None:
-                if not keras.backend.is_float_dtype(kernel.dtype):
-                    raise ValueError(
-                        f"Layer {layer.name!r} has a {kernel.dtype} kernel; "
-                        "`rescale_kernels` scales floating-point kernels "
-                        "only. Rescale before quantizing the model."
-                    )
-                return kernel
+        if getattr(layer, name, None) is not None:
+            kernel = layer_weight(layer, name)
+            if not keras.backend.is_float_dtype(kernel.dtype):
+                raise ValueError(
+                    f"Layer {layer.name!r} has a {kernel.dtype} kernel; "
+                    "`rescale_kernels` scales floating-point kernels only. "
+                    "Rescale before quantizing the model."
+                )
+            return kernel
     raise ValueError(
         f"Layer {layer.name!r} ({type(layer).__name__}) has no kernel to "
         "rescale (`kernel` or `pointwise_kernel`). Select layers with "

@@ -187,7 +187,7 @@ def regularize(
                 layout=layout,
                 **regularizer_options,
             )
-            variable = _variable(layer, kernel)
+            variable = layer_weight(layer, kernel)
             try:
                 projector = regularizer.projector(tuple(variable.shape))
             except ValueError as error:
@@ -276,7 +276,8 @@ def _reps(layer, in_rep, out_rep):
     )
 
 
-def _variable(layer, name):
+def layer_weight(layer, name):
+    """The variable behind a layer's weight attribute `name`."""
     # Conv and Dense layers keep their kernel as `_kernel` behind a
     # `kernel` property (which adds the LoRA update when enabled).
     variable = getattr(layer, f"_{name}", None)
