@@ -381,6 +381,48 @@ def test_volumes_so3_classes_differ_by_shape_or_by_pose():
         assert (abs(rotation[0, 0]) > 0.86) == upright
 
 
+@ONE_BACKEND["jax"]
+def test_rotated_digits_quick(monkeypatch, capsys):
+    results = _run_quick("examples/rotated_digits.py", monkeypatch).results
+    out = capsys.readouterr().out
+    assert set(results) == {
+        "plain",
+        "exact",
+        "penalty",
+        "recipe",
+        "recipe, projected start",
+    }
+    assert out.count("held-out loss per rate") == 2
+    for runs in results.values():
+        assert runs.shape == (1, 2) and np.all(np.isfinite(runs))
+        assert 0 <= runs[0, 0] <= 1
+    # Rate 1 from a projected start: an exactly invariant network.
+    assert results["exact"][0, 1] < 1e-5
+    assert results["plain"][0, 1] > 1e-3
+
+
+def test_rotated_digits_turn_every_class_but_6_and_9():
+    digits = _load("examples/rotated_digits.py")
+    (x, y), (x_test, y_test) = digits.make_data(seed=0, n_train=300)
+    assert x.shape == (300, 8, 8, 1) and x_test.shape == (1497, 8, 8, 1)
+    from sklearn.datasets import load_digits
+
+    originals = load_digits().images.astype("float32") / 16.0
+    poses = [
+        {a.tobytes() for a in np.rot90(originals, k, (1, 2))} for k in range(4)
+    ]
+    turned = {k: 0 for k in range(4)}
+    for image, label in zip(np.concatenate([x, x_test]), np.r_[y, y_test]):
+        matches = [k for k in range(4) if image[..., 0].tobytes() in poses[k]]
+        assert matches, "every image is a turned original"
+        if label in (6, 9):
+            assert 0 in matches
+        else:
+            turned[matches[0]] += 1
+    # The other digits take every pose, each about a quarter of the time.
+    assert min(turned.values()) > 0.2 * sum(turned.values())
+
+
 @ONE_BACKEND["tensorflow"]
 def test_existing_model_quick(monkeypatch, capsys):
     """The tutobook runs top to bottom: the projected 33x33 backbone is
