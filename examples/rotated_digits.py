@@ -140,11 +140,15 @@ The rows:
 - **exact**: rate 1 from a projected start, an exactly invariant network;
 - **penalty**: `lambda_perp = 1e-2` from a projected start, what
   [Choosing](../docs/choosing.md) recommends for a first try;
-- **recipe**: the package's recipe, `ProjectionDecay` at the rate that
-  `select_strength` chooses from 0, 0.03, 0.1, 0.3 and 1 by 3-fold
-  cross-validation (one-standard-error rule), from Keras' initializer;
+- **recipe**: `ProjectionDecay` at the rate that `select_strength`
+  chooses from 0, 0.03, 0.1, 0.3 and 1 by 3-fold cross-validation
+  (one-standard-error rule), every candidate from Keras' initializer (as
+  `regularize(..., reinitialize="auto")` leaves C4's 3x3 kernels, and as
+  the study and the other C4 examples run the recipe);
 - **recipe, projected start**: the same, every candidate with a rate
-  above 0 started from `ProjectedInitializer`.
+  above 0 started from `ProjectedInitializer` (whose default base is
+  Keras' default initializer): the README's recipe, where
+  `regularize(..., reinitialize=True)` does this to a built model.
 
 The cross-validation's fits see two thirds of the images, so they train
 for 1.5 times the epochs to take as many steps as the final fit.
