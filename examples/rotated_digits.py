@@ -31,7 +31,8 @@ only the pose says which it is. An exactly invariant network sees one
 orbit where the task has two classes; a plain network must learn each
 of the eight other digits in four poses from a few hundred images. Each
 seed draws its own turns and its own 300 training images; the other
-1497 are the test set.
+1497 are the test set. The images come from `make_data(seed, n_train)`
+in `examples/digits.py`.
 """
 
 import argparse
@@ -41,30 +42,13 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import numpy as np
-from sklearn.datasets import load_digits
+from digits import make_data
 
 from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
 from keras_approxeq import select_strength
-
-UPRIGHT = (6, 9)
-
-
-def make_data(seed, n_train):
-    """`((x_train, y_train), (x_test, y_test))`, images `(n, 8, 8, 1)`."""
-    digits = load_digits()
-    images = digits.images.astype("float32") / 16.0
-    labels = digits.target
-    rng = np.random.default_rng(seed)
-    turns = rng.integers(0, 4, len(images))
-    turns[np.isin(labels, UPRIGHT)] = 0
-    images = np.stack([np.rot90(a, k) for a, k in zip(images, turns)])
-    order = rng.permutation(len(images))
-    train, test = order[:n_train], order[n_train:]
-    images = images[..., None]
-    return (images[train], labels[train]), (images[test], labels[test])
 
 
 """

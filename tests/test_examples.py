@@ -402,7 +402,7 @@ def test_rotated_digits_quick(monkeypatch, capsys):
 
 
 def test_rotated_digits_turn_every_class_but_6_and_9():
-    digits = _load("examples/rotated_digits.py")
+    digits = _load("examples/digits.py")
     (x, y), (x_test, y_test) = digits.make_data(seed=0, n_train=300)
     assert x.shape == (300, 8, 8, 1) and x_test.shape == (1497, 8, 8, 1)
     from sklearn.datasets import load_digits
