@@ -50,7 +50,6 @@ from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
 from keras_approxeq import select_strength
 
-
 """
 ## The models
 
@@ -74,25 +73,25 @@ def build_model(seed, rate=0.0, lambda_perp=None, projected=False):
 
     def options(in_rep, out_rep, bias=True):
         reps = {"in_rep": in_rep, "out_rep": out_rep}
-        found = {}
+        kwargs = {}
         if rate > 0:
-            found["kernel_constraint"] = ProjectionDecay(
+            kwargs["kernel_constraint"] = ProjectionDecay(
                 "C4", rate=rate, **reps
             )
             if bias:
-                found["bias_constraint"] = ProjectionDecay(
+                kwargs["bias_constraint"] = ProjectionDecay(
                     "C4", rate=rate, layout="bias", **reps
                 )
         if lambda_perp is not None:
             penalty = ProjectionRegularizer(
                 "C4", lambda_perp=lambda_perp, **reps
             )
-            found["kernel_regularizer"] = penalty
+            kwargs["kernel_regularizer"] = penalty
             if bias:
-                found["bias_regularizer"] = penalty
+                kwargs["bias_regularizer"] = penalty
         if projected:
-            found["kernel_initializer"] = ProjectedInitializer("C4", **reps)
-        return found
+            kwargs["kernel_initializer"] = ProjectedInitializer("C4", **reps)
+        return kwargs
 
     layers = [keras.Input((8, 8, 1))]
     in_rep = "trivial"
@@ -134,19 +133,19 @@ The rows:
   Keras' default initializer): the README's recipe, where
   `regularize(..., reinitialize=True)` does this to a built model.
 
-The cross-validation's fits see two thirds of the images, so they train
-for 1.5 times the epochs to take as many steps as the final fit.
+Each fit of a `k`-fold cross-validation sees `(k - 1) / k` of the
+images, so it trains for `k / (k - 1)` times the epochs (1.5 for 3
+folds) to take as many steps as the final fit.
 """
-
-FOLDS = 3
 
 
 def chosen_rate(seed, train, epochs, projected, search):
+    folds = search["folds"]
     rate, scores = select_strength(
         lambda r: build_model(seed, rate=r, projected=projected and r > 0),
         *train,
         verbose=False,
-        epochs=int(epochs * FOLDS / (FOLDS - 1)),
+        epochs=int(epochs * folds / (folds - 1)),
         batch_size=32,
         **search,
     )
@@ -167,10 +166,12 @@ def run(name, seed, data, epochs, search):
         model = build_model(seed, rate=1.0, projected=True)
     elif name == "penalty":
         model = build_model(seed, lambda_perp=1e-2, projected=True)
-    else:
+    elif name in ("recipe", "recipe, projected start"):
         projected = name == "recipe, projected start"
         rate = chosen_rate(seed, train, epochs, projected, search)
         model = build_model(seed, rate=rate, projected=projected and rate > 0)
+    else:
+        raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
     model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
     accuracy = model.evaluate(*test, verbose=0)[1]
     error = equivariance_error(model, test[0][:200], "C4")
@@ -207,7 +208,7 @@ if QUICK:
     search = {"strengths": (0.0, 1.0), "folds": 2}
 else:
     n_train, epochs, seeds = 300, 120, [0, 1, 2]
-    search = {"folds": FOLDS}
+    search = {"folds": 3}
 seeds = args.seed or seeds
 epochs = args.epochs or epochs
 print(

@@ -407,18 +407,27 @@ def test_rotated_digits_turn_every_class_but_6_and_9():
     assert x.shape == (300, 8, 8, 1) and x_test.shape == (1497, 8, 8, 1)
     from sklearn.datasets import load_digits
 
-    originals = load_digits().images.astype("float32") / 16.0
+    digits = load_digits()
+    originals = digits.images.astype("float32") / 16.0
+    # Each original in each pose, to its index.
     poses = [
-        {a.tobytes() for a in np.rot90(originals, k, (1, 2))} for k in range(4)
+        {a.tobytes(): i for i, a in enumerate(np.rot90(originals, k, (1, 2)))}
+        for k in range(4)
     ]
+    used = []
     turned = {k: 0 for k in range(4)}
     for image, label in zip(np.concatenate([x, x_test]), np.r_[y, y_test]):
-        matches = [k for k in range(4) if image[..., 0].tobytes() in poses[k]]
+        key = image[..., 0].tobytes()
+        matches = {k: poses[k][key] for k in range(4) if key in poses[k]}
         assert matches, "every image is a turned original"
+        assert any(digits.target[i] == label for i in matches.values())
+        used.append(min(matches.values()))
         if label in (6, 9):
             assert 0 in matches
         else:
-            turned[matches[0]] += 1
+            turned[min(matches)] += 1
+    # Training and test images together are the originals, each once.
+    assert sorted(used) == list(range(len(originals)))
     # The other digits take every pose, each about a quarter of the time.
     assert min(turned.values()) > 0.2 * sum(turned.values())
 

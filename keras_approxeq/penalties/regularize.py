@@ -50,8 +50,10 @@ del L
 # `reinitialize="auto"` re-draws a kernel whose equivariant subspace keeps
 # less than this fraction of a random draw's variance. Measured: from
 # Keras' own start, the SO(3) volumes' kernels (0.6 to 0.8 %) train
-# badly or collapse under a strong pull and gain from the re-draw; the
-# C4 study's kernels (25 %) lose from it (docs/results.md).
+# badly or collapse under a strong pull and gain from the re-draw; of
+# C4's 3x3 kernels (25 %), the study's lose a little from it and the
+# rotated digits' gain much (docs/results.md), so "auto" keeps them and
+# the README's recipe passes `reinitialize=True`.
 SMALL_SUBSPACE = 0.1
 
 
