@@ -52,8 +52,8 @@ del L
 # Keras' own start, the SO(3) volumes' kernels (0.6 to 0.8 %) train
 # badly or collapse under a strong pull and gain from the re-draw; of
 # C4's 3x3 kernels (25 %), the study's lose a little from it and the
-# rotated digits' gain much (docs/results.md), so "auto" keeps them and
-# the README's recipe passes `reinitialize=True`.
+# rotated digits' exact network gains much (docs/results.md), so "auto"
+# keeps them and the README's recipe passes `reinitialize=True`.
 SMALL_SUBSPACE = 0.1
 
 

@@ -86,9 +86,9 @@ def select_strength(
     `regularize(..., reinitialize=True)` on a built model): a strongly
     pulled kernel otherwise keeps only its projection, `D / N` of its
     variance, and the scores of the strong pulls measure that start
-    rather than the symmetry (on `examples/rotated_digits.py` the
-    selection from Keras' start lost to the plain network, from the
-    projected start it matched the exact one).
+    rather than the symmetry (on `examples/rotated_digits.py` the exact
+    network scored 0.715 from Keras' start and 0.896 from the projected
+    one, and the selection 0.847 and 0.876, plain 0.860).
 
     Args:
         build_model: A function `strength -> compiled keras.Model`, e.g.
