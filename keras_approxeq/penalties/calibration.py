@@ -129,7 +129,10 @@ def rescale_kernels(
             kernel,
             lambda: _spread(probe, x, layer),
             layer.name,
-            (before, target_std, tolerance, max_iterations),
+            spread=before,
+            target_std=target_std,
+            tolerance=tolerance,
+            max_iterations=max_iterations,
         )
         factors[layer.name] = factor
         if verbose:
@@ -140,12 +143,12 @@ def rescale_kernels(
     return factors
 
 
-def _rescale_layer(kernel, measure, name, options):
-    """Multiplies `kernel` until `measure()`, its layer's output spread,
-    is the target; returns the factor and the spread reached. On an
-    error the kernel gets its values back. `options`: the spread
-    measured before, the target, the tolerance and the iterations."""
-    spread, target_std, tolerance, max_iterations = options
+def _rescale_layer(
+    kernel, measure, name, *, spread, target_std, tolerance, max_iterations
+):
+    """Multiplies `kernel` until `measure()`, its layer's output spread
+    (`spread` before any change), is `target_std`; returns the factor and
+    the spread reached. On an error the kernel gets its values back."""
     original = ops.convert_to_numpy(kernel)
     factor = 1.0
     try:
