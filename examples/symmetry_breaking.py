@@ -250,7 +250,8 @@ time on two thirds of the training set, and scores it on the third left
 out (eight images leave two or three per held-out part: one held-out
 part would be too noisy to choose by). With `rule="1se"` it returns the
 largest rate whose mean held-out error is within one standard error of
-the lowest; `rule="min"` would return the lowest's. The final model
+the lowest (that of the mean of the per-image differences); `rule="min"`
+would return the lowest's. The final model
 trains on all of the training set.
 
 The plain model is the rate-0 model and the exact one the rate-1 model,

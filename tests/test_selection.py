@@ -137,26 +137,67 @@ def test_folds_hold_out_every_part_once_and_average():
 
 def test_the_one_standard_error_rule_takes_the_strongest_pull_within_noise():
     """Held-out targets 0, 0.2, 0.4, 0.6 and constant predictions `g`:
-    `g = 0.3` scores 0.05 with a standard error of 0.02; `g = 0.4` scores
-    0.06, within it, so "1se" takes 0.4 where "min" takes 0.3; `g = 1`
-    (0.54) is out of reach of both."""
+    `g = 0.3` scores 0.05 and `g = 0.4` 0.06; their per-sample differences
+    (0.07, 0.03, -0.01, -0.05) have a standard error of 0.022, so 0.4 is
+    within reach and "1se" takes it where "min" takes 0.3; `g = 1` (0.54)
+    is out of reach of both. A compiled `keras.losses.Loss` is scored per
+    sample as the same loss by name is (summed over the samples first,
+    there would be no spread and "1se" would take 0.3)."""
     x = np.ones((8, 1), "float32")
     y = np.array([0, 0, 0, 0, 0, 0.2, 0.4, 0.6], "float32")[:, None]
     chosen = {}
-    for rule in ("min", "1se"):
+    for rule, loss in (
+        ("min", "mse"),
+        ("1se", "mse"),
+        ("1se, Loss object", keras.losses.MeanSquaredError()),
+    ):
+
+        def build(gain):
+            model = _fixed_gain(gain)
+            model.compile("sgd", loss)
+            return model
+
         chosen[rule], scores = select_strength(
-            _fixed_gain,
+            build,
             x,
             y,
             strengths=(0.3, 0.4, 1.0),
             validation_split=0.5,
-            rule=rule,
+            rule=rule.split(",")[0],
             epochs=1,
             verbose=False,
         )
-    assert chosen == {"min": 0.3, "1se": 0.4}
+    assert chosen == {"min": 0.3, "1se": 0.4, "1se, Loss object": 0.4}
     np.testing.assert_allclose(
         [scores[0.3], scores[0.4], scores[1.0]], [0.05, 0.06, 0.54], atol=1e-6
+    )
+
+
+def test_the_one_standard_error_rule_compares_strengths_sample_by_sample():
+    """Held-out samples of very different difficulty `d` (0, 1, 2, 3),
+    the same for every strength, and a metric `d + (g - 0.3)**2`: `g = 0.4`
+    is worse than `g = 0.3` by 0.01 on every sample, which the samples'
+    spread (a standard error of 0.56) would hide but their differences,
+    all equal, do not."""
+    x = np.ones((8, 1), "float32")
+    difficulty = np.array([9, 9, 9, 9, 0, 1, 2, 3], "float32")[:, None]
+
+    def metric(y_true, y_pred):
+        return y_true[:, 0] + (y_pred[:, 0] - 0.3) ** 2
+
+    best, scores = select_strength(
+        _fixed_gain,
+        x,
+        difficulty,
+        strengths=(0.3, 0.4),
+        validation_split=0.5,
+        metric=metric,
+        epochs=1,
+        verbose=False,
+    )
+    assert best == 0.3
+    np.testing.assert_allclose(
+        [scores[0.3], scores[0.4]], [1.5, 1.51], atol=1e-6
     )
 
 

@@ -67,10 +67,13 @@ def select_strength(
     cross-validation) returns the largest strength whose score is within
     one standard error of the lowest: of the strengths the data cannot
     tell apart, the one that pulls hardest towards equivariance.
-    `rule="min"` returns the strength of the lowest score. The standard
-    error is that of the best strength's mean over its held-out samples
-    (over its folds, if `metric` returns one number per call). Train the
-    final model on all the data with the strength returned.
+    `rule="min"` returns the strength of the lowest score. Every strength
+    is scored on the same held-out samples, so they are compared sample
+    by sample: the standard error is that of the mean of the per-sample
+    differences `loss_s - loss_best` (over the folds instead, if `metric`
+    returns one number per call), which leaves out how hard each sample is
+    for every strength alike. Train the final model on all the data with
+    the strength returned.
 
     A `ProjectionDecay` acts once per optimizer step, so a rate means the
     same in every fit only if every fit takes as many steps. `epochs`
@@ -106,7 +109,8 @@ def select_strength(
             grow with the pull towards equivariance, as rates and lambdas
             do).
         metric: `None` (the model's compiled loss, which must be a single
-            loss) or a function `(y_true, y_pred) -> loss`, lower is
+            loss; a `keras.losses.Loss` is scored per sample, before its
+            reduction) or a function `(y_true, y_pred) -> loss`, lower is
             better, either per sample (shape `(batch, ...)`) or a scalar.
         verbose: Whether to print each strength's held-out score.
         **fit_kwargs: Passed to every `fit` (`epochs`, `batch_size`, ...).
@@ -154,9 +158,9 @@ def select_strength(
         )
     count = len(x[0] if isinstance(x, (list, tuple)) else x)
     held_out = _held_out_parts(count, validation_split, folds)
-    scores, errors = {}, {}
+    losses = {}
     for strength in strengths:
-        losses = []
+        parts = []
         for part in held_out:
             fit_on = np.setdiff1d(np.arange(count), part)
             model = build_model(strength)
@@ -165,32 +169,42 @@ def select_strength(
             )
             score_fn = _loss_of(model) if metric is None else metric
             predicted = model.predict(_take(x, part), verbose=0)
-            losses.append(_per_sample(score_fn(_take(y, part), predicted)))
-        losses = np.concatenate(losses)
-        scores[strength] = float(np.mean(losses))
-        errors[strength] = float(np.std(losses) / math.sqrt(len(losses)))
+            parts.append(_per_sample(score_fn(_take(y, part), predicted)))
+        losses[strength] = np.concatenate(parts)
         if verbose:
             print(
                 f"select_strength: {strength:g}: held-out score "
-                f"{scores[strength]:.6g} +- {errors[strength]:.2g}"
+                f"{np.mean(losses[strength]):.6g} +- "
+                f"{_standard_error(losses[strength]):.2g}"
             )
-    return _chosen(scores, errors, rule), scores
+    scores = {s: float(np.mean(v)) for s, v in losses.items()}
+    return _chosen(losses, rule), scores
 
 
-def _chosen(scores, errors, rule):
-    """The strength that `rule` picks from held-out `scores` (mean losses)
-    and their standard `errors`, both dicts keyed by strength."""
-    finite = {s: v for s, v in scores.items() if math.isfinite(v)}
+def _chosen(losses, rule):
+    """The strength that `rule` picks from the held-out `losses`, a dict
+    `strength -> array`, each strength's losses on the same samples."""
+    scores = {s: float(np.mean(v)) for s, v in losses.items()}
+    finite = [s for s, v in scores.items() if math.isfinite(v)]
     if not finite:
         raise ValueError(
             "Every strength diverged (non-finite held-out score): "
             f"{scores}. Lower the learning rate or check the data."
         )
-    best = min(finite, key=finite.get)
+    best = min(finite, key=scores.get)
     if rule == "1se":
-        within = finite[best] + errors[best]
-        best = max(s for s, v in finite.items() if v <= within)
+        best = max(
+            s
+            for s in finite
+            if scores[s] - scores[best]
+            <= _standard_error(losses[s] - losses[best])
+        )
     return best
+
+
+def _standard_error(values):
+    """The standard error of the mean of `values`."""
+    return float(np.std(values) / math.sqrt(len(values)))
 
 
 _RULES = ("min", "1se")
@@ -213,7 +227,18 @@ def _loss_of(model):
             f"loss={loss!r}. Compile the model with one loss, or pass "
             "`metric=`, a function `(y_true, y_pred) -> scalar`."
         )
-    return keras.losses.get(loss)
+    loss = keras.losses.get(loss)
+    if not isinstance(loss, keras.losses.Loss):
+        return loss
+
+    def per_sample(y_true, y_pred):
+        # `Loss.__call__` reduces over the samples; `call` keeps them apart.
+        return loss.call(
+            ops.convert_to_tensor(y_true, loss.dtype),
+            ops.convert_to_tensor(y_pred, loss.dtype),
+        )
+
+    return per_sample
 
 
 def _validated_strengths(strengths):
