@@ -84,8 +84,11 @@ back to one trivial channel. Treatments:
   with `"fro"`);
 - *projected*: the penalty model (`"fro"`, `0.1`) after
   `project_weights`, exactly C4-equivariant;
-- *recipe*: the package's default recipe. Keras' own initializer and
-  `ProjectionDecay(rate)` on every kernel and bias, the rate chosen from
+- *recipe*: the README's recipe. `ProjectionDecay(rate)` on every
+  kernel and bias, each kernel of a rate above 0 drawn from
+  `ProjectedInitializer` at Keras' default scale
+  (`regularize(..., reinitialize=True)`; rate 0 is the plain model), the
+  rate chosen from
   (0, 0.03, 0.1, 0.3, 1) by `select_strength` (3-fold cross-validation
   on the training set, one-standard-error rule), then one model trained
   on all of it.
@@ -137,6 +140,10 @@ def conv(i, kind, norm, lambda_perp):
             layout="bias",
         )
     elif kind == "decay":  # the recipe: lambda_perp is the decay rate
+        if lambda_perp > 0:
+            args["kernel_initializer"] = ProjectedInitializer(
+                "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
+            )
         args["kernel_constraint"] = ProjectionDecay(
             "C4", in_rep=in_rep, out_rep=out_rep, rate=lambda_perp
         )

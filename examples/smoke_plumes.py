@@ -81,8 +81,10 @@ differs is how each treats the symmetry:
 | penalty | `Conv2D`s with `ProjectionRegularizer`, `ProjectedInitializer` |
 | recipe | `ProjectionDecay(rate)`, the rate chosen by `select_strength` |
 
-The recipe is the package's default: Keras' own initializer and
-`ProjectionDecay(rate)` on every kernel and bias, with the rate chosen
+The recipe is the README's: `ProjectionDecay(rate)` on every kernel and
+bias, each kernel of a rate above 0 drawn from `ProjectedInitializer`
+at Keras' default scale (`regularize(..., reinitialize=True)`; rate 0
+is the plain model), with the rate chosen
 from (0, 0.03, 0.1, 0.3, 1) by 3-fold cross-validation on the training
 pairs (one-standard-error rule), then one model trained on all of them.
 Neighbouring frames are nearly equal, so the folds are blocks of time
@@ -146,6 +148,10 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
                 "C4", out_rep=out_rep, lambda_perp=lambda_perp, layout="bias"
             )
     elif kind == "recipe":  # lambda_perp is the decay rate
+        if lambda_perp > 0:
+            args["kernel_initializer"] = ProjectedInitializer(
+                "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
+            )
         args["kernel_constraint"] = ProjectionDecay(
             "C4", in_rep=in_rep, out_rep=out_rep, rate=lambda_perp
         )
