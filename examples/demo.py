@@ -42,6 +42,7 @@ from tetrominoes import CLASSES
 from tetrominoes import SIZE
 from tetrominoes import make_data
 
+from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
@@ -64,7 +65,10 @@ classifier, pulled towards equivariance in one of two ways:
 - the recipe: `constraint(...)` returns a `ProjectionDecay`, which
   removes a fraction `rate` of each kernel's non-equivariant part after
   every step, at a rate that `select_strength` chooses from the
-  training data.
+  training data. Its pulled kernels start exactly equivariant, at the
+  variance of Keras' default initializer (`initializer(...)` returns a
+  `ProjectedInitializer`; `regularize(..., reinitialize=True)` does the
+  same to a built model).
 
 Neither (strength and rate 0) is the plain CNN.
 """
@@ -86,6 +90,12 @@ def constraint(in_rep, out_rep, rate, layout=None):
     )
 
 
+def initializer(in_rep, out_rep, rate):
+    if rate == 0:
+        return "glorot_uniform"
+    return ProjectedInitializer("C4", in_rep=in_rep, out_rep=out_rep)
+
+
 def build_model(strength=0.0, rate=0.0):
     layers = [keras.Input((SIZE, SIZE, 1))]
     in_rep = "trivial"
@@ -96,6 +106,7 @@ def build_model(strength=0.0, rate=0.0):
                 filters,
                 3,
                 padding="same",
+                kernel_initializer=initializer(in_rep, "regular", rate),
                 kernel_regularizer=reg,
                 bias_regularizer=reg,
                 kernel_constraint=constraint(in_rep, "regular", rate),
@@ -109,6 +120,7 @@ def build_model(strength=0.0, rate=0.0):
         keras.layers.GlobalMaxPooling2D("channels_last"),
         keras.layers.Dense(
             len(CLASSES),
+            kernel_initializer=initializer("regular", "trivial", rate),
             kernel_regularizer=regularizer("regular", "trivial", strength),
             kernel_constraint=constraint("regular", "trivial", rate),
         ),
