@@ -127,7 +127,7 @@ The rows:
   chooses from 0, 0.03, 0.1, 0.3 and 1 by 3-fold cross-validation
   (one-standard-error rule), every candidate from Keras' initializer (as
   `regularize(..., reinitialize="auto")` leaves C4's 3x3 kernels, and as
-  the study and the other C4 examples run the recipe);
+  the symmetry-breaking study runs the recipe);
 - **recipe, projected start**: the same, every candidate with a rate
   above 0 started from `ProjectedInitializer` (whose default base is
   Keras' default initializer): the README's recipe, where
