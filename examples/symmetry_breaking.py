@@ -172,7 +172,7 @@ FIELD_TYPES = (
 )
 
 
-def conv(kind, in_rep, out_rep, rate=None):
+def conv(kind, in_rep, out_rep, rate=None, projected=False):
     filters = 1 if out_rep == "trivial" else 4 * FIELDS
     activation = None if out_rep == "trivial" else "relu"
     common = dict(
@@ -199,9 +199,15 @@ def conv(kind, in_rep, out_rep, rate=None):
             bias_regularizer=ProjectionRegularizer(**penalty, layout="bias"),
             **common,
         )
+    start = {}
+    if projected:
+        start["kernel_initializer"] = ProjectedInitializer(
+            "C4", in_rep=in_rep, out_rep=out_rep
+        )
     return keras.layers.Conv2D(
         filters,
         KERNEL,
+        **start,
         kernel_constraint=ProjectionDecay(
             "C4", in_rep=in_rep, out_rep=out_rep, rate=rate
         ),
@@ -212,12 +218,15 @@ def conv(kind, in_rep, out_rep, rate=None):
     )
 
 
-def build_model(kind, seed, rate=None):
+def build_model(kind, seed, rate=None, projected=False):
+    """`projected`: a `"decay"` model's kernels start from
+    `ProjectedInitializer` (the README's recipe) instead of Keras'
+    default; the study's own rows keep Keras' default."""
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((SIZE, SIZE, 1))
     x = inputs
     for in_rep, out_rep in FIELD_TYPES:
-        x = conv(kind, in_rep, out_rep, rate)(x)
+        x = conv(kind, in_rep, out_rep, rate, projected)(x)
     model = keras.Model(inputs, x)
     if kind == "sampled":
         model = SampledEquivariance(model, "C4", data_format="channels_last")

@@ -1,7 +1,7 @@
 """Records what the recipe's cross-validation saw, for one cell of the study.
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/cv_record.py \
-        DIAL IMAGES OUT.json [FOLDS]
+        DIAL IMAGES OUT.json [FOLDS] [--projected]
 
 For each seed (0, 1, 2) and each candidate rate of
 `examples/symmetry_breaking.py`, it makes the same fits as the study's
@@ -10,7 +10,9 @@ the held-out loss of every training image (one list per rate, the
 folds in order), and the test error of the rate's final fit on all the
 images. Selection rules can then be compared on these records without
 training again. The data, models and fits are the example's own: the
-script runs the example's code up to its section "The recipe".
+script runs the example's code up to its section "The recipe". With
+`--projected`, every candidate above rate 0 starts from
+`ProjectedInitializer` (the README's recipe) instead of Keras' default.
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
@@ -44,9 +46,10 @@ def compare(paths):
         with open(path) as f:
             record = json.load(f)
         seeds = record["seeds"]
+        start = record.get("start", "Keras'")
         print(
             f"dial {record['dial']}, {record['images']} images, "
-            f"{record['folds']} folds"
+            f"{record['folds']} folds, {start} start"
         )
         for rule in ("min", "1se"):
             picks = [choose(s["held_out"], rule) for s in seeds]
@@ -66,8 +69,10 @@ def compare(paths):
 def main():
     if sys.argv[1] == "--compare":
         return compare(sys.argv[2:])
-    dial, size, out = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    folds = int(sys.argv[4]) if len(sys.argv) > 4 else None
+    projected = "--projected" in sys.argv
+    arguments = [a for a in sys.argv[1:] if a != "--projected"]
+    dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
+    folds = int(arguments[3]) if len(arguments) > 3 else None
     source = EXAMPLE.read_text()
     source = source[: source.index('"""\n## The recipe')]
     sys.argv = [str(EXAMPLE)]
@@ -75,7 +80,14 @@ def main():
     exec(compile(source, str(EXAMPLE), "exec"), study)
     folds = folds or study["FOLDS"]
     build, fit_kwargs = study["build_model"], study["fit_kwargs"]
-    record = {"dial": dial, "images": size, "folds": folds, "seeds": []}
+    start = "projected" if projected else "Keras'"
+    record = {
+        "dial": dial,
+        "images": size,
+        "folds": folds,
+        "start": start,
+        "seeds": [],
+    }
     for seed in range(3):
         (x, y), (x_test, y_test) = study["make_data"](dial, size, seed)
         parts = np.array_split(np.arange(size), folds)
@@ -84,7 +96,7 @@ def main():
             losses = []
             for part in parts:
                 fit_on = np.setdiff1d(np.arange(size), part)
-                model = build("decay", seed, rate)
+                model = build("decay", seed, rate, projected and rate > 0)
                 model.fit(
                     x[fit_on],
                     y[fit_on],
@@ -95,7 +107,7 @@ def main():
                 errors = np.mean((predicted - y[part]) ** 2, axis=(1, 2, 3))
                 losses += errors.tolist()
             held_out[rate] = losses
-            model = build("decay", seed, rate)
+            model = build("decay", seed, rate, projected and rate > 0)
             model.fit(x, y, verbose=0, **fit_kwargs(size))
             test[rate] = study["relative_error"](model, x_test, y_test)
             print(seed, rate, np.mean(losses), test[rate], flush=True)
