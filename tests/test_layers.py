@@ -335,6 +335,18 @@ def test_projection_decay_shrinks_the_non_equivariant_part(rng):
     assert after < 0.1 * before  # 0.75 ** 10 ~ 0.06, plus the task's pull
 
 
+def test_projection_decay_at_rate_0_leaves_the_weight_bit_for_bit(rng):
+    """`P(K) + (K - P(K))` rounds away from `K`; rate 0 must not, so that
+    the rate-0 candidate of `select_strength` is the plain model."""
+    kernel = rng.normal(size=(3, 3, 4, 4)).astype("float32")
+    for rate, same in ((0.0, True), (1e-30, False)):
+        decay = ProjectionDecay(
+            "C4", in_rep="regular", out_rep="regular", rate=rate
+        )
+        decayed = ops.convert_to_numpy(decay(kernel))
+        assert np.array_equal(decayed, kernel) == same
+
+
 def _c4_model(equivariant):
     model = keras.Sequential(
         [

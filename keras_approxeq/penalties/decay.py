@@ -31,7 +31,8 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
         in_rep: The input representation.
         out_rep: The output representation.
         rate: In `[0, 1]`: the fraction of the non-equivariant part removed
-            per step.
+            per step. At 0 the weight is left as it is, so a model with
+            rate-0 decays trains exactly as it would without them.
         layout: The weight's layout (`None` infers it from the rank).
         domain: As for `ProjectionRegularizer` (the same projection).
         max_frequency: As for `ProjectionRegularizer`: decay towards the
@@ -79,7 +80,9 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
         projector = self.projector(w.shape)
-        if projector.is_identity:
+        if projector.is_identity or self.rate == 0.0:
+            # `P(w) + (w - P(w))` rounds differently from `w`: rate 0 must
+            # leave the plain model's weights bit for bit.
             return w
         parallel = projector.apply(w)
         return parallel + (1.0 - self.rate) * (w - parallel)
