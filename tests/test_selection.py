@@ -141,7 +141,7 @@ def test_the_one_standard_error_rule_takes_the_strongest_pull_within_noise():
     (0.07, 0.03, -0.01, -0.05) have a standard error of 0.022, so 0.4 is
     within reach and "1se" takes it where "min" takes 0.3; `g = 1` (0.54)
     is out of reach of both. A compiled `keras.losses.Loss` is scored per
-    sample as the same loss by name is (summed over the samples first,
+    sample as the same loss by name is (reduced to one number first,
     there would be no spread and "1se" would take 0.3)."""
     x = np.ones((8, 1), "float32")
     y = np.array([0, 0, 0, 0, 0, 0.2, 0.4, 0.6], "float32")[:, None]
