@@ -51,9 +51,10 @@ del L
 # less than this fraction of a random draw's variance. Measured: from
 # Keras' own start, the SO(3) volumes' kernels (0.6 to 0.8 %) train
 # badly or collapse under a strong pull and gain from the re-draw; of
-# C4's 3x3 kernels (25 %), the study's lose a little from it and the
-# rotated digits' exact network gains much (docs/results.md), so "auto"
-# keeps them and the README's recipe passes `reinitialize=True`.
+# C4's 3x3 kernels (25 %), the study's lose from it (4 to 60 % more
+# error) and the rotated digits' exact network gains much
+# (docs/results.md), so "auto" keeps them and the README's recipe passes
+# `reinitialize=True`.
 SMALL_SUBSPACE = 0.1
 
 

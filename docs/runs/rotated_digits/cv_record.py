@@ -28,6 +28,7 @@ import numpy as np
 
 from keras_approxeq.penalties.selection import DEFAULT_RATES
 from keras_approxeq.penalties.selection import _chosen
+from keras_approxeq.penalties.selection import _loss_of
 
 EXAMPLE = pathlib.Path(__file__).parents[3] / "examples" / "rotated_digits.py"
 FOLDS = 3
@@ -77,17 +78,12 @@ def _paired(differences):
 
 
 def record(start, out, seeds):
-    import keras
-
     sys.path.insert(0, str(EXAMPLE.parent))
     source = EXAMPLE.read_text()
     source = source[: source.index('"""\n## The run')]
     example = {"__name__": "rotated_digits"}
     exec(compile(source, str(EXAMPLE), "exec"), example)
     build_model, make_data = example["build_model"], example["make_data"]
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, reduction=None
-    )
     result = {"start": start, "folds": FOLDS, "epochs": EPOCHS, "seeds": []}
     for seed in seeds:
         (x, y), (x_test, y_test) = make_data(seed, TRAIN_IMAGES)
@@ -111,7 +107,10 @@ def record(start, out, seeds):
                     batch_size=32,
                 )
                 logits = model.predict(x[part], verbose=0)
-                losses += np.asarray(cross_entropy(y[part], logits)).tolist()
+                # Scored as `select_strength` scores: the compiled loss,
+                # per image.
+                per_image = _loss_of(model)(y[part], logits)
+                losses += np.asarray(per_image).tolist()
                 mistakes += (logits.argmax(-1) != y[part]).tolist()
             held_out[str(rate)] = [round(v, 5) for v in losses]
             wrong[str(rate)] = [int(v) for v in mistakes]
