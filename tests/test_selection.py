@@ -91,6 +91,10 @@ def test_custom_metric_and_several_inputs():
         (dict(folds=2, validation_split=0.5), "not both"),
         (dict(folds=8, epochs=1), None),
         (dict(rule="best"), "one of \\['min', '1se'\\].*rule='best'"),
+        (dict(starts="projected"), "list of distinct labels.*'projected'"),
+        (dict(starts=()), "list of distinct labels"),
+        (dict(starts=("own", "own")), "Received: starts=\\('own', 'own'\\)"),
+        (dict(starts=([1], [2])), "list of distinct labels"),
         (dict(validation_split=0.5, epochs=1, validation_freq=1), None),
     ],
 )
@@ -211,3 +215,70 @@ def test_a_model_with_several_losses_needs_a_metric():
     x = np.ones((8, 1), "float32")
     with pytest.raises(ValueError, match="pass `metric=`"):
         select_strength(build, x, [x, x], strengths=(0.0,), epochs=1)
+
+
+def _shifted_gain(gain, start):
+    """A pulled candidate (`gain != 0`) from start "shifted" has its gain
+    lowered by 0.2; gain 0 is the same model from either start."""
+    return _fixed_gain(gain - 0.2 if gain and start == "shifted" else gain)
+
+
+def test_starts_choose_the_start_with_the_strength(capsys):
+    """Targets `0.3 x`: from "shifted", strength 0.5 predicts them exactly,
+    so its start wins; strength 0 is built once, from the first start."""
+    x = np.ones((8, 1), "float32")
+    built = []
+
+    def build(gain, start):
+        built.append((gain, start))
+        return _shifted_gain(gain, start)
+
+    best, scores = select_strength(
+        build,
+        x,
+        0.3 * x,
+        strengths=(0.0, 0.5, 1.0),
+        starts=("own", "shifted"),
+        epochs=1,
+    )
+    assert best == (0.5, "shifted")
+    assert built == [
+        (0.0, "own"),
+        (0.5, "own"),
+        (1.0, "own"),
+        (0.5, "shifted"),
+        (1.0, "shifted"),
+    ]
+    assert list(scores) == built
+    np.testing.assert_allclose(
+        list(scores.values()), [0.09, 0.04, 0.49, 0.0, 0.25], atol=1e-6
+    )
+    assert "select_strength: 0.5 (shifted): held-out score" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    "starts, expected",
+    [
+        (("own", "shifted"), (0.0, "own")),
+        (("shifted", "own"), (0.2, "shifted")),
+    ],
+)
+def test_a_tie_between_starts_goes_to_the_earlier_one(starts, expected):
+    """Targets 0: strength 0 and strength 0.2 from "shifted" both predict
+    them exactly. The earlier start in `starts` wins the tie, and "1se"
+    then picks among that start's strengths and strength 0: from "own",
+    0.2 (0.04 on every sample) is out of reach; from "shifted" it ties
+    with 0 and, pulling harder, is taken."""
+    x = np.ones((8, 1), "float32")
+    best, _ = select_strength(
+        _shifted_gain,
+        x,
+        0 * x,
+        strengths=(0.0, 0.2),
+        starts=starts,
+        epochs=1,
+        verbose=False,
+    )
+    assert best == expected
