@@ -12,6 +12,7 @@ from keras_approxeq import equivariance_report
 from keras_approxeq import project
 from keras_approxeq import project_weights
 from keras_approxeq import regularize
+from keras_approxeq import select_strength
 
 # Hand-built layers say their data format: the suite also runs with
 # channels_first as Keras' default. keras.applications follows the default.
@@ -165,6 +166,57 @@ def test_selection_and_decay():
     assert residual() == pytest.approx(0.5 * before, rel=1e-4)
     with pytest.raises(ValueError, match="No layer"):
         regularize(model, "C4", layers=lambda layer: False)
+
+
+def test_the_readme_recipe_chooses_a_rate_and_a_start():
+    """The README's recipe end to end: `build(rate, start)` through
+    `regularize`, both starts scored, the choice rebuilt and trained.
+    From "projected" the kernels start exactly equivariant; from "own"
+    they keep Keras' draw."""
+    x = np.random.default_rng(0).normal(size=(8, 9, 9, 3))
+    y = np.random.default_rng(1).normal(size=(8, 5))
+    built = []
+
+    def build(rate, start):
+        keras.utils.set_random_seed(0)
+        model = _sequential()
+        if rate:
+            model = regularize(
+                model,
+                "C4",
+                penalty=False,
+                decay=rate,
+                reinitialize=start == "projected",
+                verbose=False,
+            )
+        kernel = keras.ops.convert_to_numpy(model.get_layer("conv").kernel)
+        kernel = kernel.astype("float64")
+        residual = np.linalg.norm(kernel - project(kernel, "C4"))
+        built.append((rate, start, residual < 1e-6 * np.linalg.norm(kernel)))
+        model.compile("sgd", "mse")
+        return model
+
+    best, scores = select_strength(
+        build,
+        x,
+        y,
+        strengths=(0.0, 1.0),
+        starts=("own", "projected"),
+        folds=2,
+        epochs=1,
+        verbose=False,
+    )
+    assert built == [
+        (0.0, "own", False),
+        (0.0, "own", False),
+        (1.0, "own", False),
+        (1.0, "own", False),
+        (1.0, "projected", True),
+        (1.0, "projected", True),
+    ]
+    assert set(scores) == {(0.0, "own"), (1.0, "own"), (1.0, "projected")}
+    assert best in scores
+    build(*best).fit(x, y, verbose=0)
 
 
 def test_reinitialize_starts_inside_the_subspace_at_full_scale(tmp_path):

@@ -18,6 +18,12 @@ prints, per record, the test accuracy of the rate each rule picks (by
 held-out cross-entropy and by held-out error rate), every rate's, and
 the picks' paired differences from the plain (rate 0) and the exact
 (rate 1) model.
+
+    python docs/runs/rotated_digits/cv_record.py \
+        --starts KERAS.json PROJECTED.json
+
+replays `select_strength(starts=("own", "projected"))` from a record of
+each start (rate 0 from the first): the same, for each rule's picks.
 """
 
 import json
@@ -28,6 +34,7 @@ import numpy as np
 
 from keras_approxeq.penalties.selection import DEFAULT_RATES
 from keras_approxeq.penalties.selection import _chosen
+from keras_approxeq.penalties.selection import _chosen_with_start
 from keras_approxeq.penalties.selection import _loss_of
 
 EXAMPLE = pathlib.Path(__file__).parents[3] / "examples" / "rotated_digits.py"
@@ -68,6 +75,39 @@ def _pick(seed_record, score, rule):
     }
     # `_chosen` takes the largest key within reach: the index of the rate.
     return _chosen(losses, rule)
+
+
+def compare_starts(own_path, projected_path):
+    records = []
+    for path in (own_path, projected_path):
+        with open(path) as f:
+            records.append(json.load(f)["seeds"])
+    starts = ("own", "projected")
+    print(f"both starts, {len(records[0])} seeds")
+    for score in ("cross-entropy", "error"):
+        key = "held_out" if score == "cross-entropy" else "wrong"
+        for rule in ("min", "1se"):
+            picks, chosen, plain, exact = [], [], [], []
+            for pair in zip(*records):
+                seeds = dict(zip(starts, pair))
+                losses = {
+                    (rate, start): np.asarray(seed[key][str(rate)], "float64")
+                    for start, seed in seeds.items()
+                    for rate in DEFAULT_RATES
+                    if rate or start == "own"
+                }
+                rate, start = _chosen_with_start(losses, starts, rule)
+                picks.append(f"{rate:g} {start}")
+                chosen.append(seeds[start]["test"][str(rate)])
+                plain.append(seeds["own"]["test"]["0.0"])
+                exact.append(seeds["projected"]["test"]["1.0"])
+            chosen = np.array(chosen)
+            print(
+                f"  {rule} by {score}: {picks}, accuracy "
+                f"{chosen.mean():.3f} +- {chosen.std():.3f}; against plain "
+                f"{_paired(chosen - plain)}, exact (projected start) "
+                f"{_paired(chosen - exact)}"
+            )
 
 
 def _paired(differences):
@@ -130,5 +170,7 @@ def record(start, out, seeds):
 if __name__ == "__main__":
     if sys.argv[1] == "--compare":
         compare(sys.argv[2:])
+    elif sys.argv[1] == "--starts":
+        compare_starts(*sys.argv[2:4])
     else:
         record(sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]])

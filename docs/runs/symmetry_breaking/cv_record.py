@@ -21,6 +21,14 @@ lowest mean held-out loss; `1se`: `select_strength`'s default, the
 largest rate within one standard error of the lowest, that of the
 per-image differences) and the mean test
 error of the picks, with the test error of every rate.
+
+    python docs/runs/symmetry_breaking/cv_record.py \
+        --starts OWN.json PROJECTED.json
+
+replays `select_strength(starts=("own", "projected"))` from a record
+of each start of one cell (rate 0 from the first): each rule's picks,
+their test error and its paired difference from the best of the plain
+model and the two exact ones.
 """
 
 import json
@@ -30,6 +38,7 @@ import sys
 import numpy as np
 
 from keras_approxeq.penalties.selection import _chosen
+from keras_approxeq.penalties.selection import _chosen_with_start
 
 EXAMPLE = (
     pathlib.Path(__file__).parents[3] / "examples" / "symmetry_breaking.py"
@@ -66,9 +75,50 @@ def compare(paths):
             )
 
 
+def compare_starts(own_path, projected_path):
+    records = {}
+    for start, path in (("own", own_path), ("projected", projected_path)):
+        with open(path) as f:
+            records[start] = json.load(f)
+    print(
+        f"dial {records['own']['dial']}, {records['own']['images']} images, "
+        f"{records['own']['folds']} folds, both starts"
+    )
+    pairs = list(zip(records["own"]["seeds"], records["projected"]["seeds"]))
+    for rule in ("min", "1se"):
+        picks, margins, errors = [], [], []
+        for pair in pairs:
+            seeds = dict(zip(("own", "projected"), pair))
+            test = {
+                (float(rate), start): error
+                for start, seed in seeds.items()
+                for rate, error in seed["test"].items()
+            }
+            losses = {
+                (float(rate), start): np.asarray(values)
+                for start, seed in seeds.items()
+                for rate, values in seed["held_out"].items()
+                if float(rate) or start == "own"
+            }
+            pick = _chosen_with_start(losses, ("own", "projected"), rule)
+            picks.append(pick)
+            errors.append(test[pick])
+            better = min(
+                test[0.0, "own"], test[1.0, "own"], test[1.0, "projected"]
+            )
+            margins.append(test[pick] - better)
+        print(
+            f"  {rule}: {picks}, test error {np.mean(errors):.4f} +- "
+            f"{np.std(errors):.4f}; minus the best of plain and exact "
+            f"{np.mean(margins):+.4f} +- {np.std(margins):.4f}"
+        )
+
+
 def main():
     if sys.argv[1] == "--compare":
         return compare(sys.argv[2:])
+    if sys.argv[1] == "--starts":
+        return compare_starts(*sys.argv[2:4])
     projected = "--projected" in sys.argv
     arguments = [a for a in sys.argv[1:] if a != "--projected"]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
