@@ -29,6 +29,11 @@ replays `select_strength(starts=("own", "projected"))` from a record
 of each start of one cell (rate 0 from the first): each rule's picks,
 their test error and its paired difference from the best of the plain
 model and the two exact ones.
+
+    python docs/runs/symmetry_breaking/cv_record.py --summary DIR [FIGURE.png]
+
+does so for every cell recorded from both starts in DIR, as one table
+(and a heat map of the recipe minus the better of plain and exact).
 """
 
 import json
@@ -75,37 +80,42 @@ def compare(paths):
             )
 
 
+STARTS = ("own", "projected")
+
+
+def replay_starts(records, rule):
+    """Per seed of one cell, `select_strength(starts=STARTS)`'s pick and
+    the test errors of every candidate, from a record of each start."""
+    for pair in zip(*(r["seeds"] for r in records)):
+        seeds = dict(zip(STARTS, pair))
+        test = {
+            (float(rate), start): error
+            for start, seed in seeds.items()
+            for rate, error in seed["test"].items()
+        }
+        losses = {
+            (float(rate), start): np.asarray(values)
+            for start, seed in seeds.items()
+            for rate, values in seed["held_out"].items()
+            if float(rate) or start == STARTS[0]
+        }
+        yield _chosen_with_start(losses, STARTS, rule), test
+
+
 def compare_starts(own_path, projected_path):
-    records = {}
-    for start, path in (("own", own_path), ("projected", projected_path)):
-        with open(path) as f:
-            records[start] = json.load(f)
+    records = [_load(own_path), _load(projected_path)]
     print(
-        f"dial {records['own']['dial']}, {records['own']['images']} images, "
-        f"{records['own']['folds']} folds, both starts"
+        f"dial {records[0]['dial']}, {records[0]['images']} images, "
+        f"{records[0]['folds']} folds, both starts"
     )
-    pairs = list(zip(records["own"]["seeds"], records["projected"]["seeds"]))
     for rule in ("min", "1se"):
-        picks, margins, errors = [], [], []
-        for pair in pairs:
-            seeds = dict(zip(("own", "projected"), pair))
-            test = {
-                (float(rate), start): error
-                for start, seed in seeds.items()
-                for rate, error in seed["test"].items()
-            }
-            losses = {
-                (float(rate), start): np.asarray(values)
-                for start, seed in seeds.items()
-                for rate, values in seed["held_out"].items()
-                if float(rate) or start == "own"
-            }
-            pick = _chosen_with_start(losses, ("own", "projected"), rule)
-            picks.append(pick)
-            errors.append(test[pick])
+        picks, errors, margins = [], [], []
+        for pick, test in replay_starts(records, rule):
             better = min(
                 test[0.0, "own"], test[1.0, "own"], test[1.0, "projected"]
             )
+            picks.append(pick)
+            errors.append(test[pick])
             margins.append(test[pick] - better)
         print(
             f"  {rule}: {picks}, test error {np.mean(errors):.4f} +- "
@@ -114,11 +124,104 @@ def compare_starts(own_path, projected_path):
         )
 
 
+def summary(directory, figure=None):
+    """A table row per cell recorded from both starts (3 folds): plain,
+    exact from each start, the recipe with both starts, and the recipe
+    minus the better (by the mean) of plain and either exact, with the
+    paired spread and the largest standard deviation of the models
+    compared. With `figure`, that difference drawn as a heat map."""
+    directory = pathlib.Path(directory)
+    print(
+        "| dial | images | plain | exact, own / projected start | recipe "
+        "| (rate, start) per seed | recipe - better | paired spread "
+        "| spread |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    cells, lines = {}, {}
+    for path in directory.glob("cv_*_folds_3_projected.json"):
+        records = [_load(str(path).replace("_projected", "")), _load(path)]
+        dial, size = records[0]["dial"], records[0]["images"]
+        rows = list(replay_starts(records, "1se"))
+        models = {
+            "plain": (0.0, "own"),
+            "exact, own": (1.0, "own"),
+            "exact, projected": (1.0, "projected"),
+        }
+        errors = {
+            name: np.array([test[key] for _, test in rows])
+            for name, key in models.items()
+        }
+        recipe = np.array([test[pick] for pick, test in rows])
+        better = min(errors, key=lambda name: errors[name].mean())
+        gain = recipe.mean() - errors[better].mean()
+        paired = np.std(recipe - errors[better])
+        spread = max(np.std(recipe), np.std(errors[better]))
+        cells[dial, size] = gain, paired
+        picks = ", ".join(f"({r:g}, {s})" for (r, s), _ in rows)
+        lines[size, dial] = (
+            f"| {dial:g} | {size} | {_spread(errors['plain'])} | "
+            f"{errors['exact, own'].mean():.3f} / "
+            f"{errors['exact, projected'].mean():.3f} | {_spread(recipe)} | "
+            f"{picks} | {gain:+.3f} | {paired:.3f} | {spread:.3f} |"
+        )
+    print("\n".join(lines[key] for key in sorted(lines)))
+    if figure:
+        _draw(cells, figure)
+
+
+def _spread(values):
+    return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
+
+
+def _draw(cells, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dials = sorted({d for d, _ in cells})
+    sizes = sorted({n for _, n in cells})
+    gain = np.full((len(dials), len(sizes)), np.nan)
+    for (dial, size), (value, _) in cells.items():
+        gain[dials.index(dial), sizes.index(size)] = value
+    limit = np.nanmax(np.abs(gain))
+    fig, ax = plt.subplots(figsize=(6, 6))
+    image = ax.imshow(gain, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (dial, size), (value, paired) in cells.items():
+        i, j = dials.index(dial), sizes.index(size)
+        ax.annotate(
+            f"{value:+.3f}\npaired {paired:.3f}",
+            (j, i),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if abs(value) > 0.6 * limit else "black",
+        )
+    ax.set_xticks(range(len(sizes)), [str(n) for n in sizes])
+    ax.set_yticks(range(len(dials)), [f"{d:g}" for d in dials])
+    ax.set_xlabel("training images")
+    ax.set_ylabel("symmetry breaking (0: exact, 1: none)")
+    ax.set_title(
+        "recipe (rate and start chosen) - best of plain and exact\n"
+        "(relative MSE, 3 seeds; < 0: recipe better)"
+    )
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+def _load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def main():
     if sys.argv[1] == "--compare":
         return compare(sys.argv[2:])
     if sys.argv[1] == "--starts":
         return compare_starts(*sys.argv[2:4])
+    if sys.argv[1] == "--summary":
+        return summary(*sys.argv[2:4])
     projected = "--projected" in sys.argv
     arguments = [a for a in sys.argv[1:] if a != "--projected"]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
