@@ -2,7 +2,7 @@
 Title: CT metal-artefact reduction under C4
 Author: keras-approxeq developers
 Date created: 2026/11/27
-Last modified: 2026/11/27
+Last modified: 2026/12/05
 Description: A CNN removes the streaks that metal inserts leave in
     filtered back-projections of sparse, damaged sinograms; the projection
     penalty against a plain CNN, the sample-based regulariser, residual
@@ -85,19 +85,21 @@ back to one trivial channel. Treatments:
 - *projected*: the penalty model (`"fro"`, `0.1`) after
   `project_weights`, exactly C4-equivariant;
 - *recipe*: the README's recipe. `ProjectionDecay(rate)` on every
-  kernel and bias, each kernel of a rate above 0 drawn from
-  `ProjectedInitializer` at Keras' default scale
-  (`regularize(..., reinitialize=True)`; rate 0 is the plain model), the
-  rate chosen from
-  (0, 0.03, 0.1, 0.3, 1) by `select_strength` (3-fold cross-validation
-  on the training set, one-standard-error rule), then one model trained
-  on all of it.
+  kernel and bias, the rate chosen from (0, 0.03, 0.1, 0.3, 1) and the
+  start of the kernels of a rate above 0 (Keras' default, or
+  `ProjectedInitializer` at its scale, as
+  `regularize(..., reinitialize=True)` draws them; rate 0 is the plain
+  model) by `select_strength(starts=("own", "projected"))` (3-fold
+  cross-validation on the training set, one-standard-error rule), then
+  one model trained on all of it.
 """
 
 FIELDS = 8
 LAYERS = 5
 RATES = (0.0, 0.03, 0.1, 0.3, 1.0)  # the recipe's candidates
 FOLDS = 3
+# The recipe's models by the start of their pulled kernels.
+DECAY_KINDS = {"decay": "projected", "decay, own start": "own"}
 
 
 def _reps(i):
@@ -139,8 +141,8 @@ def conv(i, kind, norm, lambda_perp):
             lambda_perp=lambda_perp,
             layout="bias",
         )
-    elif kind == "decay":  # the recipe: lambda_perp is the decay rate
-        if lambda_perp > 0:
+    elif kind in DECAY_KINDS:  # the recipe: lambda_perp is the decay rate
+        if lambda_perp > 0 and DECAY_KINDS[kind] == "projected":
             args["kernel_initializer"] = ProjectedInitializer(
                 "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
             )
@@ -245,19 +247,22 @@ class StepTimer(keras.callbacks.Callback):
         self.step_time = elapsed / max(self.steps, 1)
 
 
-def recipe_rate(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
-    """The `ProjectionDecay` rate `select_strength` chooses."""
+def recipe_choice(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
+    """The recipe's model kind and `ProjectionDecay` rate, as
+    `select_strength` chooses them."""
+    kinds = {start: kind for kind, start in DECAY_KINDS.items()}
     keras.utils.set_random_seed(seed)
-    rate, _ = select_strength(
-        lambda r: compiled("decay", size, lambda_perp=r),
+    (rate, start), _ = select_strength(
+        lambda r, start: compiled(kinds[start], size, lambda_perp=r),
         *train_data,
         strengths=rates,
+        starts=("own", "projected"),
         folds=folds,
         verbose=False,
         batch_size=16,
         epochs=epochs,
     )
-    return rate
+    return kinds[start], rate
 
 
 """
@@ -510,17 +515,20 @@ def run_table(configs, seed_list):
             continue
         runs, rates, projected = [], [], []
         for seed in seed_list:
+            trained = kind
             if name == "recipe":
-                lam = recipe_rate(train_data, size, epochs, seed, **search)
-                rates.append(lam)
-            model = train(kind, train_data, size, epochs, seed, norm, lam)
+                trained, lam = recipe_choice(
+                    train_data, size, epochs, seed, **search
+                )
+                rates.append((lam, DECAY_KINDS[trained]))
+            model = train(trained, train_data, size, epochs, seed, norm, lam)
             runs.append(evaluate(model, test))
             if name == "penalty fro 0.1":
                 project_weights(model)
                 projected.append(evaluate(model, test))
         report(name, runs)
         if rates:
-            print(f"(recipe: rates chosen per seed {rates})")
+            print(f"(recipe: (rate, start) chosen per seed {rates})")
         if projected:
             report("projected after training", projected)
 

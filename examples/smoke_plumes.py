@@ -2,7 +2,7 @@
 Title: Imperfectly symmetric dynamics: smoke plumes whose buoyancy breaks C4
 Author: keras-approxeq developers
 Date created: 2026/11/27
-Last modified: 2026/11/27
+Last modified: 2026/12/05
 Description: Next-frame prediction of 2D smoke-plume velocity fields
     simulated with phiflow, where the buoyancy's strength depends on its
     direction; seven CNNs from plain to exactly C4-equivariant.
@@ -82,11 +82,12 @@ differs is how each treats the symmetry:
 | recipe | `ProjectionDecay(rate)`, the rate chosen by `select_strength` |
 
 The recipe is the README's: `ProjectionDecay(rate)` on every kernel and
-bias, each kernel of a rate above 0 drawn from `ProjectedInitializer`
-at Keras' default scale (`regularize(..., reinitialize=True)`; rate 0
-is the plain model), with the rate chosen
-from (0, 0.03, 0.1, 0.3, 1) by 3-fold cross-validation on the training
-pairs (one-standard-error rule), then one model trained on all of them.
+bias, with the rate chosen from (0, 0.03, 0.1, 0.3, 1) and the start of
+the kernels of a rate above 0 (Keras' default, or `ProjectedInitializer`
+at its scale, as `regularize(..., reinitialize=True)` draws them; rate
+0 is the plain model) by 3-fold cross-validation on the training pairs
+(`select_strength(starts=("own", "projected"))`, one-standard-error
+rule), then one model trained on all of them.
 Neighbouring frames are nearly equal, so the folds are blocks of time
 (each holds the same third of every simulation's frames) rather than
 shuffled pairs, which would let a model score on frames it has almost
@@ -147,8 +148,8 @@ def convolution(kind, i, filters, out_rep, activation, lambda_perp):
             args["bias_regularizer"] = ProjectionRegularizer(
                 "C4", out_rep=out_rep, lambda_perp=lambda_perp, layout="bias"
             )
-    elif kind == "recipe":  # lambda_perp is the decay rate
-        if lambda_perp > 0:
+    elif kind.startswith("recipe"):  # lambda_perp is the decay rate
+        if lambda_perp > 0 and kind == "recipe, projected start":
             args["kernel_initializer"] = ProjectedInitializer(
                 "C4", in_rep=in_rep, out_rep=out_rep, base="glorot_uniform"
             )
@@ -243,20 +244,21 @@ def time_blocks(pairs, simulations, blocks):
     return x[order], y[order]
 
 
-def recipe_rate(train, size, epochs, seed, simulations, rates, folds):
-    """The `ProjectionDecay` rate `select_strength` chooses."""
+def recipe_choice(train, size, epochs, seed, simulations, rates, folds):
+    """The `ProjectionDecay` rate and start `select_strength` chooses."""
     keras.utils.set_random_seed(seed)
-    rate, _ = select_strength(
-        lambda r: compiled("recipe", size, r),
+    choice, _ = select_strength(
+        lambda r, start: compiled(f"recipe, {start} start", size, r),
         # Without folds, select_strength holds out the last quarter.
         *time_blocks(train, simulations, folds or 4),
         strengths=rates,
+        starts=("own", "projected"),
         folds=folds,
         verbose=False,
         batch_size=16,
         epochs=epochs,
     )
-    return rate
+    return choice
 
 
 def run(kind, data, size, epochs, seed, lambda_perp=1e-2):
@@ -333,12 +335,14 @@ simulations = 4 * len(magnitudes)
 for name, kind, lam in cases:
     runs, chosen = [], []
     for seed in seeds:
+        trained = kind
         if kind == "recipe":
-            lam = recipe_rate(
+            lam, start = recipe_choice(
                 data[0], size, epochs, seed, simulations, rates, folds
             )
-            chosen.append(lam)
-        runs.append(run(kind, data, size, epochs, seed, lam))
+            chosen.append((lam, start))
+            trained = f"recipe, {start} start"
+        runs.append(run(trained, data, size, epochs, seed, lam))
     runs = np.array(runs)
     results[name] = runs
     mean, sd = runs.mean(0), runs.std(0)
@@ -348,4 +352,4 @@ for name, kind, lam in cases:
         + " |"
     )
     if chosen:
-        print(f"(recipe: rates chosen per seed {chosen})")
+        print(f"(recipe: (rate, start) chosen per seed {chosen})")

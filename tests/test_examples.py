@@ -279,7 +279,9 @@ def test_smoke_plumes_quick(monkeypatch, capsys):
     flags = ("--lambda-perp", "0.1")
     smoke = _run_quick("examples/smoke_plumes.py", monkeypatch, *flags)
     results = smoke.results
-    assert "| model | RMSE future" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| model | RMSE future" in out
+    assert "(recipe: (rate, start) chosen per seed [(" in out
     assert {"penalty 0.1", "relaxed + penalty 0.1", "plain"} <= set(results)
     assert "recipe" in results and len(results) == 8
     for runs in results.values():
@@ -310,7 +312,7 @@ def test_ct_artefacts_quick(monkeypatch, capsys):
     assert {"plain", "sampled (k = 1)", "residual pathway"} <= set(results)
     assert results["equivariant"][0, 2] < 1e-5
     assert {"penalty fro 0.1", "penalty spectral 0.1"} <= set(results)
-    assert "(recipe: rates chosen per seed [" in out
+    assert "(recipe: (rate, start) chosen per seed [(" in out
     for runs in results.values():
         psnr, ssim, error, _ = runs[0]
         assert np.isfinite(psnr) and -1 <= ssim <= 1 and error >= 0
