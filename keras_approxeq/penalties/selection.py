@@ -85,31 +85,32 @@ def select_strength(
     by the ratio of batches per epoch), as
     `examples/symmetry_breaking.py` does.
 
-    Where a pulled candidate starts matters as much as its rate, and
-    neither start wins everywhere. Inside the equivariant subspace at its
-    initializer's variance (`ProjectedInitializer`, or
+    Where a pulled candidate starts matters too, and neither start wins
+    everywhere. Inside the equivariant subspace at its initializer's
+    variance (`ProjectedInitializer`, or
     `regularize(..., reinitialize=True)` on a built model), a strongly
     pulled kernel keeps its scale; from the layer's own start it keeps
     only its projection, `D / N` of its variance. On
     `examples/rotated_digits.py` (ten seeds, 3 folds) the selection
     scored 0.877 from the projected start and 0.841 from Keras' one
     (plain 0.864); on the symmetry-breaking study's three-layer teacher
-    the projected start had 4 to 60 % more error in every cell of the 8-
-    and 32-image columns. With `starts`, the start is chosen with the
+    the projected start had 4 to 60 % more error in every cell of the
+    8- and 32-image columns. With `starts`, the start is chosen with the
     strength: `build_model(strength, start)` is scored for every start
     and strength, the start of the lowest held-out score is kept (on a
     tie, the earlier one in `starts`), and `rule` picks the strength
-    among that start's candidates. Strength 0, no pull, is the same model
-    whatever the start, so it is built once, as
-    `build_model(0, starts[0])`, and counts for every start. Replayed from
-    those runs' records, `starts=("own", "projected")` matched the
+    among that start's candidates. Strength 0, no pull, is the same
+    model whatever the start, so it is built once, as
+    `build_model(0, starts[0])`, and counts for every start. Replayed
+    from those runs' records, `starts=("own", "projected")` matched the
     better start's selection in all ten cells of the study and scored
-    0.870 on the digits (`docs/results.md`), at `2 k - 1` candidates'
-    cost for `k` strengths.
+    0.870 on the digits (`docs/results.md`), for `2 k - 1` candidates
+    instead of `k` (for `k` strengths, 0 among them).
 
     Args:
         build_model: A function `strength -> compiled keras.Model`, e.g.
-            a model whose kernels carry `ProjectionDecay(rate=strength)`.
+            a model whose kernels carry `ProjectionDecay(rate=strength)`
+            (with `starts`: `(strength, start) -> compiled keras.Model`).
         x: Inputs, a NumPy array (or a list of arrays for several inputs).
         y: Targets, a NumPy array (or a list).
         strengths: The candidates, numbers (by default `ProjectionDecay`
