@@ -282,3 +282,43 @@ def test_a_tie_between_starts_goes_to_the_earlier_one(starts, expected):
         verbose=False,
     )
     assert best == expected
+
+
+@pytest.mark.parametrize("starts", [None, ("own", "shifted")])
+def test_diverged_candidates_are_passed_over_and_all_diverged_is_an_error(
+    starts,
+):
+    """A metric that is NaN for gain 1 (a diverged fit, in effect): the
+    other candidates decide (from "shifted", strength 1 has gain 0.8,
+    the closest to the targets). NaN for every candidate: a clear
+    error."""
+    x = np.ones((8, 1), "float32")
+    build = _fixed_gain if starts is None else _shifted_gain
+
+    def nan_at_gain_1(y_true, y_pred):
+        error = (y_pred[:, 0] - y_true[:, 0]) ** 2
+        return np.where(np.isclose(y_pred[:, 0], 1.0), np.nan, error)
+
+    best, scores = select_strength(
+        build,
+        x,
+        x,
+        strengths=(0.0, 0.5, 1.0),
+        starts=starts,
+        metric=nan_at_gain_1,
+        epochs=1,
+        verbose=False,
+    )
+    assert best == (0.5 if starts is None else (1.0, "shifted"))
+    assert np.isnan(scores[1.0 if starts is None else (1.0, "own")])
+    with pytest.raises(ValueError, match="diverged.*learning rate"):
+        select_strength(
+            build,
+            x,
+            x,
+            strengths=(0.0, 0.5, 1.0),
+            starts=starts,
+            metric=lambda y_true, y_pred: np.full(len(y_true), np.nan),
+            epochs=1,
+            verbose=False,
+        )

@@ -234,14 +234,7 @@ def _chosen_with_start(losses, starts, rule):
     `(strength, start) -> array`: the start of the lowest mean (the
     earliest start on a tie, strength 0 counting as the first start's),
     then `rule` among that start's strengths and strength 0."""
-    means = {key: float(np.mean(v)) for key, v in losses.items()}
-    finite = [key for key, v in means.items() if math.isfinite(v)]
-    if not finite:
-        raise ValueError(
-            "Every candidate diverged (non-finite held-out score): "
-            f"{means}. Lower the learning rate or check the data."
-        )
-    start = min(finite, key=means.get)[1]
+    start = _lowest(losses)[2][1]
     family = {
         strength: v
         for (strength, label), v in losses.items()
@@ -254,14 +247,7 @@ def _chosen_with_start(losses, starts, rule):
 def _chosen(losses, rule):
     """The strength that `rule` picks from the held-out `losses`, a dict
     `strength -> array`, each strength's losses on the same samples."""
-    scores = {s: float(np.mean(v)) for s, v in losses.items()}
-    finite = [s for s, v in scores.items() if math.isfinite(v)]
-    if not finite:
-        raise ValueError(
-            "Every strength diverged (non-finite held-out score): "
-            f"{scores}. Lower the learning rate or check the data."
-        )
-    best = min(finite, key=scores.get)
+    scores, finite, best = _lowest(losses)
     if rule == "1se":
         best = max(
             s
@@ -270,6 +256,19 @@ def _chosen(losses, rule):
             <= _standard_error(losses[s] - losses[best])
         )
     return best
+
+
+def _lowest(losses):
+    """Each candidate's mean held-out loss, the candidates whose mean is
+    finite, and the first of the lowest."""
+    means = {key: float(np.mean(v)) for key, v in losses.items()}
+    finite = [key for key, v in means.items() if math.isfinite(v)]
+    if not finite:
+        raise ValueError(
+            "Every candidate diverged (non-finite held-out score): "
+            f"{means}. Lower the learning rate or check the data."
+        )
+    return means, finite, min(finite, key=means.get)
 
 
 def _standard_error(values):
