@@ -130,8 +130,11 @@ The rows:
   the symmetry-breaking study runs the recipe);
 - **recipe, projected start**: the same, every candidate with a rate
   above 0 started from `ProjectedInitializer` (whose default base is
-  Keras' default initializer): the README's recipe, where
-  `regularize(..., reinitialize=True)` does this to a built model.
+  Keras' default initializer), as
+  `regularize(..., reinitialize=True)` starts a built model;
+- **recipe, both starts**: the README's recipe, which chooses the start
+  with the rate (`select_strength(starts=("own", "projected"))`: every
+  rate above 0 from both starts, rate 0 once).
 
 Each fit of a `k`-fold cross-validation sees `(k - 1) / k` of the
 images, so it trains for `k / (k - 1)` times the epochs (1.5 for 3
@@ -139,23 +142,37 @@ folds) to take as many steps as the final fit.
 """
 
 
-def chosen_rate(seed, train, epochs, projected, search):
+RECIPE_STARTS = {
+    "recipe": ("own",),
+    "recipe, projected start": ("projected",),
+    "recipe, both starts": ("own", "projected"),
+}
+
+
+def chosen(seed, train, epochs, starts, search):
+    """The rate and start `select_strength` chooses, every candidate above
+    rate 0 from each of `starts` ("own": Keras' initializer)."""
+
+    def build(rate, start):
+        projected = start == "projected" and rate > 0
+        return build_model(seed, rate=rate, projected=projected)
+
     folds = search["folds"]
-    rate, scores = select_strength(
-        lambda r: build_model(seed, rate=r, projected=projected and r > 0),
+    best, scores = select_strength(
+        build if len(starts) > 1 else lambda r: build(r, starts[0]),
         *train,
+        starts=starts if len(starts) > 1 else None,
         verbose=False,
         epochs=int(epochs * folds / (folds - 1)),
         batch_size=32,
         **search,
     )
-    losses = {r: round(s, 3) for r, s in scores.items()}
-    start = "projected" if projected else "Keras'"
+    losses = {key: round(score, 3) for key, score in scores.items()}
     print(
-        f"(seed {seed}, {start} start: held-out loss per rate {losses}, "
-        f"chosen {rate})"
+        f"(seed {seed}, starts {starts}: held-out loss per candidate "
+        f"{losses}, chosen {best})"
     )
-    return rate
+    return best if len(starts) > 1 else (best, starts[0])
 
 
 def run(name, seed, data, epochs, search):
@@ -166,10 +183,10 @@ def run(name, seed, data, epochs, search):
         model = build_model(seed, rate=1.0, projected=True)
     elif name == "penalty":
         model = build_model(seed, lambda_perp=1e-2, projected=True)
-    elif name in ("recipe", "recipe, projected start"):
-        projected = name == "recipe, projected start"
-        rate = chosen_rate(seed, train, epochs, projected, search)
-        model = build_model(seed, rate=rate, projected=projected and rate > 0)
+    elif name in RECIPE_STARTS:
+        rate, start = chosen(seed, train, epochs, RECIPE_STARTS[name], search)
+        projected = start == "projected" and rate > 0
+        model = build_model(seed, rate=rate, projected=projected)
     else:
         raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
     model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
@@ -188,7 +205,7 @@ seed; the equivariance error of the logits is `max_g max|f(g x) - f(x)| /
 max|f(x)|` over the four rotations of 200 test images (0: invariant).
 """
 
-MODELS = ("plain", "exact", "penalty", "recipe", "recipe, projected start")
+MODELS = ("plain", "exact", "penalty", *RECIPE_STARTS)
 parser = argparse.ArgumentParser(description="rotated digits under C4")
 parser.add_argument("--quick", action="store_true", help="a tiny run")
 parser.add_argument(

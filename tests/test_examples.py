@@ -393,8 +393,11 @@ def test_rotated_digits_quick(monkeypatch, capsys):
         "penalty",
         "recipe",
         "recipe, projected start",
+        "recipe, both starts",
     }
-    assert out.count("held-out loss per rate") == 2
+    assert out.count("held-out loss per candidate") == 3
+    # Both starts: rate 0 once, rate 1 from each start.
+    assert "(1.0, 'own'): " in out and "(1.0, 'projected'): " in out
     for runs in results.values():
         assert runs.shape == (1, 2) and np.all(np.isfinite(runs))
         assert 0 <= runs[0, 0] <= 1
