@@ -12,7 +12,8 @@ images. Selection rules can then be compared on these records without
 training again. The data, models and fits are the example's own: the
 script runs the example's code up to its section "The recipe". With
 `--projected`, every candidate above rate 0 starts from
-`ProjectedInitializer` (the README's recipe) instead of Keras' default.
+`ProjectedInitializer` (the second of the recipe's two starts) instead
+of Keras' default.
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
