@@ -98,6 +98,9 @@ def initializer(in_rep, out_rep, rate, start):
 
 
 def build_model(strength=0.0, rate=0.0, start="own"):
+    # Before the layers: an initializer without a seed draws one when it
+    # is made.
+    keras.utils.set_random_seed(0)
     layers = [keras.Input((SIZE, SIZE, 1))]
     in_rep = "trivial"
     for filters in (16, 16, 32):
@@ -126,7 +129,6 @@ def build_model(strength=0.0, rate=0.0, start="own"):
             kernel_constraint=constraint("regular", "trivial", rate),
         ),
     ]
-    keras.utils.set_random_seed(0)
     model = keras.Sequential(layers)
     model.compile(
         keras.optimizers.Adam(3e-3),
