@@ -126,8 +126,7 @@ The rows:
 - **recipe**: `ProjectionDecay` at the rate that `select_strength`
   chooses from 0, 0.03, 0.1, 0.3 and 1 by 3-fold cross-validation
   (one-standard-error rule), every candidate from Keras' initializer (as
-  `regularize(..., reinitialize="auto")` leaves C4's 3x3 kernels, and as
-  the symmetry-breaking study runs the recipe);
+  `regularize(..., reinitialize="auto")` leaves C4's 3x3 kernels);
 - **recipe, projected start**: the same, every candidate with a rate
   above 0 started from `ProjectedInitializer` (whose default base is
   Keras' default initializer), as

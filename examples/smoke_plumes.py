@@ -79,7 +79,7 @@ differs is how each treats the symmetry:
 | residual pathway | `ResidualPathway` layers (equivariant + free branch) |
 | sampled (k = 4) | `SampledEquivariance`, 4 rotations per step |
 | penalty | `Conv2D`s with `ProjectionRegularizer`, `ProjectedInitializer` |
-| recipe | `ProjectionDecay(rate)`, the rate chosen by `select_strength` |
+| recipe | `ProjectionDecay(rate)`, rate and start chosen by `select_strength` |
 
 The recipe is the README's: `ProjectionDecay(rate)` on every kernel and
 bias, with the rate chosen from (0, 0.03, 0.1, 0.3, 1) and the start of
