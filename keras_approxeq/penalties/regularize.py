@@ -53,8 +53,8 @@ del L
 # badly or collapse under a strong pull and gain from the re-draw; of
 # C4's 3x3 kernels (25 %), the study's lose from it (4 to 60 % more
 # error) and the rotated digits' exact network gains much
-# (docs/results.md), so "auto" keeps them and the README's recipe passes
-# `reinitialize=True`.
+# (docs/results.md), so "auto" keeps them and the README's recipe
+# chooses between `reinitialize=True` and the own start by held-out score.
 SMALL_SUBSPACE = 0.1
 
 
