@@ -103,7 +103,7 @@ def select_strength(
     model whatever the start, so it is built once, as
     `build_model(0, starts[0])`, and counts for every start. Replayed
     from those runs' records, `starts=("own", "projected")` matched the
-    better start's selection in all ten cells of the study and scored
+    better start's selection in 14 of the study's 15 cells and scored
     0.870 on the digits (`docs/results.md`), for `2 k - 1` candidates
     instead of `k` (for `k` strengths, 0 among them).
 
