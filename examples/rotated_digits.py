@@ -158,9 +158,9 @@ def chosen(seed, train, epochs, starts, search):
 
     folds = search["folds"]
     best, scores = select_strength(
-        build if len(starts) > 1 else lambda r: build(r, starts[0]),
+        build,
         *train,
-        starts=starts if len(starts) > 1 else None,
+        starts=starts,
         verbose=False,
         epochs=int(epochs * folds / (folds - 1)),
         batch_size=32,
@@ -171,7 +171,7 @@ def chosen(seed, train, epochs, starts, search):
         f"(seed {seed}, starts {starts}: held-out loss per candidate "
         f"{losses}, chosen {best})"
     )
-    return best if len(starts) > 1 else (best, starts[0])
+    return best
 
 
 def run(name, seed, data, epochs, search):
