@@ -252,7 +252,7 @@ def recipe_choice(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
     `select_strength` chooses them."""
     kinds = {start: kind for kind, start in DECAY_KINDS.items()}
     keras.utils.set_random_seed(seed)
-    (rate, start), _ = select_strength(
+    (rate, start), scores = select_strength(
         lambda r, start: compiled(kinds[start], size, lambda_perp=r),
         *train_data,
         strengths=rates,
@@ -262,6 +262,8 @@ def recipe_choice(train_data, size, epochs, seed, rates=RATES, folds=FOLDS):
         batch_size=16,
         epochs=epochs,
     )
+    held_out = ", ".join(f"{r} {at}: {v:.4g}" for (r, at), v in scores.items())
+    print(f"(recipe, seed {seed}: held-out loss {held_out})")
     return kinds[start], rate
 
 
@@ -447,6 +449,12 @@ parser.add_argument(
     "the headline models, 1 for the ablations)",
 )
 parser.add_argument(
+    "--seed",
+    type=int,
+    action="append",
+    help="run this seed only (repeatable; splits the seeds over processes)",
+)
+parser.add_argument(
     "--matched",
     action="append",
     help="compare this norm at matched equivariance (repeatable), e.g. "
@@ -464,6 +472,8 @@ else:
     search = {}
 if args.seeds:
     seeds = ablation_seeds = list(range(args.seeds))
+if args.seed:
+    seeds = ablation_seeds = args.seed
 n_train = args.train_images or n_train
 # The epochs follow the data so that every run takes as many steps.
 epochs = epochs if QUICK else max(1, epochs * 480 // n_train)
