@@ -2,12 +2,13 @@
 Title: CT metal-artefact reduction under C4
 Author: keras-approxeq developers
 Date created: 2026/11/27
-Last modified: 2026/12/05
+Last modified: 2026/12/06
 Description: A CNN removes the streaks that metal inserts leave in
     filtered back-projections of sparse, damaged sinograms; the projection
     penalty against a plain CNN, the sample-based regulariser, residual
-    pathways and a model projected after training, with the paper's norm
-    and lambda ablations.
+    pathways, a model projected after training and the recipe
+    (`ProjectionDecay` at a rate and from a start chosen from the data),
+    with the paper's norm and lambda ablations.
 Accelerator: None
 
 Run it on any backend; the flags (see "The run" below) choose the models,

@@ -4,7 +4,8 @@ Author: keras-approxeq developers
 Date created: 2026/11/27
 Last modified: 2026/12/05
 Description: A small CNN, plain, with ProjectionRegularizer and with the
-    recipe (ProjectionDecay at a rate chosen from the data), on almost
+    recipe (ProjectionDecay at a rate and from a start chosen from the
+    data), on almost
     rotation-invariant data.
 Accelerator: None
 

@@ -2,17 +2,18 @@
 Title: How much symmetry? A study with a dial
 Author: keras-approxeq developers
 Date created: 2026/12/01
-Last modified: 2026/12/05
+Last modified: 2026/12/06
 Description: A teacher network whose symmetry is broken by a dial, from
     exactly C4-equivariant to not at all, learnt from three training-set
     sizes by a plain CNN, an exactly equivariant one, the recipe
-    (`ProjectionDecay` at a strength chosen by `select_strength`), the
+    (`ProjectionDecay` at a strength and from a start chosen by
+    `select_strength`), the
     paper's penalty at a fixed lambda, residual pathways and the
     sample-based regulariser.
 Accelerator: None
 
 ```
-KERAS_BACKEND=jax python examples/symmetry_breaking.py  # 5-7 hours, one core
+KERAS_BACKEND=jax python examples/symmetry_breaking.py  # ~10 h, one core (est.)
 KERAS_APPROXEQ_QUICK=1 python examples/symmetry_breaking.py  # a smoke run
 KERAS_BACKEND=jax python examples/symmetry_breaking.py --sizes 32 --dials 0.1
 ```
@@ -150,13 +151,16 @@ def make_data(dial, count, seed):
 
 One architecture for all: three `5 x 5` convolutions, trivial -> 4
 regular C4 fields (16 channels) -> 4 regular fields -> trivial, ReLU
-between. Only what pulls it towards equivariance differs:
+between. Only what pulls it towards equivariance, and where the pulled
+kernels start, differ:
 
 - plain: Keras' defaults;
 - exact: the same with `ProjectionDecay(rate=1)`, projected after every
   step;
-- recipe: the same with `ProjectionDecay(rate)`, the rate chosen by
-  `select_strength` by 3-fold cross-validation on the training set;
+- recipe: the same with `ProjectionDecay(rate)`, the rate and the start
+  of the pulled kernels (Keras' own or `ProjectedInitializer`'s) chosen
+  by `select_strength(starts=("own", "projected"))` by cross-validation
+  on the training set (`--folds`, default 3);
 - penalty: `ProjectedInitializer` and the paper's
   `ProjectionRegularizer(norm="fro", lambda_perp=1e-2)`;
 - residual pathway: `ResidualPathway` layers (kernel `P(A) + B`, `B`

@@ -2,12 +2,13 @@
 Title: 3D shapes under SO(3) and O(3), with an orientation cue
 Author: keras-approxeq developers
 Date created: 2026/11/27
-Last modified: 2026/12/05
+Last modified: 2026/12/06
 Description: A small 3D ResNet of plain Conv3D layers, each penalised
     towards the SO(3) (or O(3)) steerable subspace of its field types, on
     generated volumes whose classes are shapes up to rotation, except two
     that differ only by orientation; against a plain network, a hard
-    projected one, residual pathways and the sample-based regulariser;
+    projected one, residual pathways, the sample-based regulariser and
+    the recipe (`ProjectionDecay` at a rate chosen by `select_strength`);
     accuracy and a runtime table (the paper's Table 4).
 Accelerator: None
 
@@ -239,7 +240,8 @@ Adam (`2e-3`), cross-entropy, batch 16. Models:
   penalty removes the non-equivariant part, most of each kernel);
 - *residual pathway*: `ResidualPathway` layers;
 - *sampled*: `SampledEquivariance`, one random rotation per step;
-- *recipe*: the package's default recipe. The plain network through
+- *recipe*: the README's recipe with the start not chosen but re-drawn
+  (here `"auto"` re-draws every kernel). The plain network through
   `regularize(..., penalty=False, decay=rate, reinitialize="auto")`:
   `ProjectionDecay(rate)` on every convolution, whose kernels (their
   steerable subspace keeps under 1 % of a plain draw's variance) are

@@ -109,7 +109,8 @@ def regularize(
             `project_weights` find them.
         decay: `None` or a rate in `(0, 1]`: also (or, with
             `penalty=False`, instead) put a `ProjectionDecay` of this
-            rate as each kernel's constraint.
+            rate as the constraint of each kernel and of each bias that
+            gets a regularizer.
         reinitialize: `False`, `True` or `"auto"`: whether to re-draw
             regularised kernels from
             `ProjectedInitializer(base=<the layer's own initializer>)`:

@@ -93,7 +93,7 @@ def select_strength(
     only its projection, `D / N` of its variance. On
     `examples/rotated_digits.py` (ten seeds, 3 folds) the selection
     scored 0.877 from the projected start and 0.841 from Keras' one
-    (plain 0.864); on the symmetry-breaking study's three-layer teacher
+    (plain 0.864); on the symmetry-breaking study's three-layer student
     the projected start had 4 to 60 % more error in every cell of the
     8- and 32-image columns. With `starts`, the start is chosen with the
     strength: `build_model(strength, start)` is scored for every start
