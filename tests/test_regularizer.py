@@ -11,6 +11,8 @@ from utils import FLOAT64
 from utils import group_average
 from utils import value_and_grad
 
+from keras_approxeq import ProjectedInitializer
+from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import project
 from keras_approxeq.symmetry import groups
@@ -325,12 +327,39 @@ BAD_ARGUMENTS = [
     ({"max_frequency": 2.5}, r"max_frequency=2.5"),
 ]
 
+# Options that cannot go together, whatever the weight's shape.
+BAD_TARGETS = [
+    ({"group": "S4", "in_rep": "regular"}, r"'regular' is not defined"),
+    ({"group": "SO2", "out_rep": "regular"}, r"regular.*SO2 is infinite"),
+    ({"group": "O", "domain": "fourier"}, r"2D groups.*not for O"),
+    ({"group": "S4", "domain": "fourier"}, r"domain='spatial'"),
+    ({"group": "Oh", "max_frequency": 2}, r"not\s+to Oh"),
+    ({"group": "C4", "layout": "convtranspose"}, r"Unknown layout"),
+]
+
 
 @pytest.mark.parametrize("kwargs,message", BAD_ARGUMENTS, ids=str)
 def test_bad_arguments_raise_at_construction(kwargs, message):
     kwargs = {"group": "C4", **kwargs}
     with pytest.raises(ValueError, match=message):
         ProjectionRegularizer(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,message", BAD_TARGETS, ids=str)
+@pytest.mark.parametrize(
+    "target", [ProjectionRegularizer, ProjectionDecay, ProjectedInitializer]
+)
+def test_options_that_do_not_go_together_raise_at_construction(
+    target, kwargs, message
+):
+    with pytest.raises(ValueError, match=message):
+        target(**kwargs)
+
+
+def test_an_unknown_layout_is_refused_by_project():
+    kernel = np.zeros((3, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"Unknown layout 'convtranspose'"):
+        project(kernel, "C4", layout="convtranspose")
 
 
 BAD_KERNELS = [
@@ -351,10 +380,6 @@ BAD_KERNELS = [
     ("C4", {"layout": "conv"}, (3, 3), r"layout 'conv' must have rank 3 or 4"),
     ("S4", {}, (3, 3, 4, 4), r"'S4' permutes set elements.*Dense kernels"),
     ("S4", {"in_rep": "natural"}, (6, 4), r"multiple of 4.*6 input"),
-    ("S4", {"in_rep": "regular"}, (4, 4), r"'regular' is not defined"),
-    ("O", {"domain": "fourier"}, (3, 3, 3, 1, 1), r"2D groups.*not for O"),
-    ("S4", {"domain": "fourier"}, (4, 4), r"domain='spatial'"),
-    ("Oh", {"max_frequency": 2}, (3, 3, 3, 1, 1), r"not\s+to Oh"),
     (
         "C8",
         {"domain": "fourier", "layout": "depthwise"},

@@ -28,7 +28,8 @@ def normalize(layout):
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(
             f"Unknown layout {layout!r}. Expected None (inferred from the "
-            f"weight's rank) or one of {list(LAYOUTS)}."
+            f"weight's rank) or one of {list(LAYOUTS)}, e.g. "
+            "layout='conv_transpose' for a Conv2DTranspose kernel."
         )
     return layout
 
@@ -59,6 +60,7 @@ class KernelLayout:
     def __init__(self, shape, layout=None):
         shape = tuple(int(d) for d in shape)
         rank = len(shape)
+        layout = normalize(layout)
         if layout is None:
             layout = {1: "bias", 2: "dense"}.get(rank, "conv")
         expected = {"dense": (2,), "bias": (1,)}.get(layout, (3, 4, 5))

@@ -180,6 +180,7 @@ def get_projector(
     domain = normalize_domain(domain)
     max_frequency = normalize_max_frequency(max_frequency)
     basis = radial.normalize_basis(basis)
+    check_options(group, in_rep, out_rep, domain, max_frequency)
     args = (group, in_rep, out_rep, layout.shape, layout, max_frequency, basis)
     grid_exact = group.is_grid_exact
     regular = "regular" in in_rep + out_rep and layout.name != "depthwise"
@@ -191,15 +192,42 @@ def get_projector(
     if not grid_exact:
         return steerable.get_steerable_projector(*args)
     if max_frequency is not None:
-        if group.ndim != 2:
-            raise ValueError(
-                f"max_frequency applies to the 2D groups, SO3 and O3, not "
-                f"to {group.name}. Leave max_frequency=None."
-            )
         return steerable.get_steerable_projector(*args)
     return _build_kronecker(
         group.name, group.ndim, in_rep, out_rep, layout.shape, layout.name
     )
+
+
+def check_options(group, in_rep, out_rep, domain, max_frequency):
+    """Raises the errors of a projection's options that do not depend on
+    the weight's shape, so that they can be raised at construction.
+
+    Args:
+        group: A group object.
+        in_rep, out_rep: Normalised representations (lists of names).
+        domain: A normalised domain.
+        max_frequency: A normalised band limit.
+
+    Raises:
+        ValueError: if a representation is not defined for the group,
+            `domain="fourier"` is asked of a group that has no such
+            domain, or `max_frequency` of a group without frequencies.
+    """
+    for rep in (in_rep, out_rep):
+        representations.Representation(group, rep)
+    if domain == "fourier" and (
+        group.ndim not in (2, 3) or (group.ndim == 3 and group.order)
+    ):
+        raise ValueError(
+            f"domain='fourier' is available for the 2D groups (C<N>, "
+            f"D<N>, SO2, O2) and for SO3/O3, not for {group.name}. Use "
+            "domain='spatial'."
+        )
+    if max_frequency is not None and group.is_grid_exact and group.ndim != 2:
+        raise ValueError(
+            f"max_frequency applies to the 2D groups, SO3 and O3, not "
+            f"to {group.name}. Leave max_frequency=None."
+        )
 
 
 def normalize_domain(domain):

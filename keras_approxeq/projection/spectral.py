@@ -220,12 +220,6 @@ def get_spectral_projector(
         max_frequency: As for `steerable.get_steerable_projector`.
         basis: As for `steerable.get_steerable_projector`.
     """
-    if group.ndim not in (2, 3) or (group.ndim == 3 and group.order):
-        raise ValueError(
-            f"domain='fourier' is available for the 2D groups (C<N>, "
-            f"D<N>, SO2, O2) and for SO3/O3, not for {group.name}. Use "
-            "domain='spatial'."
-        )
     if layout.name == "depthwise":
         raise ValueError(
             "domain='fourier' does not support depthwise kernels. Use "

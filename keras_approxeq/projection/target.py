@@ -11,6 +11,7 @@ first training step, and writes them back into a config.
 
 from keras_approxeq.actions import layouts
 from keras_approxeq.kernels import radial
+from keras_approxeq.projection.projectors import check_options
 from keras_approxeq.projection.projectors import normalize_domain
 from keras_approxeq.projection.projectors import normalize_max_frequency
 from keras_approxeq.projection.projectors import projector_for
@@ -38,13 +39,21 @@ class ProjectionTarget:
         max_frequency,
         basis,
     ):
-        self.group = groups.get(group).name
+        group = groups.get(group)
+        self.group = group.name
         self.in_rep = representations.validated(in_rep, "in_rep")
         self.out_rep = representations.validated(out_rep, "out_rep")
         self.layout = layouts.normalize(layout)
         self.domain = normalize_domain(domain)
         self.max_frequency = normalize_max_frequency(max_frequency)
         self.basis = radial.normalize_basis(basis)
+        check_options(
+            group,
+            representations.normalize(self.in_rep, "in_rep"),
+            representations.normalize(self.out_rep, "out_rep"),
+            self.domain,
+            self.max_frequency,
+        )
 
     def projector(self, shape):
         """The (cached) projector for a weight of `shape`."""
