@@ -328,6 +328,36 @@ def test_reinitialize_rejects_other_values(value):
         regularize(_sequential(), "C4", reinitialize=value, verbose=False)
 
 
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"decay": 2.0}, r"`decay` to be a number in \[0, 1\].*decay=2.0"),
+        ({"layers": "conv"}, r"a string. Pass layers=\['conv'\]"),
+        ({"layers": ["conv", "typo"]}, r"does not have: \['typo'\]"),
+    ],
+    ids=str,
+)
+def test_bad_arguments_raise_before_a_layer_changes(kwargs, message):
+    """A subclassed model is changed in place: a bad argument must not
+    leave it half regularised."""
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(4, 3, name="conv", **LAST)
+            self.head = keras.layers.Conv2D(4, 3, name="head", **LAST)
+
+        def call(self, x):
+            return self.head(self.conv(x))
+
+    model = Net()
+    model(np.zeros((1, 9, 9, 3), "float32"))
+    with pytest.raises(ValueError, match=message):
+        regularize(model, "C4", verbose=False, **kwargs)
+    assert model.conv.kernel_regularizer is None
+    assert model.head.kernel_regularizer is None
+
+
 def test_the_decay_targets_the_regularizers_subspace():
     """`basis`, `max_frequency` and `domain` reach the decay too."""
     model = keras.Sequential(

@@ -29,6 +29,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq.penalties.initializers import ProjectedInitializer
+from keras_approxeq.penalties.regularize import check_layer_names
 from keras_approxeq.penalties.regularize import layer_weight
 
 __all__ = ["rescale_kernels"]
@@ -194,23 +195,11 @@ _DEAD = 1e-30
 
 def _selected(model, layers):
     """The model's own layers that `layers` selects, in the model's order."""
-    if isinstance(layers, str):
-        raise ValueError(
-            "Expected `layers` to be None, a list of layer names or a "
-            f"predicate. Received: layers={layers!r}, a string. Pass "
-            f"layers=[{layers!r}]."
-        )
     if layers is None or callable(layers):
         chosen = _projected if layers is None else layers
         selected = [layer for layer in model.layers if chosen(layer)]
     else:
-        names = [layer.name for layer in model.layers]
-        unknown = [name for name in layers if name not in names]
-        if unknown:
-            raise ValueError(
-                f"`layers` names layers the model does not have: {unknown}. "
-                f"Expected names of its own layers: {names}."
-            )
+        check_layer_names(layers, [layer.name for layer in model.layers])
         selected = [layer for layer in model.layers if layer.name in layers]
     if not selected:
         raise ValueError(

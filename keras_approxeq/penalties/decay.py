@@ -62,20 +62,10 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
         max_frequency=None,
         basis="smooth",
     ):
-        try:
-            valid = 0.0 <= float(rate) <= 1.0
-        except (TypeError, ValueError):
-            valid = False
-        if not valid:
-            raise ValueError(
-                "Expected `rate` to be a number in [0, 1] (the fraction of "
-                "the non-equivariant part removed per step). Received: "
-                f"rate={rate!r}."
-            )
+        self.rate = validated_rate(rate)
         self._set_target(
             group, in_rep, out_rep, layout, domain, max_frequency, basis
         )
-        self.rate = float(rate)
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
@@ -89,3 +79,18 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
 
     def get_config(self):
         return {**self.target_config(), "rate": self.rate}
+
+
+def validated_rate(rate, argument="rate"):
+    """`rate` as a float in `[0, 1]`, or a `ValueError` naming `argument`."""
+    try:
+        valid = 0.0 <= float(rate) <= 1.0
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            f"Expected `{argument}` to be a number in [0, 1] (the fraction "
+            "of the non-equivariant part removed per step). Received: "
+            f"{argument}={rate!r}."
+        )
+    return float(rate)

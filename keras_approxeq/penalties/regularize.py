@@ -5,6 +5,7 @@ import math
 import keras
 
 from keras_approxeq.penalties.decay import ProjectionDecay
+from keras_approxeq.penalties.decay import validated_rate
 from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 
@@ -107,7 +108,7 @@ def regularize(
             `penalty=False` the kernels get a regularizer of weight 0,
             which costs nothing and lets `equivariance_report` and
             `project_weights` find them.
-        decay: `None` or a rate in `(0, 1]`: also (or, with
+        decay: `None` or a rate in `[0, 1]`: also (or, with
             `penalty=False`, instead) put a `ProjectionDecay` of this
             rate as the constraint of each kernel and of each bias that
             gets a regularizer.
@@ -166,8 +167,10 @@ def regularize(
             "Nothing to add: `penalty=False` and `decay=None`. Keep the "
             "penalty or give a decay rate, e.g. decay=0.1."
         )
+    if decay is not None:
+        validated_rate(decay, "decay")
+    chosen = _selector(layers, model)
     regularized = _clone(model)
-    chosen = _selector(layers)
     plans, identities, problems = [], [], []
     for layer in regularized._flatten_layers(include_self=False):
         specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
@@ -264,13 +267,31 @@ def _is_functional(model):
     )
 
 
-def _selector(layers):
+def _selector(layers, model):
     if layers is None:
         return lambda layer: True
     if callable(layers):
         return layers
+    flat = model._flatten_layers(include_self=False)
+    check_layer_names(layers, [layer.name for layer in flat])
     names = set(layers)
     return lambda layer: layer.name in names
+
+
+def check_layer_names(layers, names):
+    """Raises unless `layers`, a list of layer names, names only `names`."""
+    if isinstance(layers, str):
+        raise ValueError(
+            "Expected `layers` to be None, a list of layer names or a "
+            f"predicate. Received: layers={layers!r}, a string. Pass "
+            f"layers=[{layers!r}]."
+        )
+    unknown = [name for name in layers if name not in names]
+    if unknown:
+        raise ValueError(
+            f"`layers` names layers the model does not have: {unknown}. "
+            f"Expected names of its layers: {names}."
+        )
 
 
 def _reps(layer, in_rep, out_rep):
