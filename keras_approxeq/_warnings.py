@@ -67,10 +67,11 @@ def keyword_only(*legacy, renamed=None):
             name = name_of(args)
             extra = args[count:]
             if len(extra) > len(legacy):
+                method = fn.__name__ == "__init__"
                 raise TypeError(
-                    f"{name} takes {', '.join(positional)} by position and "
-                    f"the rest by keyword; received {len(args)} positional "
-                    "arguments."
+                    f"{name} takes {', '.join(positional[method:])} by "
+                    "position and the rest by keyword; received "
+                    f"{len(args) - method} positional arguments."
                 )
             names = legacy[: len(extra)]
             deprecated(

@@ -406,3 +406,12 @@ def test_direct_regularizer_error_names_the_weight():
     assert layer.kernel.path in message
     assert "layout='depthwise'" in message
     assert "multiple of 4" in message
+
+
+def test_the_depthwise_hint_comes_only_with_a_channel_count():
+    """A non-square kernel is no depthwise kernel: no hint."""
+    reg = ProjectionRegularizer("C4")
+    with pytest.raises(ValueError) as info:
+        reg(keras.ops.zeros((3, 5, 4, 4)))
+    assert "square" in str(info.value)
+    assert "depthwise" not in str(info.value)

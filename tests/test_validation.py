@@ -94,6 +94,12 @@ def test_functions_take_the_representations_by_keyword_and_warn_on_0_1_0():
     )
     with pytest.raises(TypeError, match="by position and the rest by keyword"):
         transform(x, "C4", 1, "regular", "channels_last", "extra")
+    # A class counts its arguments as its caller wrote them, without self.
+    with pytest.raises(
+        TypeError,
+        match=r"ProjectionDecay takes group by position.*received 6 positional",
+    ):
+        ProjectionDecay("C4", "trivial", "trivial", 0.1, None, "extra")
 
 
 @pytest.mark.parametrize("cls", [GroupConv2D, RelaxedGroupConv2D])

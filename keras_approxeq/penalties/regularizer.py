@@ -219,11 +219,12 @@ _ORTHOGONAL_INVARIANT = ("spectral", "nuclear")
 
 
 def _located(error, path, layout, shape):
-    """The error, with the weight it concerns and a hint for depthwise."""
+    """The error, with the weight it concerns and, where a channel count
+    does not fit and the layout was inferred, a hint for depthwise."""
     message = str(error)
     if path is not None:
         message = f"For weight {path!r} of shape {tuple(shape)}: {message}"
-    if layout is None and len(shape) >= 3:
+    if layout is None and len(shape) >= 3 and "multiple of" in message:
         message += (
             " If this is a depthwise kernel (DepthwiseConv*, the depthwise "
             "kernel of SeparableConv*), pass layout='depthwise'; "
