@@ -87,6 +87,32 @@ def test_monitor_writes_the_ratios_into_the_history(rng):
         EquivarianceMonitor(x[:4])
 
 
+def test_the_monitor_round_trips_through_keras_serialization():
+    x = np.random.default_rng(0).normal(size=(2, 5, 5, 1)).astype("float32")
+    monitor = EquivarianceMonitor(x, group="C4", num_elements=2, prefix="eq")
+    config = keras.saving.serialize_keras_object(monitor)
+    again = keras.saving.deserialize_keras_object(config)
+    assert isinstance(again, EquivarianceMonitor)
+    np.testing.assert_array_equal(again.x, x)
+    assert again.get_config().keys() == monitor.get_config().keys()
+    assert (again.group, again.num_elements, again.prefix) == ("C4", 2, "eq")
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"data_format": "nchw"}, r"data_format='nchw'"),
+        ({"num_elements": 0}, r"positive integer.*num_elements=0"),
+        ({"num_elements": True}, r"num_elements=True"),
+    ],
+    ids=str,
+)
+def test_the_monitor_checks_its_arguments_when_made(kwargs, message):
+    x = np.zeros((2, 5, 5, 1), "float32")
+    with pytest.raises(ValueError, match=message):
+        EquivarianceMonitor(x, group="C4", **kwargs)
+
+
 def test_plot_draws_one_curve_per_weight():
     import matplotlib
 

@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 
+from keras_approxeq.actions import data_formats
 from keras_approxeq.diagnostics.error import equivariance_error
+from keras_approxeq.diagnostics.error import validated_num_elements
 from keras_approxeq.diagnostics.report import regularized_weights
 from keras_approxeq.diagnostics.report import relative_residual
 from keras_approxeq.diagnostics.report import weight_and_projection
@@ -65,8 +67,10 @@ class EquivarianceMonitor(keras.callbacks.Callback):
         self.group = None if group is None else groups.get(group).name
         self.in_rep = representations.validated(in_rep, "in_rep")
         self.out_rep = representations.validated(out_rep, "out_rep")
+        if data_format is not None:
+            data_formats.standardize(data_format)
         self.data_format = data_format
-        self.num_elements = num_elements
+        self.num_elements = validated_num_elements(num_elements)
         self.prefix = prefix
 
     def on_epoch_end(self, epoch, logs=None):
@@ -89,6 +93,7 @@ class EquivarianceMonitor(keras.callbacks.Callback):
 
     def get_config(self):
         return {
+            "x": self.x,
             "group": self.group,
             "in_rep": self.in_rep,
             "out_rep": self.out_rep,
@@ -96,3 +101,12 @@ class EquivarianceMonitor(keras.callbacks.Callback):
             "num_elements": self.num_elements,
             "prefix": self.prefix,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # Keras' Callback has no `from_config`, and Keras leaves the array
+        # `x` serialized inside the config.
+        config = dict(config)
+        if isinstance(config.get("x"), dict):
+            config["x"] = keras.saving.deserialize_keras_object(config["x"])
+        return cls(**config)

@@ -80,12 +80,23 @@ def _elements(group, num_elements, seed):
         if group.is_finite and group.order <= 1024:
             return group.elements
         num_elements = 64 if group.is_finite else 16
-    if not isinstance(num_elements, int) or num_elements < 1:
+    return group.sample(validated_num_elements(num_elements), seed)
+
+
+def validated_num_elements(num_elements):
+    """`num_elements`: `None` or a positive int, else a `ValueError`."""
+    if num_elements is None:
+        return None
+    if (
+        not isinstance(num_elements, (int, np.integer))
+        or isinstance(num_elements, bool)
+        or num_elements < 1
+    ):
         raise ValueError(
             "Expected `num_elements` to be a positive integer or None. "
             f"Received: num_elements={num_elements!r}."
         )
-    return group.sample(num_elements, seed)
+    return int(num_elements)
 
 
 def _max_abs(t):
