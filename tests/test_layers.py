@@ -228,6 +228,41 @@ def test_bad_layer_arguments_raise():
         )
 
 
+def _sampled(**kwargs):
+    return SampledEquivariance(
+        keras.Sequential([keras.Input((2,))]), "C4", **kwargs
+    )
+
+
+BAD_LAYER_ARGUMENTS = [
+    (lambda: GroupConv2D(True, 3), r"num_fields=True"),
+    (lambda: RelaxedGroupConv2D(2.5, 3), r"positive int.*num_fields=2.5"),
+    (lambda: RelaxedGroupConv2D(2, 3.0), r"kernel_size=3.0"),
+    (lambda: RelaxedGroupConv2D(2, 3, norm="bogus"), r"Unknown norm 'bogus'"),
+    (lambda: ResidualPathway(4, 3, rank=7), r"0 \(Dense\), 1, 2 or 3.*rank=7"),
+    (lambda: ResidualPathway(0, 3), r"positive int.*filters=0"),
+    (lambda: ResidualPathway(4, 3, free_decay=-1), r"free_decay=-1"),
+    (lambda: FieldNormalization("C4", momentum="x"), r"momentum='x'"),
+    (lambda: FieldNormalization("C4", epsilon=-1), r">= 0.*epsilon=-1"),
+    (lambda: _sampled(weight="big"), r"finite number >= 0.*weight='big'"),
+    (lambda: _sampled(pool_size=-3), r"pool_size=-3"),
+    (lambda: _sampled(data_format="nchw"), r"data_format='nchw'"),
+]
+
+
+@pytest.mark.parametrize("make,message", BAD_LAYER_ARGUMENTS)
+def test_bad_layer_arguments_raise_when_the_layer_is_made(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_numpy_integers_count_as_ints():
+    layer = GroupConv2D(np.int64(2), 3, group="C4")
+    assert layer.get_config()["num_fields"] == 2
+    assert type(layer.get_config()["num_fields"]) is int
+    assert RelaxedGroupConv2D(np.int32(1), np.int32(3)).kernel_size == (3, 3)
+
+
 def test_relaxed_group_conv_breaks_symmetry_only_through_mixing_weights(rng):
     layer = RelaxedGroupConv2D(1, 3, padding="same", data_format=CL)
     x = rng.normal(size=(2, 7, 7, 4)).astype("float32")

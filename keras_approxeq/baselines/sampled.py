@@ -5,6 +5,9 @@ import functools
 import keras
 from keras import ops
 
+from keras_approxeq._checks import is_int
+from keras_approxeq._checks import is_number
+from keras_approxeq.actions import data_formats
 from keras_approxeq.actions.transforms import transform
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry import representations
@@ -64,19 +67,32 @@ class SampledEquivariance(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(num_samples, int) or num_samples < 1:
+        if not is_int(num_samples, 1):
             raise ValueError(
                 "Expected `num_samples` to be a positive int. Received: "
                 f"num_samples={num_samples!r}."
             )
+        if not (is_number(weight) and weight >= 0):
+            raise ValueError(
+                "Expected `weight` to be a finite number >= 0 (the sampled "
+                f"loss's weight). Received: weight={weight!r}."
+            )
+        if not is_int(pool_size, 1):
+            raise ValueError(
+                "Expected `pool_size` to be a positive int (elements drawn "
+                "once from an infinite group). Received: "
+                f"pool_size={pool_size!r}."
+            )
+        if data_format is not None:
+            data_formats.standardize(data_format)
         self.model = model
         self.group = groups.get(group).name
         self.in_rep = representations.validated(in_rep, "in_rep")
         self.out_rep = representations.validated(out_rep, "out_rep")
-        self.num_samples = num_samples
+        self.num_samples = int(num_samples)
         self.weight = float(weight)
         self.data_format = data_format
-        self.pool_size = pool_size
+        self.pool_size = int(pool_size)
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed)
 

@@ -3,6 +3,7 @@
 import numpy as np
 from keras import ops
 
+from keras_approxeq._checks import is_int
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.actions.transforms import transform
 from keras_approxeq.symmetry import groups
@@ -87,11 +88,7 @@ def validated_num_elements(num_elements):
     """`num_elements`: `None` or a positive int, else a `ValueError`."""
     if num_elements is None:
         return None
-    if (
-        not isinstance(num_elements, (int, np.integer))
-        or isinstance(num_elements, bool)
-        or num_elements < 1
-    ):
+    if not is_int(num_elements, 1):
         raise ValueError(
             "Expected `num_elements` to be a positive integer or None. "
             f"Received: num_elements={num_elements!r}."

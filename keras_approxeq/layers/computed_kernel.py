@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_approxeq._checks import is_int
 from keras_approxeq.actions import data_formats
 
 __all__ = ["ComputedKernelLayer"]
@@ -45,8 +46,18 @@ class ComputedKernelLayer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not (is_int(rank, 0) and rank <= 3):
+            raise ValueError(
+                "Expected `rank` to be 0 (Dense), 1, 2 or 3 (spatial "
+                f"dimensions). Received: rank={rank!r}."
+            )
+        if not is_int(filters, 1):
+            raise ValueError(
+                "Expected `filters` to be a positive int. Received: "
+                f"filters={filters!r}."
+            )
         self.rank = rank
-        self.filters = filters
+        self.filters = int(filters)
         self.kernel_size = _tuple(
             kernel_size if rank else (), rank, "kernel_size"
         )
@@ -141,12 +152,19 @@ def _one_channel(shape, channels_first):
 
 
 def _tuple(value, rank, name):
-    if isinstance(value, int):
-        return (value,) * rank
-    value = tuple(value)
-    if len(value) != rank or not all(isinstance(v, int) for v in value):
+    if is_int(value, 1):
+        return (int(value),) * rank
+    try:
+        values = tuple(value)
+    except TypeError:
+        values = None
+    if (
+        values is None
+        or len(values) != rank
+        or not all(is_int(v, 1) for v in values)
+    ):
         raise ValueError(
-            f"Expected `{name}` to be an int or {rank} ints. Received: "
-            f"{name}={value!r}."
+            f"Expected `{name}` to be a positive int or {rank} of them. "
+            f"Received: {name}={value!r}."
         )
-    return value
+    return tuple(int(v) for v in values)

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_approxeq import _ops
+from keras_approxeq._checks import is_number
 from keras_approxeq._memo import Constants
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.actions import data_formats
@@ -28,10 +29,10 @@ class FieldNormalization(keras.layers.Layer):
     element moves channels (regular fields) or mixes them (vector fields).
     Here every field shares them:
 
-    * trivial and regular fields: the mean and variance over the batch,
-      the spatial axes and the field's channels; one scale and one offset
-      per field;
-    * other fields (vectors, irreps, pseudo-scalars): no mean is
+    * trivial and regular fields and the invariant irreps (`"irrep0"`,
+      `"irrep0e"`): the mean and variance over the batch, the spatial
+      axes and the field's channels; one scale and one offset per field;
+    * other fields (vectors, the other irreps, pseudo-scalars): no mean is
       subtracted (it would not be invariant); they are divided by the root
       mean square of their components over the batch, the spatial axes and
       the field, and multiplied by one scale per field.
@@ -53,7 +54,7 @@ class FieldNormalization(keras.layers.Layer):
 
     ```python
     x = GroupConv2D(8, 3, group="C4", padding="same")(x)
-    x = FieldNormalization("C4", "regular")(x)
+    x = FieldNormalization("C4", rep="regular")(x)
     x = keras.layers.ReLU()(x)
     ```
     """
@@ -72,6 +73,16 @@ class FieldNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         self.group = groups.get(group).name
         self.rep = validated(rep)
+        if not (is_number(momentum) and 0 <= momentum < 1):
+            raise ValueError(
+                "Expected `momentum` to be a number in [0, 1) (of the moving "
+                f"averages). Received: momentum={momentum!r}."
+            )
+        if not (is_number(epsilon) and epsilon >= 0):
+            raise ValueError(
+                "Expected `epsilon` to be a finite number >= 0 (added to "
+                f"the variances). Received: epsilon={epsilon!r}."
+            )
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.data_format = data_formats.standardize(data_format)

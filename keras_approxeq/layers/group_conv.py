@@ -21,6 +21,7 @@ model = keras.Sequential([
 
 import keras
 
+from keras_approxeq._checks import is_int
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 from keras_approxeq.symmetry import groups
@@ -58,12 +59,12 @@ class _RegularOutput:
             hint="Use a finite one such as 'C8', or a Conv layer with a "
             "ProjectionRegularizer on irreps.",
         )
-        if not isinstance(num_fields, int) or num_fields < 1:
+        if not is_int(num_fields, 1):
             raise ValueError(
                 "Expected `num_fields` to be a positive int (the number of "
                 f"regular fields). Received: num_fields={num_fields!r}."
             )
-        self.num_fields, self.group = num_fields, resolved.name
+        self.num_fields, self.group = int(num_fields), resolved.name
         self.in_rep = in_rep or self._in_rep
         self.penalty = {
             "norm": norm,
@@ -78,7 +79,7 @@ class _RegularOutput:
         kwargs.setdefault("bias_regularizer", regularizer)
         self._base.__init__(
             self,
-            filters=num_fields * resolved.order,
+            filters=self.num_fields * resolved.order,
             kernel_size=kernel_size,
             **kwargs,
         )
@@ -107,14 +108,13 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
         num_fields: Number of output regular fields; the layer has
             `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
-        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
-            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"C4"`.
+        group: A finite group acting on 2D grids: `"C4"`, `"D4"`, `"C8"`,
+            `"D16"`, ... Default `"C4"`.
         in_rep: The input channels' representation. Default `"trivial"`.
-        **kwargs: The penalty's arguments below, and every other argument
-            of the Keras convolution (`strides`, `padding`, `activation`,
-            `use_bias`, initializers, constraints, ...). A
-            `kernel_regularizer` or `bias_regularizer` given here replaces
-            the default one.
+        **kwargs: Every other argument of the Keras convolution
+            (`strides`, `padding`, `activation`, `use_bias`, initializers,
+            constraints, ...). A `kernel_regularizer` or
+            `bias_regularizer` given here replaces the default one.
 
     Keyword Args:
         norm: The penalty's norm (see `ProjectionRegularizer`). Default
@@ -123,6 +123,12 @@ class LiftingConv2D(_RegularOutput, keras.layers.Conv2D):
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
         domain: `"spatial"` (default) or `"fourier"`.
+
+    Example:
+
+    >>> layer = LiftingConv2D(8, 3, group="C4", padding="same")
+    >>> tuple(layer(keras.ops.zeros((1, 9, 9, 1))).shape)
+    (1, 9, 9, 32)
     """
 
     _base, _ndim = keras.layers.Conv2D, 2
@@ -138,14 +144,13 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
         num_fields: Number of output regular fields; the layer has
             `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
-        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
-            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"C4"`.
+        group: A finite group acting on 2D grids: `"C4"`, `"D4"`, `"C8"`,
+            `"D16"`, ... Default `"C4"`.
         in_rep: The input channels' representation. Default `"regular"`.
-        **kwargs: The penalty's arguments below, and every other argument
-            of the Keras convolution (`strides`, `padding`, `activation`,
-            `use_bias`, initializers, constraints, ...). A
-            `kernel_regularizer` or `bias_regularizer` given here replaces
-            the default one.
+        **kwargs: Every other argument of the Keras convolution
+            (`strides`, `padding`, `activation`, `use_bias`, initializers,
+            constraints, ...). A `kernel_regularizer` or
+            `bias_regularizer` given here replaces the default one.
 
     Keyword Args:
         norm: The penalty's norm (see `ProjectionRegularizer`). Default
@@ -154,6 +159,12 @@ class GroupConv2D(_RegularOutput, keras.layers.Conv2D):
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
         domain: `"spatial"` (default) or `"fourier"`.
+
+    Example:
+
+    >>> layer = GroupConv2D(8, 3, group="C4", padding="same")
+    >>> tuple(layer(keras.ops.zeros((1, 9, 9, 32))).shape)
+    (1, 9, 9, 32)
     """
 
     _base, _ndim = keras.layers.Conv2D, 2
@@ -169,14 +180,14 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
         num_fields: Number of output regular fields; the layer has
             `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
-        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
-            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"O"`.
+        group: A finite group acting on 3D grids: `"O"` (the cube's 24
+            rotations) or `"Oh"` (with its reflections, 48). Default
+            `"O"`.
         in_rep: The input channels' representation. Default `"trivial"`.
-        **kwargs: The penalty's arguments below, and every other argument
-            of the Keras convolution (`strides`, `padding`, `activation`,
-            `use_bias`, initializers, constraints, ...). A
-            `kernel_regularizer` or `bias_regularizer` given here replaces
-            the default one.
+        **kwargs: Every other argument of the Keras convolution
+            (`strides`, `padding`, `activation`, `use_bias`, initializers,
+            constraints, ...). A `kernel_regularizer` or
+            `bias_regularizer` given here replaces the default one.
 
     Keyword Args:
         norm: The penalty's norm (see `ProjectionRegularizer`). Default
@@ -185,6 +196,12 @@ class LiftingConv3D(_RegularOutput, keras.layers.Conv3D):
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
         domain: `"spatial"` (default) or `"fourier"`.
+
+    Example:
+
+    >>> layer = LiftingConv3D(2, 3, group="O", padding="same")
+    >>> tuple(layer(keras.ops.zeros((1, 5, 5, 5, 1))).shape)
+    (1, 5, 5, 5, 48)
     """
 
     _base, _ndim = keras.layers.Conv3D, 3
@@ -200,14 +217,14 @@ class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
         num_fields: Number of output regular fields; the layer has
             `num_fields * |G|` output channels.
         kernel_size: As for the Keras convolution.
-        group: A finite group acting on the grid: `"C4"`, `"D4"`, `"C8"`,
-            ... in 2D; `"O"`, `"Oh"` in 3D. Default `"O"`.
+        group: A finite group acting on 3D grids: `"O"` (the cube's 24
+            rotations) or `"Oh"` (with its reflections, 48). Default
+            `"O"`.
         in_rep: The input channels' representation. Default `"regular"`.
-        **kwargs: The penalty's arguments below, and every other argument
-            of the Keras convolution (`strides`, `padding`, `activation`,
-            `use_bias`, initializers, constraints, ...). A
-            `kernel_regularizer` or `bias_regularizer` given here replaces
-            the default one.
+        **kwargs: Every other argument of the Keras convolution
+            (`strides`, `padding`, `activation`, `use_bias`, initializers,
+            constraints, ...). A `kernel_regularizer` or
+            `bias_regularizer` given here replaces the default one.
 
     Keyword Args:
         norm: The penalty's norm (see `ProjectionRegularizer`). Default
@@ -216,6 +233,12 @@ class GroupConv3D(_RegularOutput, keras.layers.Conv3D):
             `1e-2`.
         lambda_g: Weight of the equivariant part's norm. Default `0.0`.
         domain: `"spatial"` (default) or `"fourier"`.
+
+    Example:
+
+    >>> layer = GroupConv3D(1, 3, group="O", padding="same")
+    >>> tuple(layer(keras.ops.zeros((1, 5, 5, 5, 48))).shape)
+    (1, 5, 5, 5, 24)
     """
 
     _base, _ndim = keras.layers.Conv3D, 3

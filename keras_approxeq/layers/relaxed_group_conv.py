@@ -6,6 +6,7 @@ import math
 import keras
 from keras import ops
 
+from keras_approxeq._checks import is_int
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.penalties.initializers import ProjectedInitializer
@@ -79,17 +80,27 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         resolved = groups.get_finite(
             group, 2, user="RelaxedGroupConv2D", hint="Use e.g. 'C8'."
         )
-        if not isinstance(num_filter_banks, int) or num_filter_banks < 1:
+        if not is_int(num_fields, 1):
+            raise ValueError(
+                "Expected `num_fields` to be a positive int (the number of "
+                f"regular fields). Received: num_fields={num_fields!r}."
+            )
+        if not is_int(num_filter_banks, 1):
             raise ValueError(
                 "Expected `num_filter_banks` to be a positive int. "
                 f"Received: num_filter_banks={num_filter_banks!r}."
             )
+        # The mixing weights' penalty, checked here rather than at build.
+        ProjectionRegularizer(
+            resolved.name, out_rep="regular", norm=norm, lambda_perp=lambda_perp
+        )
+        num_fields = int(num_fields)
         super().__init__(2, num_fields * resolved.order, kernel_size, **kwargs)
         self.num_fields = num_fields
         self.group = resolved.name
         self.order = resolved.order
         self.in_rep = representations.validated(in_rep, "in_rep")
-        self.num_filter_banks = num_filter_banks
+        self.num_filter_banks = int(num_filter_banks)
         self.lambda_perp = lambda_perp
         self.norm = norm
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -28,6 +28,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq._checks import is_int
+from keras_approxeq._checks import is_number
 from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularize import check_layer_names
 from keras_approxeq.penalties.regularize import layer_weight
@@ -255,33 +257,21 @@ def _input_structure(model):
 
 
 def _check_options(target_std, tolerance, max_iterations):
-    if not (_is_number(target_std) and target_std > 0):
+    if not (is_number(target_std) and target_std > 0):
         raise ValueError(
             "Expected `target_std` to be a positive number. Received: "
             f"target_std={target_std!r}."
         )
-    if not (_is_number(tolerance) and 0 < tolerance < 1):
+    if not (is_number(tolerance) and 0 < tolerance < 1):
         raise ValueError(
             "Expected `tolerance` to be a number in (0, 1), relative to "
             f"`target_std`. Received: tolerance={tolerance!r}."
         )
-    if not (
-        isinstance(max_iterations, int)
-        and not isinstance(max_iterations, bool)
-        and max_iterations >= 1
-    ):
+    if not is_int(max_iterations, 1):
         raise ValueError(
             "Expected `max_iterations` to be a positive int. Received: "
             f"max_iterations={max_iterations!r}."
         )
-
-
-def _is_number(value):
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
 
 
 def _kernel(layer):

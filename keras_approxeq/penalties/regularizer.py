@@ -7,6 +7,7 @@ import math
 import keras
 from keras import ops
 
+from keras_approxeq._checks import is_int
 from keras_approxeq._memo import compiled_when_eager
 from keras_approxeq._ops import read
 from keras_approxeq.actions.layouts import KernelLayout
@@ -236,15 +237,9 @@ def _located(error, path, layout, shape):
 def _validate_grid_size(grid_size):
     if grid_size is None:
         return None
-    sizes = [grid_size] if isinstance(grid_size, int) else grid_size
+    sizes = [grid_size] if is_int(grid_size) else grid_size
     try:
-        valid = (
-            all(
-                isinstance(n, int) and not isinstance(n, bool) and n >= 1
-                for n in sizes
-            )
-            and len(sizes) > 0
-        )
+        valid = all(is_int(n, 1) for n in sizes) and len(sizes) > 0
     except TypeError:
         valid = False
     if not valid:
@@ -252,7 +247,7 @@ def _validate_grid_size(grid_size):
             "Expected `grid_size` to be None, a positive int or a list of "
             f"them (one per spatial axis). Received: grid_size={grid_size!r}."
         )
-    return grid_size if isinstance(grid_size, int) else list(grid_size)
+    return int(grid_size) if is_int(grid_size) else [int(n) for n in sizes]
 
 
 def _validate_lambda(value, name):

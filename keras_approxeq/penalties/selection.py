@@ -25,6 +25,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq._checks import is_int
+from keras_approxeq._checks import is_number
+
 __all__ = ["DEFAULT_RATES", "select_strength"]
 
 DEFAULT_RATES = (0.0, 0.03, 0.1, 0.3, 1.0)
@@ -350,22 +353,15 @@ def _held_out_parts(count, validation_split, folds):
                 "`folds` (cross-validation), not both. Received: "
                 f"validation_split={validation_split!r}, folds={folds!r}."
             )
-        if not (
-            isinstance(folds, int)
-            and not isinstance(folds, bool)
-            and 2 <= folds <= count
-        ):
+        if not (is_int(folds, 2) and folds <= count):
             raise ValueError(
                 f"Expected `folds` to be an int from 2 to the number of "
                 f"samples ({count}). Received: folds={folds!r}."
             )
-        return np.array_split(np.arange(count), folds)
+        return np.array_split(np.arange(count), int(folds))
     if validation_split is None:
         validation_split = 0.25
-    if not (
-        isinstance(validation_split, (int, float))
-        and 0.0 < validation_split < 1.0
-    ):
+    if not (is_number(validation_split) and 0.0 < validation_split < 1.0):
         raise ValueError(
             "Expected `validation_split` to be a number in (0, 1), the "
             f"held-out fraction. Received: validation_split="

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from keras_approxeq._checks import is_int
 from keras_approxeq._memo import memoize
 from keras_approxeq._warnings import deprecated
 from keras_approxeq._warnings import keyword_only
@@ -162,9 +163,11 @@ def get_projector(
         basis: `"smooth"` or `"grid"` (see `project`).
 
     Returns:
-        In the spatial domain, a `kronecker.KroneckerProjector` (or, for
-        large blocks and `S<n>`, an `OrbitProjector`) for the groups that
-        permute grid points, else a `steerable.SteerableProjector`; in the
+        In the spatial domain, a `kronecker.KroneckerProjector` (or an
+        `OrbitProjector`, for `S<n>` between `"natural"` fields and where
+        one copy of the fields has a block of over 4096 entries) for the
+        groups that permute grid points or set elements, else a
+        `steerable.SteerableProjector`; in the
         spectral domain a `spectral.SpectralProjector`. All have `apply`,
         `apply_numpy`, `coefficients`, `expand`, `dim` and `is_identity`.
 
@@ -254,11 +257,8 @@ def normalize_max_frequency(max_frequency):
     """Validates `max_frequency`: `None` or an int `>= 0`."""
     if max_frequency is None:
         return None
-    if isinstance(max_frequency, (int, np.integer)) and not isinstance(
-        max_frequency, bool
-    ):
-        if max_frequency >= 0:
-            return int(max_frequency)
+    if is_int(max_frequency, 0):
+        return int(max_frequency)
     raise ValueError(
         "Expected `max_frequency` to be None or an integer >= 0. Received: "
         f"max_frequency={max_frequency!r}."

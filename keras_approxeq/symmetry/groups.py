@@ -55,6 +55,7 @@ import re
 
 import numpy as np
 
+from keras_approxeq._checks import is_int
 from keras_approxeq._memo import memoize
 from keras_approxeq._warnings import deprecated
 
@@ -110,7 +111,7 @@ class BaseGroup:
         >>> list(get("C4").sample(8))
         [1, 2, 3]
         """
-        if not isinstance(count, int) or count < 1:
+        if not is_int(count, 1):
             raise ValueError(
                 "Expected `count` to be a positive integer. Received: "
                 f"count={count!r}."
