@@ -11,6 +11,7 @@ from utils import BACKEND
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import project
 from keras_approxeq.kernels.plane_basis import plane_pair_basis
+from keras_approxeq.layers import GroupConv2D
 from keras_approxeq.projection.projectors import get_projector
 from keras_approxeq.symmetry import groups
 from keras_approxeq.symmetry import irreps
@@ -312,3 +313,6 @@ def test_spectral_is_a_deprecated_alias_of_the_fourier_domain():
         reg = ProjectionRegularizer("D4", in_rep="regular", domain="spectral")
     assert reg.domain == "fourier"
     assert reg.get_config()["domain"] == "fourier"
+    with pytest.warns(DeprecationWarning, match="domain='fourier'"):
+        layer = GroupConv2D(2, 3, group="D4", domain="spectral")
+    assert layer.get_config()["domain"] == "fourier"

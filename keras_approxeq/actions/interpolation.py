@@ -69,7 +69,8 @@ def _maps(group_name, element, fields, channels, spatial):
         raise ValueError(
             f"Rotating by an element of {group.name} needs "
             f"{'square 2D' if group.ndim == 2 else 'cubic 3D'} feature "
-            f"maps. Received spatial shape {spatial}."
+            f"maps. Received spatial shape {spatial}. Crop or pad the "
+            "feature maps to a square (cube)."
         )
     n = spatial[0]
     centre = (n - 1) / 2

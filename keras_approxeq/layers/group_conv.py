@@ -75,6 +75,8 @@ class _RegularOutput:
         regularizer = ProjectionRegularizer(
             self.group, in_rep=self.in_rep, out_rep="regular", **self.penalty
         )
+        # Saved as normalised: a deprecated alias warns once, not on reload.
+        self.penalty["domain"] = regularizer.domain
         kwargs.setdefault("kernel_regularizer", regularizer)
         kwargs.setdefault("bias_regularizer", regularizer)
         self._base.__init__(

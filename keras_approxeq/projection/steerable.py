@@ -316,7 +316,10 @@ def get_steerable_projector(
     if layout.name == "depthwise":
         raise ValueError(
             f"Depthwise kernels are supported for the grid-exact groups "
-            f"only, not for {group.name}."
+            f"only (C4, D4, O, ...), not for {group.name}; received a "
+            f"depthwise kernel of shape {tuple(shape)}. Use a grid-exact "
+            "group, or leave depthwise layers out (`regularize(..., "
+            "layers=...)`)."
         )
     args = (group.name, group.ndim, in_fields, out_fields, shape)
     return _build(*args, layout.name, max_frequency, basis)

@@ -208,7 +208,9 @@ class FiniteGroup(BaseGroup):
         if not self.is_grid_exact:
             raise ValueError(
                 f"Group {self.name} has elements that do not map grid points "
-                "onto grid points."
+                "onto grid points. Use a grid-exact group (C1, C2, C4, D1, "
+                "D2, D4, O, Oh), or the steerable projection, which handles "
+                f"{self.name} on any grid."
             )
         for g, matrix in enumerate(self.matrices):
             moved = tuple(shape[a] for a in np.argmax(np.abs(matrix), 1))
