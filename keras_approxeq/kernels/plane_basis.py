@@ -63,6 +63,15 @@ def plane_pair_basis(group_name, a, b, spatial, max_frequency, basis):
         spatial: The kernel's spatial shape, e.g. `(5, 5)`.
         max_frequency: `None` or the largest angular frequency kept.
         basis: The radial family, `"smooth"` or `"grid"`.
+
+    Example:
+
+    >>> q = plane_pair_basis("SO2", "irrep0", "irrep1", (5, 5), None, "smooth")
+    >>> q.shape
+    (4, 25, 1, 2)
+    >>> m = q.reshape(len(q), -1)
+    >>> bool(np.allclose(m @ m.T, np.eye(len(q))))
+    True
     """
     group = groups.get(group_name, 2)
     d_a, d_b = irreps.field_size(group, a), irreps.field_size(group, b)

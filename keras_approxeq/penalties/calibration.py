@@ -105,14 +105,19 @@ def rescale_kernels(
 
     Example:
 
-    ```python
-    model = regularize(
-        model, "SO3", in_rep=..., out_rep=..., penalty=False, decay=1.0,
-        reinitialize="auto",
-    )
-    rescale_kernels(model, x_train[:64])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    ```
+    >>> import keras
+    >>> from keras_approxeq import regularize
+    >>> model = keras.Sequential(
+    ...     [keras.Input((9, 9, 1)), keras.layers.Conv2D(4, 3, name="conv")]
+    ... )
+    >>> model = regularize(
+    ...     model, "C4", penalty=False, decay=1.0, reinitialize=True,
+    ...     verbose=False,
+    ... )
+    >>> x = np.random.default_rng(0).normal(size=(16, 9, 9, 1))
+    >>> factors = rescale_kernels(model, x.astype("float32"), verbose=False)
+    >>> list(factors)
+    ['conv']
     """
     _check_options(target_std, tolerance, max_iterations)
     if not getattr(model, "inputs", None):

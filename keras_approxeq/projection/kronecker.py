@@ -108,6 +108,16 @@ class KroneckerProjector(Projector):
         is_identity: Whether `P` is the identity (every kernel of this
             shape is equivariant, e.g. a 1x1 kernel between trivial
             fields); the penalty is then zero without evaluating it.
+
+    Example:
+
+    >>> from keras_approxeq.projection import get_projector
+    >>> p = get_projector("C4", "regular", "regular", (3, 3, 8, 8))
+    >>> type(p).__name__, p.dim, p.is_identity
+    ('KroneckerProjector', 144, False)
+    >>> k = np.random.default_rng(0).normal(size=(3, 3, 8, 8))
+    >>> bool(np.allclose(p.apply_numpy(p.apply_numpy(k)), p.apply_numpy(k)))
+    True
     """
 
     # Backends that apply `P` as the group sum (XLA fuses its flips and

@@ -167,14 +167,23 @@ def get_projector(
         `OrbitProjector`, for `S<n>` between `"natural"` fields and where
         one copy of the fields has a block of over 4096 entries) for the
         groups that permute grid points or set elements, else a
-        `steerable.SteerableProjector`; in the
-        spectral domain a `spectral.SpectralProjector`. All have `apply`,
+        `steerable.SteerableProjector`; in the Fourier domain a
+        `spectral.SpectralProjector`. All have `apply`,
         `apply_numpy`, `coefficients`, `expand`, `dim` and `is_identity`.
 
     Raises:
         ValueError: if the group does not act on the kernel's grid, the
             spatial shape is not invariant (e.g. a non-square kernel under
             rotations), or a channel count does not fit its representation.
+
+    Example:
+
+    >>> p = get_projector("C4", "trivial", "trivial", (1, 1, 8, 8))
+    >>> p.is_identity  # a 1x1 kernel between scalars is always invariant
+    True
+    >>> p = get_projector("C4", "trivial", "trivial", (3, 3, 8, 8))
+    >>> p.dim, p.is_identity  # 3 orbits of grid points, 8 x 8 channels
+    (192, False)
     """
     layout = KernelLayout(shape, layout)
     group = resolve_group(group, layout)

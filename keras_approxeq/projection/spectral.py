@@ -62,6 +62,15 @@ class SpectralProjector(Projector):
         shape: The kernel shape `(spatial..., in, out)` it projects.
         dim: Dimension of the equivariant subspace.
         core: The `steerable.SteerableProjector` between irreps.
+
+    Example:
+
+    >>> from keras_approxeq.projection import get_projector
+    >>> p = get_projector(
+    ...     "D4", "regular", "regular", (3, 3, 8, 8), domain="fourier"
+    ... )
+    >>> type(p).__name__, p.dim
+    ('SpectralProjector', 72)
     """
 
     def __init__(self, shape, core, in_parts, out_parts):

@@ -106,6 +106,17 @@ class SteerableProjector(Projector):
         shape: The kernel shape `(spatial..., in, out)` it projects.
         dim: Dimension of the equivariant subspace.
         bases: Dict from `(in field type, out field type)` to `Q_ab`.
+
+    Example:
+
+    >>> from keras_approxeq.projection import get_projector
+    >>> p = get_projector("SO2", ["irrep0", "irrep1"], "irrep1", (5, 5, 3, 2))
+    >>> type(p).__name__, p.dim
+    ('SteerableProjector', 14)
+    >>> k = np.random.default_rng(0).normal(size=(5, 5, 3, 2))
+    >>> c = p.coefficients(p.apply_numpy(k))
+    >>> bool(np.allclose(p.expand(c), p.apply_numpy(k), atol=1e-6))
+    True
     """
 
     def __init__(self, shape, in_runs, out_runs, bases):
