@@ -27,6 +27,13 @@ class ProjectionTarget:
     Attributes (after `_set_target`): `group` (its name), `in_rep`,
     `out_rep` (their config forms), `layout`, `domain`, `max_frequency`
     and `basis`, each validated.
+
+    Example:
+
+    >>> from keras_approxeq import ProjectionDecay
+    >>> decay = ProjectionDecay("C4", rate=0.5)
+    >>> decay.target_config()["group"], decay.projector((3, 3, 2, 2)).dim
+    ('C4', 12)
     """
 
     def _set_target(
