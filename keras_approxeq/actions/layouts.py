@@ -24,7 +24,13 @@ LAYOUTS = ("dense", "conv", "conv_transpose", "depthwise", "bias")
 
 
 def normalize(layout):
-    """Validates a user-given layout name (or `None`)."""
+    """Validates a user-given layout name (or `None`).
+
+    Example:
+
+    >>> normalize("depthwise"), normalize(None)
+    ('depthwise', None)
+    """
     if layout is not None and layout not in LAYOUTS:
         raise ValueError(
             f"Unknown layout {layout!r}. Expected None (inferred from the "

@@ -50,7 +50,13 @@ _RING_WIDTH, _OUTER_WIDTH = 0.6, 0.4
 
 
 def normalize_basis(basis):
-    """Validates `basis`: `"smooth"` or `"grid"`."""
+    """Validates `basis`: `"smooth"` or `"grid"`.
+
+    Example:
+
+    >>> normalize_basis("grid")
+    'grid'
+    """
     if basis not in BASES:
         raise ValueError(
             f"Expected `basis` to be one of {list(BASES)}. Received: "
@@ -73,6 +79,13 @@ def rings(radius, size, basis, ndim=2):
     Returns:
         A list of `(profile, band)`: `profile(k)` gives the `(X,)` radial
         function for frequency `k`, `band` the largest `k` it carries.
+
+    Example:
+
+    >>> from keras_approxeq.kernels.plane_basis import polar_grid
+    >>> radius, _, _ = polar_grid((5, 5))
+    >>> [band for _, band in rings(radius, 5, "smooth")]
+    [0, 2, 2]
     """
     if basis == "grid":
         radii = range(int(math.ceil(radius.max())) + 1)
@@ -102,7 +115,15 @@ def _ring_band(r, outer, ndim):
 
 
 def band_limit(radius, size, basis, ndim=2):
-    """The largest frequency (degree) any ring of the basis carries."""
+    """The largest frequency (degree) any ring of the basis carries.
+
+    Example:
+
+    >>> from keras_approxeq.kernels.plane_basis import polar_grid
+    >>> radius, _, _ = polar_grid((5, 5))
+    >>> band_limit(radius, 5, "smooth"), band_limit(radius, 5, "grid")
+    (2, 4)
+    """
     return max(band for _, band in rings(radius, size, basis, ndim))
 
 

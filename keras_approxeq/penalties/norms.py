@@ -110,7 +110,13 @@ def _vector_norm(x, p, axis):
 
 
 def safe_root(s, p):
-    """`s ** (1 / p)` for `s >= 0`, with a zero gradient at `s == 0`."""
+    """`s ** (1 / p)` for `s >= 0`, with a zero gradient at `s == 0`.
+
+    Example:
+
+    >>> float(safe_root(ops.convert_to_tensor(16.0), 2))
+    4.0
+    """
     positive = s > 0
     safe = ops.where(positive, s, ops.ones_like(s))
     root = ops.sqrt(safe) if p == 2 else ops.power(safe, 1.0 / p)

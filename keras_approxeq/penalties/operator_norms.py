@@ -74,7 +74,13 @@ _SQUARINGS = 16
 
 
 def default_grid(spatial_shape):
-    """The periodic grid the operator acts on, by default."""
+    """The periodic grid the operator acts on, by default.
+
+    Example:
+
+    >>> default_grid((3, 3))
+    (8, 8)
+    """
     return tuple(max(8, 2 * k) for k in spatial_shape)
 
 

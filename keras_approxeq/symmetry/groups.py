@@ -510,7 +510,15 @@ def _key(matrix):
 
 def plane_matrix(angle, mirror=False):
     """`R(angle) M^mirror`, `2 x 2`: the mirror `M = diag(1, -1)` reverses
-    the column axis, then the counter-clockwise rotation by `angle`."""
+    the column axis, then the counter-clockwise rotation by `angle`.
+
+    Example:
+
+    >>> plane_matrix(np.pi / 2).round(6).tolist()  # a quarter turn
+    [[0.0, -1.0], [1.0, 0.0]]
+    >>> plane_matrix(0.0, mirror=True).tolist()
+    [[1.0, 0.0], [0.0, -1.0]]
+    """
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, -s], [s, c]]) @ np.diag([1.0, -1.0 if mirror else 1.0])
 
@@ -561,6 +569,13 @@ def names(ndim=None):
     """The names of the known grid groups, optionally those on `ndim`-D grids.
 
     Besides these, `S<n>` names the permutation group of `n` set elements.
+
+    Example:
+
+    >>> names(2)[:6]
+    ['C1', 'C2', 'C4', 'D1', 'D2', 'D4']
+    >>> names(3)
+    ['C1', 'O', 'Oh']
     """
     return sorted(n for n, dims in _REGISTRY.items() if ndim in (None, *dims))
 
@@ -576,6 +591,11 @@ def get_finite(identifier, ndim=None, *, user, hint):
 
     Raises:
         ValueError: as `get`, or if the group is infinite.
+
+    Example:
+
+    >>> get_finite("C8", 2, user="GroupConv2D", hint="").order
+    8
     """
     group = get(identifier, ndim)
     if not group.is_finite:

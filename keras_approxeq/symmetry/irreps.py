@@ -44,13 +44,27 @@ _IRREP = re.compile(r"irrep(\d+)([+-]?)")
 
 def is_irrep(field):
     """Whether `field` names an irrep: `"irrep<m>"`, optionally with a
-    suffix `+`/`-` (2D groups) or `e`/`o` (`O3`)."""
+    suffix `+`/`-` (2D groups) or `e`/`o` (`O3`).
+
+    Example:
+
+    >>> is_irrep("irrep2"), is_irrep("regular")
+    (True, False)
+    """
     return bool(re.fullmatch(r"irrep\d+[-+eo]?", field))
 
 
 def field_size(group, field):
     """Number of channels of one field of type `field` (2D groups, `SO3`,
-    `O3`)."""
+    `O3`).
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> d4, so2 = groups.get("D4"), groups.get("SO2")
+    >>> field_size(d4, "irrep1"), field_size(so2, "irrep0")
+    (2, 1)
+    """
     if group.ndim == 3:
         return spherical.field_size(group, field)
     if field == "trivial":
@@ -101,14 +115,28 @@ def _irrep(group, field):
 
 def rotation_order(group):
     """`N`, the number of rotations of `C<N>` or `D<N>`; `None` for `SO2`
-    and `O2`."""
+    and `O2`.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> rotation_order(groups.get("D8")), rotation_order(groups.get("SO2"))
+    (8, None)
+    """
     if not group.is_finite:
         return None
     return group.order // 2 if group.reflections else group.order
 
 
 def frequency(group, field):
-    """The angular frequency `m` of a field type of a 2D group."""
+    """The angular frequency `m` of a field type of a 2D group.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> frequency(groups.get("C8"), "irrep3")
+    3
+    """
     if field in ("trivial", "standard"):
         return int(field == "standard")
     return _irrep(group, field)[1]
@@ -125,6 +153,12 @@ def field_matrix(group, field, g):
 
     Returns:
         A `(d, d)` orthogonal matrix.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> field_matrix(groups.get("C4"), "irrep1", 1).round(6).tolist()
+    [[0.0, -1.0], [1.0, 0.0]]
     """
     if group.ndim == 3:
         return spherical.field_matrix(group, field, g)
@@ -205,7 +239,17 @@ def _regular_decomposition(name):
 def decomposition(group, field):
     """`(irreps, F)`: a field type as a direct sum of irreps, `F^T rho F`
     block diagonal (see `regular_decomposition`); the identity for fields
-    that are irreps already."""
+    that are irreps already.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> fields, change = decomposition(groups.get("C4"), "regular")
+    >>> fields, change.shape
+    (('irrep0', 'irrep1', 'irrep2'), (4, 4))
+    >>> bool(np.allclose(change.T @ change, np.eye(4)))
+    True
+    """
     if field == "regular":
         return regular_decomposition(group)
     return (field,), np.eye(field_size(group, field))

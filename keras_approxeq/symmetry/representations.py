@@ -61,6 +61,11 @@ def normalize(identifier, argument="rep"):
 
     Returns:
         A tuple of field type names.
+
+    Example:
+
+    >>> normalize("regular"), normalize(["trivial", "standard"])
+    (('regular',), ('trivial', 'standard'))
     """
     fields = (identifier,) if isinstance(identifier, str) else identifier
     try:
@@ -87,7 +92,13 @@ def normalize(identifier, argument="rep"):
 
 
 def to_config(fields):
-    """The plain form of normalised fields: a name, or a list of names."""
+    """The plain form of normalised fields: a name, or a list of names.
+
+    Example:
+
+    >>> to_config(("regular",)), to_config(("trivial", "standard"))
+    ('regular', ['trivial', 'standard'])
+    """
     return fields[0] if len(fields) == 1 else list(fields)
 
 

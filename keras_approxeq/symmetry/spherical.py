@@ -72,6 +72,11 @@ def wigner_d(degree, rotation):
 
     Defined by `harmonics(l, R x) = D^l(R) harmonics(l, x)` (as column
     vectors); `wigner_d(1, R) == R`.
+
+    Example:
+
+    >>> bool(np.allclose(wigner_d(2, np.eye(3)), np.eye(5)))
+    True
     """
     rotation = np.asarray(rotation, np.float64)
     points = _sample_points(degree)
@@ -82,7 +87,14 @@ def wigner_d(degree, rotation):
 
 
 def field_size(group, field):
-    """Number of channels of one field of type `field` of `SO3`/`O3`."""
+    """Number of channels of one field of type `field` of `SO3`/`O3`.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> field_size(groups.get("SO3"), "irrep2")
+    5
+    """
     if field == "regular":
         raise ValueError(
             f"The regular representation of {group.name} is infinite. Use "
@@ -101,12 +113,26 @@ def field_matrix(group, field, g):
 
 
 def degree(group, field):
-    """The degree `l` of a field type."""
+    """The degree `l` of a field type.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> degree(groups.get("SO3"), "irrep2")
+    2
+    """
     return degree_and_parity(group, field)[0]
 
 
 def degree_and_parity(group, field):
-    """`(degree, parity)` of a field type name of `SO3`/`O3`, validated."""
+    """`(degree, parity)` of a field type name of `SO3`/`O3`, validated.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> degree_and_parity(groups.get("O3"), "irrep1o")
+    (1, -1)
+    """
     if field == "trivial":
         return 0, 1
     if field == "standard":
