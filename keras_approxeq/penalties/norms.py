@@ -85,6 +85,14 @@ def evaluate(x, norm, matrix_shape=None):
 
     Returns:
         A scalar tensor of `x`'s dtype.
+
+    Example:
+
+    >>> x = ops.convert_to_tensor([[3.0, 0.0], [4.0, 1.0]])
+    >>> float(evaluate(x, "fro2")), float(evaluate(x, "l1"))
+    (26.0, 8.0)
+    >>> float(evaluate(x, (2.0, 1.0), (2, 2)))  # column norms 5 and 1, summed
+    6.0
     """
     if norm == "fro2":
         return ops.sum(ops.square(x))
