@@ -24,3 +24,12 @@ def is_number(value):
         and not isinstance(value, bool)
         and math.isfinite(value)
     )
+
+
+def require(valid, name, value, expected):
+    """Raises `ValueError` unless `valid`: "Expected `name` to be
+    `expected`. Received: name=value." """
+    if not valid:
+        raise ValueError(
+            f"Expected `{name}` to be {expected}. Received: {name}={value!r}."
+        )

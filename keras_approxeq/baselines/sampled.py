@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_approxeq._checks import is_int
 from keras_approxeq._checks import is_number
+from keras_approxeq._checks import require
 from keras_approxeq.actions import data_formats
 from keras_approxeq.actions.transforms import transform
 from keras_approxeq.symmetry import groups
@@ -67,22 +68,21 @@ class SampledEquivariance(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not is_int(num_samples, 1):
-            raise ValueError(
-                "Expected `num_samples` to be a positive int. Received: "
-                f"num_samples={num_samples!r}."
-            )
-        if not (is_number(weight) and weight >= 0):
-            raise ValueError(
-                "Expected `weight` to be a finite number >= 0 (the sampled "
-                f"loss's weight). Received: weight={weight!r}."
-            )
-        if not is_int(pool_size, 1):
-            raise ValueError(
-                "Expected `pool_size` to be a positive int (elements drawn "
-                "once from an infinite group). Received: "
-                f"pool_size={pool_size!r}."
-            )
+        require(
+            is_int(num_samples, 1), "num_samples", num_samples, "a positive int"
+        )
+        require(
+            is_number(weight) and weight >= 0,
+            "weight",
+            weight,
+            "a finite number >= 0 (the sampled loss's weight)",
+        )
+        require(
+            is_int(pool_size, 1),
+            "pool_size",
+            pool_size,
+            "a positive int (elements drawn once from an infinite group)",
+        )
         if data_format is not None:
             data_formats.standardize(data_format)
         self.model = model

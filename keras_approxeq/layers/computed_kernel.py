@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_approxeq._checks import is_int
+from keras_approxeq._checks import require
 from keras_approxeq.actions import data_formats
 
 __all__ = ["ComputedKernelLayer"]
@@ -46,16 +47,13 @@ class ComputedKernelLayer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not (is_int(rank, 0) and rank <= 3):
-            raise ValueError(
-                "Expected `rank` to be 0 (Dense), 1, 2 or 3 (spatial "
-                f"dimensions). Received: rank={rank!r}."
-            )
-        if not is_int(filters, 1):
-            raise ValueError(
-                "Expected `filters` to be a positive int. Received: "
-                f"filters={filters!r}."
-            )
+        require(
+            is_int(rank, 0) and rank <= 3,
+            "rank",
+            rank,
+            "0 (Dense), 1, 2 or 3 (spatial dimensions)",
+        )
+        require(is_int(filters, 1), "filters", filters, "a positive int")
         self.rank = rank
         self.filters = int(filters)
         self.kernel_size = _tuple(

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_approxeq import _ops
 from keras_approxeq._checks import is_number
+from keras_approxeq._checks import require
 from keras_approxeq._memo import Constants
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.actions import data_formats
@@ -73,16 +74,18 @@ class FieldNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         self.group = groups.get(group).name
         self.rep = validated(rep)
-        if not (is_number(momentum) and 0 <= momentum < 1):
-            raise ValueError(
-                "Expected `momentum` to be a number in [0, 1) (of the moving "
-                f"averages). Received: momentum={momentum!r}."
-            )
-        if not (is_number(epsilon) and epsilon >= 0):
-            raise ValueError(
-                "Expected `epsilon` to be a finite number >= 0 (added to "
-                f"the variances). Received: epsilon={epsilon!r}."
-            )
+        require(
+            is_number(momentum) and 0 <= momentum < 1,
+            "momentum",
+            momentum,
+            "a number in [0, 1) (of the moving averages)",
+        )
+        require(
+            is_number(epsilon) and epsilon >= 0,
+            "epsilon",
+            epsilon,
+            "a finite number >= 0 (added to the variances)",
+        )
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.data_format = data_formats.standardize(data_format)

@@ -22,6 +22,7 @@ model = keras.Sequential([
 import keras
 
 from keras_approxeq._checks import is_int
+from keras_approxeq._checks import require
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 from keras_approxeq.symmetry import groups
@@ -59,11 +60,12 @@ class _RegularOutput:
             hint="Use a finite one such as 'C8', or a Conv layer with a "
             "ProjectionRegularizer on irreps.",
         )
-        if not is_int(num_fields, 1):
-            raise ValueError(
-                "Expected `num_fields` to be a positive int (the number of "
-                f"regular fields). Received: num_fields={num_fields!r}."
-            )
+        require(
+            is_int(num_fields, 1),
+            "num_fields",
+            num_fields,
+            "a positive int (the number of regular fields)",
+        )
         self.num_fields, self.group = int(num_fields), resolved.name
         self.in_rep = in_rep or self._in_rep
         self.penalty = {

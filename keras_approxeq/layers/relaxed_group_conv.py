@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_approxeq._checks import is_int
+from keras_approxeq._checks import require
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.penalties.initializers import ProjectedInitializer
@@ -80,16 +81,18 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
         resolved = groups.get_finite(
             group, 2, user="RelaxedGroupConv2D", hint="Use e.g. 'C8'."
         )
-        if not is_int(num_fields, 1):
-            raise ValueError(
-                "Expected `num_fields` to be a positive int (the number of "
-                f"regular fields). Received: num_fields={num_fields!r}."
-            )
-        if not is_int(num_filter_banks, 1):
-            raise ValueError(
-                "Expected `num_filter_banks` to be a positive int. "
-                f"Received: num_filter_banks={num_filter_banks!r}."
-            )
+        require(
+            is_int(num_fields, 1),
+            "num_fields",
+            num_fields,
+            "a positive int (the number of regular fields)",
+        )
+        require(
+            is_int(num_filter_banks, 1),
+            "num_filter_banks",
+            num_filter_banks,
+            "a positive int",
+        )
         # The mixing weights' penalty, checked here rather than at build.
         ProjectionRegularizer(
             resolved.name, out_rep="regular", norm=norm, lambda_perp=lambda_perp

@@ -3,6 +3,7 @@
 import keras
 
 from keras_approxeq._checks import is_number
+from keras_approxeq._checks import require
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.layers.computed_kernel import ComputedKernelLayer
 from keras_approxeq.penalties.initializers import ProjectedInitializer
@@ -74,11 +75,12 @@ class ResidualPathway(ComputedKernelLayer):
             ("equivariant_decay", equivariant_decay),
             ("free_decay", free_decay),
         ):
-            if not (is_number(value) and value >= 0):
-                raise ValueError(
-                    f"Expected `{name}` to be a finite number >= 0 (an L2 "
-                    f"weight). Received: {name}={value!r}."
-                )
+            require(
+                is_number(value) and value >= 0,
+                name,
+                value,
+                "a finite number >= 0 (an L2 weight)",
+            )
         super().__init__(rank, filters, kernel_size, **kwargs)
         self.group = groups.get(group).name
         self.in_rep = representations.validated(in_rep, "in_rep")
