@@ -15,7 +15,15 @@ import pathlib
 import keras_approxeq
 
 PACKAGE = pathlib.Path(keras_approxeq.__file__).parent
-HELPERS = {"_memo", "_ops", "_linalg", "_warnings", "_legacy_paths", "version"}
+HELPERS = {
+    "_checks",
+    "_memo",
+    "_ops",
+    "_linalg",
+    "_warnings",
+    "_legacy_paths",
+    "version",
+}
 ROWS = [
     ["symmetry"],
     ["actions"],
