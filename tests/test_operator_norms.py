@@ -1,8 +1,10 @@
 """The spectral and nuclear norms against explicitly built operators."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
+from utils import FLOAT64
 from utils import value_and_grad
 
 from keras_approxeq import ProjectionRegularizer
@@ -74,6 +76,21 @@ def test_dense_and_depthwise_norms(norm, rng):
     )
     expected = singular.max() if norm == "spectral" else singular.sum()
     np.testing.assert_allclose(ops.convert_to_numpy(value), expected, rtol=1e-5)
+
+
+@pytest.mark.skipif(not FLOAT64, reason="JAX without JAX_ENABLE_X64")
+@pytest.mark.parametrize("norm", ["spectral", "nuclear"])
+def test_norms_keep_float64(norm, rng):
+    """float64 in, float64 out, as exact as float64 (on PyTorch the power
+    iteration mixed in `keras.ops.norm`'s float32 and raised)."""
+    kernel = rng.normal(size=(3, 3, 2, 3))
+    value = operator_norms.evaluate(
+        ops.convert_to_tensor(kernel.reshape(9, 2, 3)), norm, (3, 3), (5, 5)
+    )
+    assert keras.backend.standardize_dtype(value.dtype) == "float64"
+    expected = _reference(kernel, np.array((5, 5)), norm)
+    value = ops.convert_to_numpy(value)
+    np.testing.assert_allclose(value, expected, rtol=1e-10)
 
 
 @pytest.mark.parametrize("domain", ["spatial", "fourier"])

@@ -63,6 +63,7 @@ from keras import ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._memo import memoize
 from keras_approxeq._ops import einsum
+from keras_approxeq._ops import matmul
 from keras_approxeq.penalties.norms import safe_root
 
 __all__ = ["default_grid", "evaluate"]
@@ -99,6 +100,13 @@ def evaluate(x, norm, spatial_shape, grid_size=None, depthwise=False):
 
     Returns:
         A scalar tensor of `x`'s dtype.
+
+    Example:
+
+    >>> import numpy as np
+    >>> w = ops.convert_to_tensor(np.array([[[2.0, 0.0], [0.0, 1.0]]]))
+    >>> float(evaluate(w, "spectral", ())), float(evaluate(w, "nuclear", ()))
+    (2.0, 3.0)
     """
     # 0 with a zero gradient at a zero kernel, as for the other norms (the
     # singular values' subgradient there is not unique).
@@ -151,17 +159,17 @@ def _largest_singular_value(matrices):
         v = ops.broadcast_to(start, (matrices.shape[0], 1, matrices.shape[-1]))
         transposed = ops.swapaxes(fixed, -1, -2)
         for _ in range(_ITERATIONS):
-            v = _normalized(ops.matmul(ops.matmul(v, transposed), fixed))
-        estimates = ops.sum(ops.square(ops.matmul(v, transposed)), axis=(1, 2))
+            v = _normalized(matmul(matmul(v, transposed), fixed))
+        estimates = ops.sum(ops.square(matmul(v, transposed)), axis=(1, 2))
         top = ops.argmax(estimates)
         matrix = ops.take(matrices, top, axis=0)
         fixed = ops.take(fixed, top, axis=0)
     else:
         matrix, fixed = matrices[0], fixed[0]
-    gram = _normalized(ops.matmul(ops.transpose(fixed), fixed), axis=(0, 1))
+    gram = _normalized(matmul(ops.transpose(fixed), fixed), axis=(0, 1))
     for _ in range(_SQUARINGS):
-        gram = _normalized(ops.matmul(gram, gram), axis=(0, 1))
-    v = _normalized(ops.matmul(gram, start))
+        gram = _normalized(matmul(gram, gram), axis=(0, 1))
+    v = _normalized(matmul(gram, start))
     return safe_root(ops.sum(ops.square(einsum("ab,b->a", matrix, v))), 2)
 
 
@@ -174,8 +182,10 @@ def _start_vector(size):
 
 
 def _normalized(x, axis=-1):
-    # `+ 1e-30` keeps a zero vector zero, with no NaN.
-    return x / (ops.norm(x, axis=axis, keepdims=True) + 1e-30)
+    # Not `ops.norm`, which returns float32 for float64 input on PyTorch
+    # and JAX. `+ 1e-30` keeps a zero vector zero, with no NaN.
+    length = ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
+    return x / (length + 1e-30)
 
 
 def _reduce(values, norm, weights):
