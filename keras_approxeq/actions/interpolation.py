@@ -43,6 +43,14 @@ def rotate(x, group, element, fields, channels_first):
 
     Returns:
         A tensor of `x`'s shape and dtype.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> x = ops.convert_to_tensor(np.arange(9.0).reshape(1, 3, 3, 1))
+    >>> y = rotate(x, groups.get("SO2"), np.pi / 2, ("trivial",), False)
+    >>> np.round(ops.convert_to_numpy(y)[0, ..., 0], 6).tolist()
+    [[2.0, 5.0, 8.0], [1.0, 4.0, 7.0], [0.0, 3.0, 6.0]]
     """
     if channels_first:
         x = ops.moveaxis(x, 1, -1)

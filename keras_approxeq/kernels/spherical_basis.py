@@ -44,6 +44,12 @@ def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
             kernel.
         max_frequency: The largest degree `J`, or `None`.
         basis: `"smooth"` or `"grid"` (see `keras_approxeq.kernels.radial`).
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> pair_basis(groups.get("SO3"), "irrep0", "irrep1", (3, 3, 3)).shape
+    (1, 27, 1, 3)
     """
     l_a, p_a = degree_and_parity(group, a)
     l_b, p_b = degree_and_parity(group, b)

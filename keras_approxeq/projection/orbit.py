@@ -130,7 +130,16 @@ def get_orbit_projector(
     group_name, ndim, in_fields, out_fields, shape, layout_name
 ):
     """The (cached) orbit projector of a kernel signature, for the groups
-    and representations that act by signed permutations."""
+    and representations that act by signed permutations.
+
+    Example:
+
+    >>> p = get_orbit_projector(
+    ...     "C4", 2, ("trivial",), ("trivial",), (3, 3, 1, 1), "conv"
+    ... )
+    >>> p.dim  # the centre, the edges' and the corners' orbits
+    3
+    """
     group = groups.get(group_name, ndim)
     layout = KernelLayout(shape, layout_name)
     generators = group.generators

@@ -93,6 +93,14 @@ class BaseGroup:
             (mirrors, or the inversion in 3D).
         generators: A few elements that generate the group (a dense
             subgroup, for the continuous ones).
+
+    Example:
+
+    >>> g = get("C4")
+    >>> g.name, g.ndim, g.order, g.is_finite, g.is_grid_exact
+    ('C4', 2, 4, True, True)
+    >>> get("SO3").order is None
+    True
     """
 
     is_finite = True
