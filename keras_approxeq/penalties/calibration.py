@@ -206,7 +206,8 @@ def _selected(model, layers):
         chosen = _projected if layers is None else layers
         selected = [layer for layer in model.layers if chosen(layer)]
     else:
-        check_layer_names(layers, [layer.name for layer in model.layers])
+        names = [layer.name for layer in model.layers]
+        layers = check_layer_names(layers, names)
         selected = [layer for layer in model.layers if layer.name in layers]
     if not selected:
         raise ValueError(

@@ -273,25 +273,27 @@ def _selector(layers, model):
     if callable(layers):
         return layers
     flat = model._flatten_layers(include_self=False)
-    check_layer_names(layers, [layer.name for layer in flat])
-    names = set(layers)
+    names = set(check_layer_names(layers, [layer.name for layer in flat]))
     return lambda layer: layer.name in names
 
 
 def check_layer_names(layers, names):
-    """Raises unless `layers`, a list of layer names, names only `names`."""
+    """`layers`, an iterable of layer names, as a list; raises unless it
+    names only `names`."""
     if isinstance(layers, str):
         raise ValueError(
             "Expected `layers` to be None, a list of layer names or a "
             f"predicate. Received: layers={layers!r}, a string. Pass "
             f"layers=[{layers!r}]."
         )
+    layers = list(layers)
     unknown = [name for name in layers if name not in names]
     if unknown:
         raise ValueError(
             f"`layers` names layers the model does not have: {unknown}. "
             f"Expected names of its layers: {names}."
         )
+    return layers
 
 
 def _reps(layer, in_rep, out_rep):
