@@ -65,6 +65,7 @@ from keras_approxeq import equivariance_error
 from keras_approxeq import equivariance_report
 from keras_approxeq import project_weights
 from keras_approxeq import select_strength
+from keras_approxeq.diagnostics.report import regularized_weights
 from keras_approxeq.layers import ResidualPathway
 
 """
@@ -195,14 +196,11 @@ def evaluate(model, test):
     error = equivariance_error(
         model, test[0][:16], "C4", data_format="channels_last"
     )
-    penalised = any(
-        isinstance(w.regularizer, ProjectionRegularizer)
-        for w in model.weights
-        if hasattr(w, "regularizer")
-    )
     kernels = [
         r["relative_residual"]
-        for r in (equivariance_report(model) if penalised else [])
+        for r in (
+            equivariance_report(model) if regularized_weights(model) else []
+        )
         if "kernel" in r["weight"]
     ]
     # No penalty (plain, decays, baselines): the column does not apply.

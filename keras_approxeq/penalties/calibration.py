@@ -30,6 +30,7 @@ from keras import ops
 
 from keras_approxeq._checks import is_int
 from keras_approxeq._checks import is_number
+from keras_approxeq._checks import require
 from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularize import check_layer_names
 from keras_approxeq.penalties.regularize import layer_weight
@@ -263,21 +264,24 @@ def _input_structure(model):
 
 
 def _check_options(target_std, tolerance, max_iterations):
-    if not (is_number(target_std) and target_std > 0):
-        raise ValueError(
-            "Expected `target_std` to be a positive number. Received: "
-            f"target_std={target_std!r}."
-        )
-    if not (is_number(tolerance) and 0 < tolerance < 1):
-        raise ValueError(
-            "Expected `tolerance` to be a number in (0, 1), relative to "
-            f"`target_std`. Received: tolerance={tolerance!r}."
-        )
-    if not is_int(max_iterations, 1):
-        raise ValueError(
-            "Expected `max_iterations` to be a positive int. Received: "
-            f"max_iterations={max_iterations!r}."
-        )
+    require(
+        is_number(target_std) and target_std > 0,
+        "target_std",
+        target_std,
+        "a positive number",
+    )
+    require(
+        is_number(tolerance) and 0 < tolerance < 1,
+        "tolerance",
+        tolerance,
+        "a number in (0, 1), relative to `target_std`",
+    )
+    require(
+        is_int(max_iterations, 1),
+        "max_iterations",
+        max_iterations,
+        "a positive int",
+    )
 
 
 def _kernel(layer):
