@@ -152,9 +152,20 @@ def _frequency_solutions(group, a, b, k):
 def polar_grid(spatial):
     """`(radius, angle, key)` of each point of a square 2D grid.
 
-    The angle is in `(row, col)` array coordinates, the key is twice the
-    squared radius, an integer that is equal on each ring of points.
+    The angle is in `(row, col)` array coordinates, the key is the squared
+    radius in half-steps (`(2 r)^2`, an integer, exact also for even
+    sizes), equal on each ring of points.
     `spatial=()` (a Dense kernel) is one point at the centre.
+
+    Example:
+
+    >>> radius, angle, key = polar_grid((3, 3))
+    >>> key.reshape(3, 3)
+    array([[8, 4, 8],
+           [4, 0, 4],
+           [8, 4, 8]])
+    >>> float(radius[0])  # a corner
+    1.4142135623730951
     """
     if not spatial:
         return np.zeros(1), np.zeros(1), np.zeros(1, np.int64)

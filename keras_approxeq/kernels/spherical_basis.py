@@ -79,7 +79,14 @@ def pair_basis(group, a, b, spatial, max_frequency=None, basis="smooth"):
 
 def grid_points(spatial):
     """`(X, 3)` voxel offsets from the kernel's centre (`(1, 3)` zeros for
-    a Dense kernel)."""
+    a Dense kernel).
+
+    Example:
+
+    >>> points = grid_points((3, 3, 3))
+    >>> points.shape, points[0].tolist(), points[13].tolist()
+    ((27, 3), [-1.0, -1.0, -1.0], [0.0, 0.0, 0.0])
+    """
     if not spatial:
         return np.zeros((1, 3))
     return np.indices(spatial).reshape(3, -1).T - (np.array(spatial) - 1) / 2

@@ -288,7 +288,16 @@ def _closure(cayley, elements):
 
 
 class ContinuousGroup2D(BaseGroup):
-    """What `SO2` and `O2` share: the continuous groups of the plane."""
+    """What `SO2` and `O2` share: the continuous groups of the plane.
+
+    Example:
+
+    >>> so2 = get("SO2")
+    >>> isinstance(so2, ContinuousGroup2D), so2.is_finite, so2.order
+    (True, False, None)
+    >>> get("O2").angle((0.5, True))  # rotate by 0.5 rad after the mirror
+    (0.5, True)
+    """
 
     ndim = 2
     order = None  # infinite
@@ -359,6 +368,18 @@ class ContinuousGroup3D(BaseGroup):
     harmonics (see `keras_approxeq.kernels.spherical_basis`). The signed
     permutation matrices among the elements (the 24 of `O`, 48 of `Oh`)
     permute voxels exactly.
+
+    Example:
+
+    >>> so3 = get("SO3")
+    >>> isinstance(so3, ContinuousGroup3D), so3.is_finite
+    (True, False)
+    >>> so3.matrix(np.diag([1.0, -1.0, -1.0])).shape  # a half turn
+    (3, 3)
+    >>> so3.matrix(-np.eye(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected an element of SO3: a 3x3 rotation matrix ...
     """
 
     ndim = 3

@@ -104,7 +104,19 @@ def field_size(group, field):
 
 
 def field_matrix(group, field, g):
-    """`rho(g)` for a `3x3` orthogonal matrix `g` of `SO3`/`O3`."""
+    """`rho(g)` for a `3x3` orthogonal matrix `g` of `SO3`/`O3`.
+
+    Example:
+
+    >>> from keras_approxeq.symmetry import groups
+    >>> quarter = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
+    >>> rho = field_matrix(groups.get("SO3"), "irrep2", quarter)
+    >>> rho.shape, bool(np.allclose(rho @ rho.T, np.eye(5)))
+    ((5, 5), True)
+    >>> half = field_matrix(groups.get("SO3"), "irrep2", quarter @ quarter)
+    >>> bool(np.allclose(rho @ rho, half))  # a representation
+    True
+    """
     degree, parity = degree_and_parity(group, field)
     g = np.asarray(g, np.float64)
     if np.linalg.det(g) > 0:
