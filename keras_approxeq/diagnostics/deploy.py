@@ -38,10 +38,21 @@ def project_weights(model, x=None):
 
     Example:
 
-    ```python
-    summary = project_weights(model, x_val[:64])
-    equivariance_error(model, x_val[:64], "C4")  # ~1e-7 now
-    ```
+    >>> import keras
+    >>> from keras_approxeq import ProjectionRegularizer
+    >>> reg = ProjectionRegularizer("C4")
+    >>> model = keras.Sequential([
+    ...     keras.Input((8, 8, 1)),
+    ...     keras.layers.Conv2D(4, 3, kernel_regularizer=reg),
+    ... ])
+    >>> project_weights(model)["weights"]
+    1
+    >>> penalty = reg(model.layers[0].kernel)
+    >>> float(keras.ops.convert_to_numpy(penalty)) < 1e-6  # equivariant now
+    True
+
+    With data, it also returns how much the outputs moved:
+    `project_weights(model, x_val[:64])["relative_output_change"]`.
     """
     pairs = regularized_weights(model)
     if not pairs:

@@ -115,11 +115,21 @@ def equivariance_report(model):
 
     Example:
 
-    ```python
-    report = equivariance_report(model)
-    print(report)                       # a table
-    report[0]["relative_residual"]      # the data
-    ```
+    >>> import keras
+    >>> from keras_approxeq import ProjectionRegularizer
+    >>> model = keras.Sequential([
+    ...     keras.Input((8, 8, 1)),
+    ...     keras.layers.Conv2D(
+    ...         4, 3, kernel_regularizer=ProjectionRegularizer("C4")
+    ...     ),
+    ... ])
+    >>> report = equivariance_report(model)
+    >>> len(report), report[0]["group"], report[0]["shape"]
+    (1, 'C4', (3, 3, 1, 4))
+    >>> 0 < report[0]["relative_residual"] <= 1
+    True
+
+    `print(report)` prints it as a table.
     """
     pairs = regularized_weights(model)
     if not pairs:

@@ -53,6 +53,13 @@ class FieldNormalization(keras.layers.Layer):
 
     Example:
 
+    >>> layer = FieldNormalization("C4", rep="regular")
+    >>> y = layer(np.ones((2, 5, 5, 8), "float32"))  # 2 fields of 4
+    >>> tuple(y.shape)
+    (2, 5, 5, 8)
+
+    In a network, after a group convolution:
+
     ```python
     x = GroupConv2D(8, 3, group="C4", padding="same")(x)
     x = FieldNormalization("C4", rep="regular")(x)
