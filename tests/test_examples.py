@@ -227,10 +227,11 @@ def test_decay_vs_penalty_quick(monkeypatch):
     assert results["decay, rate 0.1"][0, 2] < results["plain"][0, 2]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def so2_toy(tmp_path_factory):
     """The SO(2) toy, run once in its quick mode, its figure written to a
-    temporary folder (`so2_toy.out_dir`)."""
+    temporary folder (`so2_toy.out_dir`). Session-scoped: under xdist a
+    module-scoped one was set up twice (about 24 s each on PyTorch)."""
     out_dir = tmp_path_factory.mktemp("so2_toy")
     with pytest.MonkeyPatch.context() as monkeypatch:
         flags = ("--out-dir", str(out_dir))

@@ -89,7 +89,7 @@ def test_custom_metric_and_several_inputs():
         (dict(folds=9), "Received: folds=9"),
         (dict(folds=2.0), "Received: folds=2.0"),
         (dict(folds=2, validation_split=0.5), "not both"),
-        (dict(folds=8, epochs=1), None),
+        (dict(folds=8, epochs=1, strengths=(0.1,)), None),
         (dict(rule="best"), "one of \\['min', '1se'\\].*rule='best'"),
         (dict(starts="projected"), "list of distinct labels.*'projected'"),
         (dict(starts=()), "list of distinct labels"),
