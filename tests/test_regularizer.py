@@ -255,6 +255,21 @@ def test_compiled_penalty_is_traced_once(group, channels, domain, rng):
     assert len(traces) == 1
 
 
+def test_layout_and_projector_are_looked_up_once_per_signature():
+    """A training step calls the penalty per weight: the layout and the
+    projector come from a cache keyed by the shape and the options."""
+    reg = ProjectionRegularizer("C4", out_rep="regular")
+    layout, projector = reg.prepared((3, 3, 2, 8))
+    assert layout.name == "conv" and projector.shape == (3, 3, 2, 8)
+    again = ProjectionRegularizer("C4", out_rep=["regular"])
+    assert again.prepared([3, 3, 2, 8])[1] is projector
+    assert reg.projector((3, 3, 2, 8)) is projector
+    other = ProjectionRegularizer("D4", out_rep="regular")
+    assert other.prepared((3, 3, 2, 8))[1].dim < projector.dim
+    transposed = ProjectionRegularizer("C4", layout="conv_transpose")
+    assert transposed.prepared((3, 3, 2, 8))[0].in_axis == 3
+
+
 def test_config_round_trip():
     reg = ProjectionRegularizer(
         "D4",

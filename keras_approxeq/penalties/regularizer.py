@@ -10,7 +10,6 @@ from keras import ops
 from keras_approxeq._checks import is_int
 from keras_approxeq._memo import compiled_when_eager
 from keras_approxeq._ops import read
-from keras_approxeq.actions.layouts import KernelLayout
 from keras_approxeq.penalties import euclidean
 from keras_approxeq.penalties import norms
 from keras_approxeq.penalties import operator_norms
@@ -136,8 +135,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
         # for the gradients of any variable its function reads.
         x = read(x)
         try:
-            layout = KernelLayout(x.shape, self.layout)
-            projector = self.projector(layout.shape)
+            layout, projector = self.prepared(x.shape)
         except ValueError as error:
             raise ValueError(_located(error, path, self.layout, x.shape))
         given = keras.backend.standardize_dtype(x.dtype)

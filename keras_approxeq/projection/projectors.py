@@ -40,7 +40,6 @@ __all__ = [
     "normalize_domain",
     "normalize_max_frequency",
     "project",
-    "projector_for",
     "resolve_group",
 ]
 
@@ -115,26 +114,6 @@ def resolve_group(group, layout):
     """The group acting on the spatial grid of a kernel with `layout`."""
     ndim = len(layout.spatial_shape)
     return groups.get(group, ndim=ndim or None)
-
-
-def projector_for(options, shape):
-    """The projector that `options` target for a weight of `shape`.
-
-    `options` is any object with the attributes `group`, `in_rep`,
-    `out_rep`, `layout`, `domain`, `max_frequency` and `basis`: a
-    `ProjectionRegularizer`, `ProjectedInitializer` or `ProjectionDecay`,
-    which so target the same subspace for the same options.
-    """
-    return get_projector(
-        options.group,
-        options.in_rep,
-        options.out_rep,
-        tuple(shape),
-        options.layout,
-        domain=options.domain,
-        max_frequency=options.max_frequency,
-        basis=options.basis,
-    )
 
 
 def get_projector(
