@@ -11,7 +11,8 @@ first training step, and writes them back into a config.
 A training step calls the penalty or the decay once per weight;
 `prepared` looks the layout and projector up by the options as they are
 stored (already validated), so that a call does not normalise them again
-(on eager PyTorch that took a sixth of a small kernel's penalty).
+(on eager PyTorch that took about a tenth of a small C4 kernel's penalty
+with its gradient, and half of a call whose projection is the identity).
 """
 
 from keras_approxeq._memo import memoize
@@ -73,7 +74,16 @@ class ProjectionTarget:
         return self.prepared(shape)[1]
 
     def prepared(self, shape):
-        """`(KernelLayout, projector)` for a weight of `shape` (cached)."""
+        """`(KernelLayout, projector)` for a weight of `shape` (cached).
+
+        Example:
+
+        >>> from keras_approxeq import ProjectionRegularizer
+        >>> reg = ProjectionRegularizer("C4")
+        >>> layout, projector = reg.prepared((1, 1, 8, 8))
+        >>> layout.name, projector.is_identity  # 1x1, trivial fields
+        ('conv', True)
+        """
         options = map(_hashable, self.target_config().values())
         return _prepared(tuple(shape), *options)
 
