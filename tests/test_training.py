@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 from utils import needs_channels_first_convolutions
 
+from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import project
 
@@ -64,6 +65,10 @@ def test_fit_reduces_the_penalty(jit_compile):
         "C4", in_rep="regular", out_rep="regular", lambda_perp=0.1
     )
     model = _model(reg)
+    # The recipe's decay in the same compiled step (torch.compile with
+    # jit_compile=True on PyTorch): at rate 1 it projects after each step.
+    dense = model.layers[-1].kernel
+    dense.constraint = ProjectionDecay("C4", in_rep="regular", rate=1.0)
     x, y = _data()
     model.compile(keras.optimizers.SGD(0.05), "mse", jit_compile=jit_compile)
     assert len(model.losses) == 4  # three kernels and one bias
@@ -71,6 +76,11 @@ def test_fit_reduces_the_penalty(jit_compile):
     history = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert _penalty_total(model) < before
+    kernel = ops.convert_to_numpy(dense.value)
+    np.testing.assert_allclose(
+        kernel, project(kernel, "C4", in_rep="regular"), atol=1e-6
+    )
+    assert np.abs(kernel).max() > 1e-3  # projected, not zeroed
 
 
 def test_fit_loss_includes_the_penalty():
