@@ -47,11 +47,18 @@ class SampledEquivariance(keras.Model):
 
     Example:
 
-    ```python
-    wrapped = SampledEquivariance(model, "C4", num_samples=4, weight=0.1)
-    wrapped.compile(optimizer="adam", loss="mse")
-    wrapped.fit(x, y)
-    ```
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(4, 8, 8, 1))
+    >>> model = keras.Sequential([
+    ...     keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same")
+    ... ])
+    >>> wrapped = SampledEquivariance(model, "C4", num_samples=2, weight=0.1)
+    >>> wrapped.compile(optimizer="adam", loss="mse")
+    >>> history = wrapped.fit(x, x, epochs=1, verbose=0)  # loss + penalty
+    >>> same = np.allclose(wrapped.predict(x, verbose=0),
+    ...                    model.predict(x, verbose=0))
+    >>> bool(same)  # outside training, the wrapper is the model
+    True
     """
 
     def __init__(

@@ -37,13 +37,25 @@ class EquivarianceMonitor(keras.callbacks.Callback):
 
     Example:
 
-    ```python
-    history = model.fit(
-        x, y, epochs=10,
-        callbacks=[EquivarianceMonitor(x_val[:32], group="C4")],
-    )
-    history.history["equivariance_error"]
-    ```
+    >>> from keras_approxeq import ProjectionRegularizer
+    >>> x = np.random.default_rng(0).normal(size=(4, 8, 8, 1))
+    >>> model = keras.Sequential([
+    ...     keras.Input((8, 8, 1)),
+    ...     keras.layers.Conv2D(
+    ...         2, 3, padding="same",
+    ...         kernel_regularizer=ProjectionRegularizer("C4"),
+    ...     ),
+    ...     keras.layers.GlobalAveragePooling2D(),
+    ... ])
+    >>> model.compile("adam", "mse")
+    >>> monitor = EquivarianceMonitor(x[:2], group="C4")
+    >>> history = model.fit(
+    ...     x, np.zeros((4, 2)), epochs=2, verbose=0, callbacks=[monitor]
+    ... )
+    >>> len(history.history["equivariance_error"])  # one per epoch
+    2
+    >>> any(key.startswith("equivariance/") for key in history.history)
+    True
     """
 
     def __init__(

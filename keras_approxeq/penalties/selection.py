@@ -151,6 +151,29 @@ def select_strength(
 
     Example:
 
+    >>> from keras_approxeq import ProjectionDecay
+    >>> x = np.random.default_rng(0).normal(size=(16, 8, 8, 1))
+    >>> y = x.mean(axis=(1, 2))  # a C4-invariant target
+    >>> def build(rate):
+    ...     keras.utils.set_random_seed(0)
+    ...     decay = ProjectionDecay("C4", rate=rate)
+    ...     model = keras.Sequential([
+    ...         keras.Input((8, 8, 1)),
+    ...         keras.layers.Conv2D(4, 3, kernel_constraint=decay),
+    ...         keras.layers.GlobalAveragePooling2D(),
+    ...         keras.layers.Dense(1),
+    ...     ])
+    ...     model.compile("adam", "mse")
+    ...     return model
+    >>> best, scores = select_strength(
+    ...     build, x, y, strengths=(0.0, 1.0), folds=2, epochs=2,
+    ...     verbose=False,
+    ... )
+    >>> best in (0.0, 1.0), sorted(scores)
+    (True, [0.0, 1.0])
+
+    The README's recipe, choosing the start with the rate:
+
     ```python
     def build(rate, start):
         reps = {"in_rep": "regular", "out_rep": "regular"}
