@@ -19,10 +19,18 @@ def plot_equivariance(history, prefix="equivariance", ax=None):
 
     Example:
 
-    ```python
-    history = model.fit(..., callbacks=[EquivarianceMonitor()])
-    plot_equivariance(history).figure.savefig("equivariance.png")
-    ```
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")  # no display needed
+    >>> history = {  # as `fit` logs it with an `EquivarianceMonitor`
+    ...     "loss": [1.0, 0.6, 0.5],
+    ...     "equivariance/conv2d/kernel": [0.6, 0.2, 0.05],
+    ... }
+    >>> ax = plot_equivariance(history)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['conv2d/kernel']
+
+    After training, `plot_equivariance(model.fit(..., callbacks=[
+    EquivarianceMonitor()])).figure.savefig("equivariance.png")`.
     """
     try:
         import matplotlib.pyplot as plt
