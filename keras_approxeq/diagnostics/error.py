@@ -53,15 +53,17 @@ def equivariance_error(
 
     Example:
 
-    ```python
-    layer = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)
-    layer.build((None, 9, 9, 4))
-    kernel = project(layer.kernel, "C4", in_rep="regular", out_rep="regular")
-    layer.kernel.assign(kernel)
-    x = np.random.normal(size=(2, 9, 9, 4)).astype("float32")
-    reps = dict(in_rep="regular", out_rep="regular")
-    equivariance_error(layer, x, "C4", **reps)  # ~1e-7
-    ```
+    >>> import keras
+    >>> from keras_approxeq import project
+    >>> layer = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)
+    >>> layer.build((None, 9, 9, 4))
+    >>> reps = dict(in_rep="regular", out_rep="regular")
+    >>> x = np.random.default_rng(0).normal(size=(2, 9, 9, 4))
+    >>> equivariance_error(layer, x, "C4", **reps) > 0.1  # a random kernel
+    True
+    >>> _ = layer.kernel.assign(project(layer.kernel, "C4", **reps))
+    >>> equivariance_error(layer, x, "C4", **reps) < 1e-5
+    True
     """
     x = ops.convert_to_tensor(x)
     y = fn(x)

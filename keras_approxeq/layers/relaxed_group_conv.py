@@ -50,10 +50,12 @@ class RelaxedGroupConv2D(ComputedKernelLayer):
 
     Example:
 
-    ```python
-    layer = RelaxedGroupConv2D(8, 3, group="C4", num_filter_banks=2,
-                               padding="same", activation="relu")
-    ```
+    >>> import numpy as np
+    >>> layer = RelaxedGroupConv2D(8, 3, group="C4", num_filter_banks=2,
+    ...                            padding="same", activation="relu")
+    >>> x = np.zeros((1, 9, 9, 4), "float32")  # one regular field
+    >>> tuple(layer(x).shape)  # 8 regular fields of 4 channels
+    (1, 9, 9, 32)
     """
 
     @keyword_only(

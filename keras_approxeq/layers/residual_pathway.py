@@ -42,10 +42,11 @@ class ResidualPathway(ComputedKernelLayer):
 
     Example:
 
-    ```python
-    layer = ResidualPathway(32, 3, group="C4", in_rep="regular",
-                            out_rep="regular", padding="same")
-    ```
+    >>> import numpy as np
+    >>> layer = ResidualPathway(8, 3, group="C4", in_rep="regular",
+    ...                         out_rep="regular", padding="same")
+    >>> tuple(layer(np.zeros((1, 9, 9, 8), "float32")).shape)
+    (1, 9, 9, 8)
     """
 
     @keyword_only(

@@ -41,12 +41,17 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
 
     Example:
 
-    ```python
-    decay = ProjectionDecay(
-        "C4", in_rep="regular", out_rep="regular", rate=0.01
-    )
-    layer = keras.layers.Conv2D(32, 3, kernel_constraint=decay)
-    ```
+    >>> import numpy as np
+    >>> from keras_approxeq import project
+    >>> decay = ProjectionDecay(
+    ...     "C4", in_rep="regular", out_rep="regular", rate=0.5
+    ... )
+    >>> layer = keras.layers.Conv2D(8, 3, kernel_constraint=decay)
+    >>> w = np.random.default_rng(0).normal(size=(3, 3, 8, 8))
+    >>> p = project(w, "C4", in_rep="regular", out_rep="regular")
+    >>> after = ops.convert_to_numpy(decay(ops.convert_to_tensor(w)))
+    >>> bool(np.allclose(after - p, 0.5 * (w - p), atol=1e-5))  # halved
+    True
     """
 
     @keyword_only("in_rep", "out_rep", "rate", "layout")

@@ -39,10 +39,14 @@ class ProjectedInitializer(ProjectionTarget, keras.initializers.Initializer):
 
     Example:
 
-    ```python
-    init = ProjectedInitializer("C4", in_rep="regular", out_rep="regular")
-    layer = keras.layers.Conv2D(32, 3, kernel_initializer=init)
-    ```
+    >>> import numpy as np
+    >>> from keras_approxeq import project
+    >>> init = ProjectedInitializer("C4", in_rep="regular", out_rep="regular")
+    >>> layer = keras.layers.Conv2D(8, 3, kernel_initializer=init)
+    >>> w = ops.convert_to_numpy(init((3, 3, 8, 8)))
+    >>> p = project(w, "C4", in_rep="regular", out_rep="regular")
+    >>> bool(np.allclose(p, w, atol=1e-6))  # equivariant from the start
+    True
     """
 
     @keyword_only("in_rep", "out_rep", "base", "layout")

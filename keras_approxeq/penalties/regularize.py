@@ -144,6 +144,20 @@ def regularize(
 
     Example:
 
+    >>> backbone = keras.Sequential([
+    ...     keras.Input((9, 9, 3)),
+    ...     keras.layers.Conv2D(8, 3),
+    ...     keras.layers.Conv2D(8, 1),  # 1x1: equivariant whatever it is
+    ...     keras.layers.GlobalAveragePooling2D(),
+    ...     keras.layers.Dense(2),
+    ... ])
+    >>> model = regularize(backbone, "C4", lambda_perp=1e-2, verbose=False)
+    >>> [type(layer.kernel_regularizer).__name__ for layer in model.layers
+    ...  if hasattr(layer, "kernel_regularizer")]
+    ['ProjectionRegularizer', 'NoneType', 'NoneType']
+
+    A `keras.applications` backbone, as the README does:
+
     ```python
     backbone = keras.applications.ResNet50(
         weights=None, input_shape=(33, 33, 3)

@@ -95,14 +95,21 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
 
     Example:
 
-    ```python
-    reg = ProjectionRegularizer(
-        "C4", in_rep="regular", out_rep="regular", lambda_perp=1e-2
-    )
-    layer = keras.layers.Conv2D(
-        32, 3, padding="same", kernel_regularizer=reg, bias_regularizer=reg
-    )
-    ```
+    >>> import numpy as np
+    >>> from keras_approxeq import project
+    >>> reg = ProjectionRegularizer(
+    ...     "C4", in_rep="regular", out_rep="regular", lambda_perp=1e-2
+    ... )
+    >>> layer = keras.layers.Conv2D(
+    ...     8, 3, padding="same", kernel_regularizer=reg, bias_regularizer=reg
+    ... )
+    >>> _ = layer(np.zeros((1, 6, 6, 8), "float32"))
+    >>> len(layer.losses)  # the kernel's penalty and the bias's
+    2
+    >>> reps = dict(in_rep="regular", out_rep="regular")
+    >>> equivariant = project(layer.kernel, "C4", **reps)
+    >>> float(ops.convert_to_numpy(reg(equivariant))) < 1e-6
+    True
     """
 
     def __init__(

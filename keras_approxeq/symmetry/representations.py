@@ -149,8 +149,12 @@ class Representation:
     def field_channels(self, channels, argument="channels"):
         """Field type -> `(fields, size)` int array of its fields' channels.
 
-        Example: `["trivial", "standard"]` over 6 channels gives
-        `{"trivial": [[0], [3]], "standard": [[1, 2], [4, 5]]}`.
+        Example:
+
+        >>> from keras_approxeq.symmetry import groups
+        >>> rep = Representation(groups.get("C4"), ["trivial", "standard"])
+        >>> {k: v.tolist() for k, v in rep.field_channels(6).items()}
+        {'trivial': [[0], [3]], 'standard': [[1, 2], [4, 5]]}
         """
         copies = self.copies(channels, argument)
         sizes = [_field_size(self.group, f) for f in self.fields]
