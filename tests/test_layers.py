@@ -222,6 +222,9 @@ def test_bad_layer_arguments_raise():
         RelaxedGroupConv2D(2, 3, num_filter_banks=0)
     with pytest.raises(ValueError, match=r"rate.*\[0, 1\]"):
         ProjectionDecay("C4", rate=1.5)
+    for bad in (0, -1e-3, float("inf"), "3e-3", True):
+        with pytest.raises(ValueError, match="`learning_rate` to be None or"):
+            ProjectionDecay("C4", learning_rate=bad)
     with pytest.raises(ValueError, match="num_samples"):
         SampledEquivariance(
             keras.Sequential([keras.Input((2,))]), "C4", num_samples=0
@@ -345,6 +348,24 @@ def test_projection_decay_shrinks_the_non_equivariant_part(rng):
         decayed, parallel + 0.75 * (kernel - parallel), atol=1e-5
     )
     assert ProjectionDecay.from_config(decay.get_config()).rate == 0.25
+    following = ProjectionDecay("C4", rate=0.25, learning_rate=3e-3)
+    config = ProjectionDecay.from_config(following.get_config()).get_config()
+    assert config == following.get_config()
+    assert config["learning_rate"] == 3e-3
+    # Called directly, outside an optimizer step, it removes `rate`.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(
+            ProjectionDecay(
+                "C4",
+                in_rep="regular",
+                out_rep="regular",
+                rate=0.25,
+                learning_rate=1e-3,
+            )(kernel)
+        ),
+        decayed,
+        atol=1e-6,
+    )
     # As a kernel constraint, applied after every optimizer step.
     layer = keras.layers.Conv2D(
         4, 3, padding="same", kernel_constraint=decay, data_format=CL

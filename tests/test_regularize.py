@@ -164,6 +164,16 @@ def test_selection_and_decay():
     before = residual()
     out.fit(np.ones((2, 9, 9, 3)), np.ones((2, 5)), verbose=0)
     assert residual() == pytest.approx(0.5 * before, rel=1e-4)
+    # Following the learning rate, the decay removes nothing at rate 0.
+    out = regularize(
+        model, "C4", penalty=False, decay=0.5, decay_learning_rate=0.1
+    )
+    kernel = out.get_layer("conv").kernel
+    assert kernel.constraint.learning_rate == 0.1
+    out.compile(keras.optimizers.SGD(0.0), "mse")
+    before = residual()
+    out.fit(np.ones((2, 9, 9, 3)), np.ones((2, 5)), verbose=0)
+    assert residual() == pytest.approx(before, rel=1e-6)
     with pytest.raises(ValueError, match="No layer"):
         regularize(model, "C4", layers=lambda layer: False)
 
@@ -237,6 +247,7 @@ def test_reinitialize_starts_inside_the_subspace_at_full_scale(tmp_path):
         layers=["conv"],
         penalty=False,
         decay=0.1,
+        decay_learning_rate=1e-3,
         reinitialize=True,
         verbose=False,
     )
@@ -261,6 +272,9 @@ def test_reinitialize_starts_inside_the_subspace_at_full_scale(tmp_path):
     assert loaded.get_layer("conv").kernel_initializer.get_config() == (
         layer.kernel_initializer.get_config()
     )
+    constraint = loaded.get_layer("conv").kernel_constraint.get_config()
+    assert constraint == layer.kernel_constraint.get_config()
+    assert (constraint["rate"], constraint["learning_rate"]) == (0.1, 1e-3)
 
 
 def test_reinitialize_reaches_every_kind_of_kernel():
@@ -332,6 +346,10 @@ def test_reinitialize_rejects_other_values(value):
     "kwargs,message",
     [
         ({"decay": 2.0}, r"`decay` to be a number in \[0, 1\].*decay=2.0"),
+        (
+            {"decay": 0.1, "decay_learning_rate": 0.0},
+            r"`decay_learning_rate` to be None or a positive number.*=0.0",
+        ),
         ({"layers": "conv"}, r"a string. Pass layers=\['conv'\]"),
         ({"layers": ["conv", "typo"]}, r"does not have: \['typo'\]"),
     ],

@@ -83,6 +83,55 @@ def test_fit_reduces_the_penalty(jit_compile):
     assert np.abs(kernel).max() > 1e-3  # projected, not zeroed
 
 
+def _residual_norm(kernel):
+    kernel = ops.convert_to_numpy(kernel).astype("float64")
+    return np.linalg.norm(kernel - project(kernel, "C4", out_rep="regular"))
+
+
+@pytest.mark.parametrize("jit_compile", ["auto", True])
+@pytest.mark.parametrize(
+    "learning_rate, factor",
+    [
+        # A fixed rate: half of the non-equivariant part per step.
+        (None, 0.5**4),
+        # Following the schedule: rate 0.5 at lr 0.1, 0.25 at lr 0.05.
+        (0.1, 0.5**2 * 0.75**2),
+    ],
+)
+def test_decay_follows_the_learning_rate_schedule(
+    jit_compile, learning_rate, factor
+):
+    """With `learning_rate`, each step removes `rate * lr / learning_rate`
+    of the non-equivariant part, at the schedule's learning rate of that
+    step, inside the compiled train step."""
+    decay = ProjectionDecay(
+        "C4", out_rep="regular", rate=0.5, learning_rate=learning_rate
+    )
+    conv = keras.layers.Conv2D(8, 3, padding="same", kernel_constraint=decay)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            conv,
+            keras.layers.Lambda(lambda t: 0.0 * t),  # no task gradient
+        ]
+    )
+    # lr 0.1 at steps 0 and 1, 0.05 at steps 2 and 3.
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [1], [0.1, 0.05]
+    )
+    model.compile(
+        keras.optimizers.SGD(schedule), "mse", jit_compile=jit_compile
+    )
+    x, _ = _data(n=4)
+    before = _residual_norm(conv.kernel)
+    model.fit(
+        x, np.zeros((4, 8, 8, 8), "float32"), epochs=4, batch_size=4, verbose=0
+    )
+    np.testing.assert_allclose(
+        _residual_norm(conv.kernel) / before, factor, rtol=1e-4
+    )
+
+
 def test_fit_loss_includes_the_penalty():
     """The compiled loss is the task loss plus the sum of penalties."""
     reg = ProjectionRegularizer(

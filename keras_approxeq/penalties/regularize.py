@@ -5,6 +5,7 @@ import math
 import keras
 
 from keras_approxeq.penalties.decay import ProjectionDecay
+from keras_approxeq.penalties.decay import validated_learning_rate
 from keras_approxeq.penalties.decay import validated_rate
 from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
@@ -68,6 +69,7 @@ def regularize(
     layers=None,
     penalty=True,
     decay=None,
+    decay_learning_rate=None,
     reinitialize=False,
     verbose=True,
     **regularizer_options,
@@ -112,6 +114,10 @@ def regularize(
             `penalty=False`, instead) put a `ProjectionDecay` of this
             rate as the constraint of each kernel and of each bias that
             gets a regularizer.
+        decay_learning_rate: `None` or the learning rate at which `decay`
+            holds: the decay then follows the optimizer's learning rate
+            and its schedule (`ProjectionDecay(learning_rate=...)`; pass
+            it whenever the learning rate changes during training).
         reinitialize: `False`, `True` or `"auto"`: whether to re-draw
             regularised kernels from
             `ProjectedInitializer(base=<the layer's own initializer>)`:
@@ -183,6 +189,7 @@ def regularize(
         )
     if decay is not None:
         validated_rate(decay, "decay")
+    validated_learning_rate(decay_learning_rate, "decay_learning_rate")
     chosen = _selector(layers, model)
     regularized = _clone(model)
     plans, identities, problems = [], [], []
@@ -250,7 +257,9 @@ def regularize(
         setattr(layer, f"{attribute}_regularizer", regularizer)
         if decay is not None:
             constraint = ProjectionDecay(
-                rate=decay, **dict(regularizer.target_config(), layout=layout)
+                rate=decay,
+                learning_rate=decay_learning_rate,
+                **dict(regularizer.target_config(), layout=layout),
             )
             variable.constraint = constraint
             setattr(layer, f"{attribute}_constraint", constraint)
