@@ -34,18 +34,18 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     asking for settles near `lr / rate`. A fixed rate under a schedule
     that lowers `lr` (cosine decay, `ReduceLROnPlateau`) erases it at the
     end of training, when the task can no longer restore it: on the
-    symmetry-breaking study's teacher (dial 0.3, 32 images), rate 0.03
-    under Adam with `CosineDecay` to 0 over the 1600 steps had 12 times
-    the test error of the same rate at a constant learning rate (0.455
-    against 0.039; plain: 0.038 and 0.043), close to an exactly
-    equivariant model's. With `learning_rate` set (the learning rate at
-    which `rate` is meant, e.g. the schedule's peak), the decay follows
-    the learning rate of the optimizer that applies it, as AdamW's
-    weight decay does, removing `min(1, rate * lr / learning_rate)` per
-    step, and the non-equivariant part stays where `rate` puts it
-    whatever the schedule (0.041 in the same run). `rate=1` still
-    projects after every step. Called outside an optimizer step (e.g.
-    directly), it removes `rate`.
+    symmetry-breaking study's teacher (dial 0.3, 32 images, 3 seeds),
+    rate 0.03 under Adam with `CosineDecay` to 0 over the 1600 steps had
+    11 times the test error of the same rate at a constant learning rate
+    (0.467 against 0.042; plain: 0.041 and 0.045). With `learning_rate`
+    set (the learning rate at which `rate` is meant, e.g. the schedule's
+    peak), the decay follows the learning rate of the optimizer that
+    applies it, as AdamW's weight decay does, removing
+    `min(1, rate * lr / learning_rate)` per step, and the non-equivariant
+    part stays where `rate` puts it whatever the schedule (0.041 in the
+    same runs; `docs/layers.md`). `rate=1` still projects after every
+    step. Called outside an optimizer step (e.g. directly), it removes
+    `rate`.
 
     Args:
         group: The group (see `ProjectionRegularizer`).
