@@ -86,7 +86,12 @@ def select_strength(
     trainings, small data sets), pass `fit_kwargs` that give the fits
     here as many steps as the final fit will take (e.g. `epochs` scaled
     by the ratio of batches per epoch), as
-    `examples/symmetry_breaking.py` does.
+    `examples/symmetry_breaking.py` does. Under a learning-rate schedule,
+    give the decays the schedule's peak (`ProjectionDecay(...,
+    learning_rate=peak)`, `regularize(..., decay_learning_rate=peak)`):
+    a fixed rate keeps removing the non-equivariant part after the
+    learning rate has fallen, and every candidate above 0 ends nearly
+    exactly equivariant.
 
     Where a pulled candidate starts matters too, and neither start wins
     everywhere. Inside the equivariant subspace at its initializer's
