@@ -90,8 +90,8 @@ def select_strength(
     give the decays the schedule's peak (`ProjectionDecay(...,
     learning_rate=peak)`, `regularize(..., decay_learning_rate=peak)`):
     a fixed rate keeps removing the non-equivariant part after the
-    learning rate has fallen, and every candidate above 0 ends nearly
-    exactly equivariant.
+    learning rate has fallen, which turned the study's gains into losses
+    under `CosineDecay` (`docs/layers.md`).
 
     Where a pulled candidate starts matters too, and neither start wins
     everywhere. Inside the equivariant subspace at its initializer's
