@@ -164,9 +164,15 @@ def test_selection_and_decay():
     before = residual()
     out.fit(np.ones((2, 9, 9, 3)), np.ones((2, 5)), verbose=0)
     assert residual() == pytest.approx(0.5 * before, rel=1e-4)
-    # Following the learning rate, the decay removes nothing at rate 0.
+    # Following the learning rate, the decay removes nothing at
+    # learning rate 0.
     out = regularize(
-        model, "C4", penalty=False, decay=0.5, decay_learning_rate=0.1
+        model,
+        "C4",
+        penalty=False,
+        decay=0.5,
+        decay_learning_rate=0.1,
+        verbose=False,
     )
     kernel = out.get_layer("conv").kernel
     assert kernel.constraint.learning_rate == 0.1
