@@ -132,6 +132,28 @@ def test_decay_follows_the_learning_rate_schedule(
     )
 
 
+def test_decay_follows_a_changed_learning_rate():
+    """The learning rate read after a change (as `ReduceLROnPlateau`
+    makes), not the one the compiled step was traced with."""
+    decay = ProjectionDecay(
+        "C4", out_rep="regular", rate=0.5, learning_rate=0.1
+    )
+    conv = keras.layers.Conv2D(8, 3, padding="same", kernel_constraint=decay)
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), conv, keras.layers.Lambda(lambda t: 0.0 * t)]
+    )
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, _ = _data(n=4)
+    y = np.zeros((4, 8, 8, 8), "float32")
+    before = _residual_norm(conv.kernel)
+    model.fit(x, y, batch_size=4, verbose=0)
+    model.optimizer.learning_rate = 0.05
+    model.fit(x, y, batch_size=4, verbose=0)
+    np.testing.assert_allclose(
+        _residual_norm(conv.kernel) / before, 0.5 * 0.75, rtol=1e-4
+    )
+
+
 def test_fit_loss_includes_the_penalty():
     """The compiled loss is the task loss plus the sum of penalties."""
     reg = ProjectionRegularizer(
