@@ -132,9 +132,12 @@ def test_decay_follows_the_learning_rate_schedule(
     )
 
 
-def test_decay_follows_a_changed_learning_rate():
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_decay_follows_a_changed_learning_rate(policy):
     """The learning rate read after a change (as `ReduceLROnPlateau`
-    makes), not the one the compiled step was traced with."""
+    makes), not the one the compiled step was traced with; under
+    `mixed_float16`, that of the `LossScaleOptimizer`'s inner optimizer."""
+    keras.config.set_dtype_policy(policy)
     decay = ProjectionDecay(
         "C4", out_rep="regular", rate=0.5, learning_rate=0.1
     )
