@@ -77,6 +77,21 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     >>> after = ops.convert_to_numpy(decay(ops.convert_to_tensor(w)))
     >>> bool(np.allclose(after - p, 0.5 * (w - p), atol=1e-5))  # halved
     True
+
+    Following the learning rate: in an optimizer step at half the
+    reference learning rate, it removes half of `rate`.
+
+    >>> following = ProjectionDecay(
+    ...     "C4", in_rep="regular", out_rep="regular", rate=0.5,
+    ...     learning_rate=0.1,
+    ... )
+    >>> kernel = keras.Variable(w.astype("float32"))
+    >>> kernel.constraint = following
+    >>> optimizer = keras.optimizers.SGD(learning_rate=0.05)
+    >>> optimizer.apply([ops.zeros(kernel.shape)], [kernel])  # no gradient
+    >>> after = ops.convert_to_numpy(kernel)
+    >>> bool(np.allclose(after - p, 0.75 * (w - p), atol=1e-5))  # a quarter
+    True
     """
 
     @keyword_only("in_rep", "out_rep", "rate", "layout")
