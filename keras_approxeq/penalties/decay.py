@@ -10,6 +10,11 @@ from keras_approxeq.projection.target import ProjectionTarget
 
 __all__ = ["ProjectionDecay"]
 
+try:  # Keras' private global state: see `applying_optimizer`.
+    from keras.src.backend.common import global_state as _global_state
+except ImportError:
+    _global_state = None
+
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
 class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
@@ -154,11 +159,9 @@ def applying_optimizer():
     rate read there is the one of the step being applied, inside
     `jax.jit`, `tf.function` and `torch.compile` too.
     """
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:
+    if _global_state is None:
         return None
-    stack = global_state.get_global_attribute("name_scope_stack") or ()
+    stack = _global_state.get_global_attribute("name_scope_stack") or ()
     for scope in reversed(stack):
         caller = getattr(scope, "caller", None)
         if isinstance(caller, keras.optimizers.Optimizer):
