@@ -35,6 +35,9 @@ int64 and wraps negative ones, two more operations a call). A projector
 with a few hundred reshapes (a D16 kernel between regular fields: 560 a
 penalty) paid that on every step, on a GPU's launch-bound step too.
 
+`torch_compiling` says whether `torch.compile` is tracing the caller, for
+Python-side checks that would break its graph (a warning).
+
 `read` turns a variable into a tensor of its value: on TensorFlow
 `ops.convert_to_tensor` returns a variable as it is, and a variable read
 inside `ops.custom_gradient` makes TensorFlow ask for its gradient
@@ -56,6 +59,7 @@ __all__ = [
     "reshape",
     "split",
     "take",
+    "torch_compiling",
     "transpose",
 ]
 
@@ -132,6 +136,16 @@ def transpose(x, axes=None):
             tuple(reversed(range(x.ndim))) if axes is None else axes
         )
     return ops.transpose(x, axes)
+
+
+def torch_compiling():
+    """Whether `torch.compile` is tracing the caller (never on JAX or
+    TensorFlow, whose tracing runs Python as eager code does)."""
+    if keras.backend.backend() != "torch":
+        return False
+    import torch
+
+    return torch.compiler.is_compiling()
 
 
 def take(x, indices, axis):

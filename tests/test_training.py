@@ -1,5 +1,7 @@
 """Training with the penalty: fit, compilation, mixed precision."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -155,6 +157,61 @@ def test_decay_follows_a_changed_learning_rate(policy):
     np.testing.assert_allclose(
         _residual_norm(conv.kernel) / before, 0.5 * 0.75, rtol=1e-4
     )
+
+
+def _fit_a_decay(decay, learning_rate, jit_compile="auto"):
+    conv = keras.layers.Conv2D(8, 3, padding="same", kernel_constraint=decay)
+    model = keras.Sequential([keras.Input((8, 8, 1)), conv])
+    model.compile(
+        keras.optimizers.Adam(learning_rate), "mse", jit_compile=jit_compile
+    )
+    x, _ = _data(n=4)
+    model.fit(x, np.zeros((4, 8, 8, 8), "float32"), batch_size=4, verbose=0)
+
+
+def _decay_warnings(caught):
+    return [w for w in caught if "ProjectionDecay" in str(w.message)]
+
+
+def _schedule():
+    return keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=10)
+
+
+def test_a_fixed_decay_under_a_schedule_warns_once():
+    """A fixed rate under a schedule erases the symmetry breaking as the
+    learning rate falls: the warning says so and how to fix it."""
+    decay = ProjectionDecay("C4", out_rep="regular", rate=0.1)
+    with pytest.warns(UserWarning, match=r"rate=0\.1.*CosineDecay") as caught:
+        _fit_a_decay(decay, _schedule())
+    assert "learning_rate=peak" in str(caught[0].message)
+    assert len(_decay_warnings(caught)) == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit_a_decay(decay, _schedule())  # checked once
+    assert not _decay_warnings(caught)
+
+
+@pytest.mark.parametrize(
+    "rate, learning_rate, optimizer_rate",
+    [
+        (0.1, None, 1e-3),  # constant learning rate
+        (0.1, 1e-3, "schedule"),  # follows the schedule
+        (1.0, None, "schedule"),  # projects, whatever the learning rate
+        (0.0, None, "schedule"),  # leaves the weight alone
+    ],
+)
+def test_decays_that_suit_the_learning_rate_do_not_warn(
+    rate, learning_rate, optimizer_rate
+):
+    if optimizer_rate == "schedule":
+        optimizer_rate = _schedule()
+    decay = ProjectionDecay(
+        "C4", out_rep="regular", rate=rate, learning_rate=learning_rate
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit_a_decay(decay, optimizer_rate)
+    assert not _decay_warnings(caught)
 
 
 def test_fit_loss_includes_the_penalty():

@@ -1,8 +1,11 @@
 """`ProjectionDecay`: shrink the non-equivariant part after every step."""
 
+import warnings
+
 import keras
 from keras import ops
 
+from keras_approxeq import _ops
 from keras_approxeq._checks import is_number
 from keras_approxeq._checks import require
 from keras_approxeq._warnings import keyword_only
@@ -50,7 +53,10 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     part stays where `rate` puts it whatever the schedule (0.041 in the
     same runs; `docs/layers.md`). `rate=1` still projects after every
     step. Called outside an optimizer step (e.g. directly), it removes
-    `rate`.
+    `rate`. A decay with a rate between 0 and 1 and no `learning_rate`
+    warns once when an optimizer with a `LearningRateSchedule` first
+    applies it (when the train step is traced; not inside
+    `torch.compile`, which Python warnings would break).
 
     Args:
         group: The group (see `ProjectionRegularizer`).
@@ -115,6 +121,7 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     ):
         self.rate = validated_rate(rate)
         self.learning_rate = validated_learning_rate(learning_rate)
+        self._checked_schedule = False
         self._set_target(
             group, in_rep, out_rep, layout, domain, max_frequency, basis
         )
@@ -134,13 +141,42 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
     def _step_rate(self, dtype):
         """The fraction removed this step: `rate`, or `rate` scaled by the
         applying optimizer's learning rate over `learning_rate`."""
-        optimizer = None
-        if self.learning_rate is not None:
-            optimizer = applying_optimizer()
+        if self.learning_rate is None:
+            self._warn_once_under_a_schedule()
+            return self.rate
+        optimizer = applying_optimizer()
         if optimizer is None:
             return self.rate
         ratio = ops.cast(optimizer.learning_rate, dtype) / self.learning_rate
         return ops.minimum(self.rate * ratio, 1.0)
+
+    def _warn_once_under_a_schedule(self):
+        """Warns if the applying optimizer's learning rate follows a
+        schedule, which a fixed rate does not (see the class docstring)."""
+        if self._checked_schedule or _ops.torch_compiling():
+            return
+        optimizer = applying_optimizer()
+        if optimizer is None:  # called directly, not by an optimizer
+            return
+        self._checked_schedule = True
+        # Keras keeps the schedule there; `learning_rate` is its value.
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(
+            schedule, keras.optimizers.schedules.LearningRateSchedule
+        ):
+            warnings.warn(
+                f"A ProjectionDecay with a fixed rate={self.rate} is applied "
+                f"by an optimizer whose learning rate follows a schedule "
+                f"({type(schedule).__name__}). A fixed rate keeps removing "
+                "the non-equivariant part as the learning rate falls, and "
+                "erases the symmetry breaking that the task asks for by the "
+                "end of training. Pass the learning rate at which `rate` "
+                "holds, e.g. the schedule's peak: ProjectionDecay(..., "
+                "learning_rate=peak) or regularize(..., "
+                "decay_learning_rate=peak).",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def get_config(self):
         return {
