@@ -36,6 +36,7 @@ in `examples/digits.py`.
 """
 
 import argparse
+import functools
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -49,6 +50,7 @@ from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import equivariance_error
 from keras_approxeq import select_strength
+from keras_approxeq.layers import FieldNormalization
 
 """
 ## The models
@@ -64,11 +66,40 @@ classifier to invariant logits. One builder makes every model:
   every kernel and bias instead;
 - `projected`: kernels drawn by `ProjectedInitializer` (exactly
   equivariant, at the variance per entry of Keras' default initializer)
-  instead of Keras' default.
+  instead of Keras' default;
+- `normalization`: `None` (the rows below), or a normalisation layer
+  after each convolution: `"batch"` (Keras' `BatchNormalization`),
+  `"layer"` (`LayerNormalization` over the channels) or `"field"`
+  (`FieldNormalization`, statistics and affine shared per field). Keras'
+  layers keep a scale and an offset per channel; under a `rate` they get
+  its decay as the biases do (`layout="bias"`), which ties them per
+  field. `docs/runs/rotated_digits/normalization.py` compares them.
 """
 
 
-def build_model(seed, rate=0.0, lambda_perp=None, projected=False):
+def normalization_layer(kind, rate):
+    """The layer after each convolution (see `build_model`)."""
+    if kind == "field":
+        return FieldNormalization("C4", rep="regular")
+    tied = {}
+    if rate > 0:
+        decay = ProjectionDecay(
+            "C4", out_rep="regular", rate=rate, layout="bias"
+        )
+        tied = {"beta_constraint": decay, "gamma_constraint": decay}
+    if kind == "batch":
+        return keras.layers.BatchNormalization(**tied)
+    if kind == "layer":
+        return keras.layers.LayerNormalization(**tied)
+    raise ValueError(
+        "Expected `normalization` to be None, 'batch', 'layer' or 'field'. "
+        f"Received: normalization={kind!r}."
+    )
+
+
+def build_model(
+    seed, rate=0.0, lambda_perp=None, projected=False, normalization=None
+):
     keras.utils.set_random_seed(seed)
 
     def options(in_rep, out_rep, bias=True):
@@ -100,8 +131,10 @@ def build_model(seed, rate=0.0, lambda_perp=None, projected=False):
             keras.layers.Conv2D(
                 64, 3, padding="same", **options(in_rep, "regular")
             ),
-            keras.layers.ReLU(),
         ]
+        if normalization is not None:
+            layers.append(normalization_layer(normalization, rate))
+        layers += [keras.layers.ReLU()]
         in_rep = "regular"
     layers += [
         keras.layers.GlobalAveragePooling2D(),
@@ -148,13 +181,15 @@ RECIPE_STARTS = {
 }
 
 
-def chosen(seed, train, epochs, starts, search):
+def chosen(seed, train, epochs, starts, search, normalization=None):
     """The rate and start `select_strength` chooses, every candidate above
     rate 0 from each of `starts` ("own": Keras' initializer)."""
 
     def build(rate, start):
         projected = start == "projected" and rate > 0
-        return build_model(seed, rate=rate, projected=projected)
+        return build_model(
+            seed, rate=rate, projected=projected, normalization=normalization
+        )
 
     folds = search["folds"]
     best, scores = select_strength(
@@ -174,18 +209,20 @@ def chosen(seed, train, epochs, starts, search):
     return best
 
 
-def run(name, seed, data, epochs, search):
+def run(name, seed, data, epochs, search, normalization=None):
     train, test = data
+    build = functools.partial(build_model, normalization=normalization)
     if name == "plain":
-        model = build_model(seed)
+        model = build(seed)
     elif name == "exact":
-        model = build_model(seed, rate=1.0, projected=True)
+        model = build(seed, rate=1.0, projected=True)
     elif name == "penalty":
-        model = build_model(seed, lambda_perp=1e-2, projected=True)
+        model = build(seed, lambda_perp=1e-2, projected=True)
     elif name in RECIPE_STARTS:
-        rate, start = chosen(seed, train, epochs, RECIPE_STARTS[name], search)
+        starts = RECIPE_STARTS[name]
+        rate, start = chosen(seed, train, epochs, starts, search, normalization)
         projected = start == "projected" and rate > 0
-        model = build_model(seed, rate=rate, projected=projected)
+        model = build(seed, rate=rate, projected=projected)
     else:
         raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
     model.fit(*train, batch_size=32, epochs=epochs, verbose=0)
@@ -217,6 +254,11 @@ parser.add_argument(
     "--seed", type=int, action="append", help="run this seed (repeatable)"
 )
 parser.add_argument("--epochs", type=int, help="training epochs (default 120)")
+parser.add_argument(
+    "--normalization",
+    choices=("batch", "layer", "field"),
+    help="a normalisation layer after each convolution (default none)",
+)
 args, _ = parser.parse_known_args()
 QUICK = args.quick or os.environ.get("KERAS_APPROXEQ_QUICK") == "1"
 if QUICK:
@@ -229,12 +271,22 @@ seeds = args.seed or seeds
 epochs = args.epochs or epochs
 print(
     f"backend {keras.backend.backend()}: {n_train} training images, "
-    f"{epochs} epochs, seeds {seeds}"
+    f"{epochs} epochs, seeds {seeds}, normalization {args.normalization}"
 )
 results = {}
 for name in args.only or MODELS:
     runs = np.array(
-        [run(name, s, make_data(s, n_train), epochs, search) for s in seeds]
+        [
+            run(
+                name,
+                s,
+                make_data(s, n_train),
+                epochs,
+                search,
+                args.normalization,
+            )
+            for s in seeds
+        ]
     )
     results[name] = runs
     (accuracy, error), (accuracy_sd, error_sd) = runs.mean(0), runs.std(0)

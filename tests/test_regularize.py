@@ -1,6 +1,7 @@
 """`regularize`: existing models made approximately equivariant."""
 
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -8,11 +9,13 @@ import pytest
 
 from keras_approxeq import ProjectedInitializer
 from keras_approxeq import ProjectionRegularizer
+from keras_approxeq import equivariance_error
 from keras_approxeq import equivariance_report
 from keras_approxeq import project
 from keras_approxeq import project_weights
 from keras_approxeq import regularize
 from keras_approxeq import select_strength
+from keras_approxeq.penalties.regularize import NORMALIZATION_LAYERS
 
 # Hand-built layers say their data format: the suite also runs with
 # channels_first as Keras' default. keras.applications follows the default.
@@ -439,3 +442,152 @@ def test_the_depthwise_hint_comes_only_with_a_channel_count():
         reg(keras.ops.zeros((3, 5, 4, 4)))
     assert "square" in str(info.value)
     assert "depthwise" not in str(info.value)
+
+
+def _normalized_model(normalization, conv_channels=8):
+    """Conv (trivial -> fields), a normalisation layer, conv (fields ->
+    fields), pooling and an invariant head; the normalisation layer's
+    scale and offset drawn at random, per channel."""
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 1)),
+            keras.layers.Conv2D(conv_channels, 3, padding="same", **LAST),
+            normalization,
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(conv_channels, 3, padding="same", **LAST),
+            keras.layers.GlobalAveragePooling2D(**LAST),
+            keras.layers.Dense(3),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    for weight in normalization.trainable_weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    return model
+
+
+def _fields(rep):
+    def in_rep(layer):
+        return "trivial" if layer.name == "conv2d" else rep
+
+    def out_rep(layer):
+        return "trivial" if isinstance(layer, keras.layers.Dense) else rep
+
+    return in_rep, out_rep
+
+
+@pytest.mark.parametrize(
+    "normalization",
+    [
+        lambda: keras.layers.LayerNormalization(),
+        # Statistics over groups of whole fields (one C4 field per group).
+        lambda: keras.layers.GroupNormalization(groups=2),
+    ],
+)
+def test_normalization_layers_are_tied_per_field(normalization):
+    """With regular fields, the scale and offset of a normalisation layer
+    whose statistics are per position get the bias' projection: projected,
+    the whole network is invariant (it is not before)."""
+    keras.backend.clear_session()  # layer names: conv2d, conv2d_1, ...
+    model = _normalized_model(normalization())
+    x = np.random.default_rng(1).normal(size=(4, 9, 9, 1)).astype("float32")
+    in_rep, out_rep = _fields("regular")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        regularized = regularize(
+            model,
+            "C4",
+            in_rep=in_rep,
+            out_rep=out_rep,
+            decay=0.5,
+            verbose=False,
+        )
+    assert not [w for w in caught if "normalisation" in str(w.message)]
+    norm = regularized.layers[1]
+    for name in ("gamma", "beta"):
+        variable = getattr(norm, name)
+        assert isinstance(variable.regularizer, ProjectionRegularizer)
+        assert variable.regularizer.layout == "bias"
+        assert variable.constraint.rate == 0.5
+    project_weights(regularized)
+    error = equivariance_error(
+        regularized, x, "C4", data_format="channels_last"
+    )
+    assert error < 1e-5
+    gamma = keras.ops.convert_to_numpy(norm.gamma).reshape(2, 4)
+    np.testing.assert_allclose(gamma, gamma[:, :1] + 0 * gamma, atol=1e-6)
+    # Without the tie, the trained-looking scale breaks the invariance.
+    plain = regularize(
+        model,
+        "C4",
+        in_rep=in_rep,
+        out_rep=out_rep,
+        verbose=False,
+        layers=lambda layer: not isinstance(layer, NORMALIZATION_LAYERS),
+    )
+    project_weights(plain)
+    assert (
+        equivariance_error(plain, x, "C4", data_format="channels_last") > 1e-2
+    )
+
+
+@pytest.mark.parametrize(
+    "normalization",
+    [
+        lambda: keras.layers.BatchNormalization(),
+        # Two channels per group: each C4 field split in half.
+        lambda: keras.layers.GroupNormalization(groups=4),
+    ],
+)
+def test_statistics_that_split_fields_warn(normalization):
+    keras.backend.clear_session()
+    model = _normalized_model(normalization())
+    in_rep, out_rep = _fields("regular")
+    with pytest.warns(UserWarning, match="LayerNormalization") as caught:
+        regularized = regularize(
+            model, "C4", in_rep=in_rep, out_rep=out_rep, verbose=False
+        )
+    (message,) = [
+        str(w.message) for w in caught if "normalisation" in str(w.message)
+    ]
+    assert model.layers[1].name in message and "FieldNormalization" in message
+    assert isinstance(
+        regularized.layers[1].gamma.regularizer, ProjectionRegularizer
+    )
+
+
+def test_normalization_between_trivial_fields_is_left_alone():
+    """Between trivial fields a per-channel scale and offset are
+    equivariant: no regularizer, no warning, even for batch statistics."""
+    keras.backend.clear_session()
+    model = _normalized_model(keras.layers.BatchNormalization())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        regularized = regularize(model, "C4", verbose=False)
+    assert not [w for w in caught if "normalisation" in str(w.message)]
+    assert regularized.layers[1].gamma.regularizer is None
+
+
+@pytest.mark.parametrize(
+    "normalization, rep, message",
+    [
+        (
+            lambda: keras.layers.LayerNormalization(),
+            "standard",
+            "not all permuted by the group",
+        ),
+        (
+            lambda: keras.layers.LayerNormalization(axis=(1, 2, 3)),
+            "regular",
+            "several axes",
+        ),
+    ],
+)
+def test_normalization_layers_that_cannot_be_tied_are_refused(
+    normalization, rep, message
+):
+    keras.backend.clear_session()
+    model = _normalized_model(normalization())
+    in_rep, out_rep = _fields(rep)
+    with pytest.raises(ValueError, match=message) as info:
+        regularize(model, "C4", in_rep=in_rep, out_rep=out_rep, verbose=False)
+    assert model.layers[1].name in str(info.value)

@@ -1,6 +1,7 @@
 """`regularize`: make an existing Keras model approximately equivariant."""
 
 import math
+import warnings
 
 import keras
 
@@ -9,8 +10,10 @@ from keras_approxeq.penalties.decay import validated_learning_rate
 from keras_approxeq.penalties.decay import validated_rate
 from keras_approxeq.penalties.initializers import ProjectedInitializer
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
+from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry import representations
 
-__all__ = ["KERNEL_LAYERS", "regularize"]
+__all__ = ["KERNEL_LAYERS", "NORMALIZATION_LAYERS", "regularize"]
 
 L = keras.layers
 # (layer classes, kernel attribute, its regularizer and constraint
@@ -46,6 +49,13 @@ KERNEL_LAYERS = (
         False,
     ),
     ((L.Dense,), "kernel", "kernel", "dense", False),
+)
+# Normalisation layers whose per-channel scale (`gamma`) and offset
+# (`beta`) are tied per field, as a bias is.
+NORMALIZATION_LAYERS = (
+    L.BatchNormalization,
+    L.GroupNormalization,
+    L.LayerNormalization,
 )
 del L
 
@@ -84,6 +94,24 @@ def regularize(
     invariant. Kernels whose projection is the identity, such as 1x1 and
     Dense kernels between trivial fields of a spatial group, have no
     non-equivariant part: they are left alone and listed.
+
+    The scale and offset of `LayerNormalization`, `GroupNormalization`
+    and `BatchNormalization` layers (one per channel) are regularised as
+    biases are, with the layer's `out_rep`: between regular fields that
+    ties them per field. `LayerNormalization` over the channels, whose
+    statistics every channel of a position shares, is then equivariant,
+    and so is `GroupNormalization` whose groups hold whole copies of the
+    representation. `BatchNormalization` keeps a mean and a variance per
+    channel, which break equivariance between non-trivial fields whatever
+    its scale and offset: it warns, naming those layers (use
+    `LayerNormalization` or `keras_approxeq.layers.FieldNormalization`).
+    On the rotated digits with 16 regular C4 fields per layer
+    (`docs/results.md`), `LayerNormalization` after each convolution,
+    tied this way, lifted a light pull (rate 0.03) from 0.887 to 0.948
+    test accuracy (5 seeds), above plain (0.925) and exact (0.920) on
+    every seed; with `BatchNormalization` or `FieldNormalization` the
+    pulled networks collapsed on some seeds (their moving averages
+    lagged the batch statistics).
 
     Every kernel's channel counts are checked against the representations
     before anything changes; one `ValueError` lists every layer that does
@@ -193,21 +221,12 @@ def regularize(
     chosen = _selector(layers, model)
     regularized = _clone(model)
     plans, identities, problems = [], [], []
+    normalizations = []  # layers whose statistics are not per field
     for layer in regularized._flatten_layers(include_self=False):
-        specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
-        if not specs or not chosen(layer):
+        if not chosen(layer):
             continue
-        reps = _reps(layer, in_rep, out_rep)
-        weights = [
-            (kernel, attribute, layout)
-            for _, kernel, attribute, layout, _ in specs
-        ]
-        if getattr(layer, "bias", None) is not None:
-            # A depthwise layer's outputs carry its inputs' fields.
-            bias_rep = reps[0] if all(s[4] for s in specs) else reps[1]
-            weights.append(("bias", "bias", "bias", bias_rep))
-        for kernel, attribute, layout, *bias_rep in weights:
-            field_reps = (reps[0], *bias_rep) if bias_rep else reps
+        weights = _weights(layer, in_rep, out_rep)
+        for kernel, attribute, layout, field_reps in weights:
             regularizer = ProjectionRegularizer(
                 group,
                 in_rep=field_reps[0],
@@ -216,15 +235,20 @@ def regularize(
                 **regularizer_options,
             )
             variable = layer_weight(layer, kernel)
+            normalization = isinstance(layer, NORMALIZATION_LAYERS)
             try:
+                if normalization:
+                    _check_normalization(variable, regularizer)
                 projector = regularizer.projector(tuple(variable.shape))
             except ValueError as error:
                 problems.append(f"  {layer.name} ({kernel}): {error}")
                 continue
             if projector.is_identity and not regularizer.lambda_g:
-                if kernel != "bias":
+                if layout != "bias":
                     identities.append(variable.path)
                 continue
+            if normalization and _statistics_split_fields(layer, regularizer):
+                normalizations.append(layer.name)
             redraw = layout != "bias" and (
                 projector.dim < SMALL_SUBSPACE * math.prod(variable.shape)
                 if reinitialize == "auto"
@@ -272,7 +296,83 @@ def regularize(
             setattr(layer, f"{attribute}_initializer", initializer)
     if verbose:
         _summary(plans, identities)
+    if normalizations:
+        names = ", ".join(sorted(set(normalizations)))
+        warnings.warn(
+            f"The normalisation layer(s) {names} compute their statistics "
+            "per channel (or over groups of channels that split fields), "
+            "which breaks equivariance between non-trivial fields whatever "
+            "their scale and offset: `regularize` ties those per field, "
+            "not the statistics. Replace them by "
+            "`keras.layers.LayerNormalization()` (statistics over all "
+            "channels of a position) or "
+            "`keras_approxeq.layers.FieldNormalization(group, rep=...)` "
+            "(batch statistics per field).",
+            UserWarning,
+            stacklevel=2,
+        )
     return regularized
+
+
+def _weights(layer, in_rep, out_rep):
+    """`(weight, attribute, layout, (in_rep, out_rep))` of each weight of
+    `layer` that `regularize` handles."""
+    specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
+    if isinstance(layer, NORMALIZATION_LAYERS):
+        rep = _reps(layer, in_rep, out_rep)[1]
+        return [
+            (name, name, "bias", (rep, rep))
+            for name in ("gamma", "beta")
+            if getattr(layer, name, None) is not None
+        ]
+    if not specs:
+        return []
+    reps = _reps(layer, in_rep, out_rep)
+    weights = [
+        (kernel, attribute, layout, reps)
+        for _, kernel, attribute, layout, _ in specs
+    ]
+    if getattr(layer, "bias", None) is not None:
+        # A depthwise layer's outputs carry its inputs' fields.
+        bias_rep = reps[0] if all(s[4] for s in specs) else reps[1]
+        weights.append(("bias", "bias", "bias", (reps[0], bias_rep)))
+    return weights
+
+
+def _check_normalization(variable, regularizer):
+    """Raises unless tying a normalisation layer's scale or offset per
+    field makes it equivariant."""
+    if len(variable.shape) != 1:
+        raise ValueError(
+            f"it normalises over several axes, with a {variable.name} per "
+            f"position (shape {tuple(variable.shape)}), which no field type "
+            "makes equivariant; `regularize` handles one per channel "
+            "(`axis=-1`, or the channel axis)."
+        )
+    fields = set(representations.normalize(regularizer.out_rep))
+    if not fields <= set(representations.PERMUTATION_FIELDS):
+        raise ValueError(
+            f"its fields {sorted(fields)} are not all permuted by the "
+            "group: a scale per channel and a mean over the channels are "
+            "equivariant only for fields in "
+            f"{list(representations.PERMUTATION_FIELDS)}. Use "
+            "`keras_approxeq.layers.FieldNormalization` instead."
+        )
+
+
+def _statistics_split_fields(layer, regularizer):
+    """Whether the layer's statistics split a field: per channel
+    (`BatchNormalization`) or over groups of channels that are not whole
+    copies of the representation (`GroupNormalization`)."""
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return True
+    if isinstance(layer, keras.layers.GroupNormalization):
+        channels = (layer.gamma if layer.scale else layer.beta).shape[0]
+        rep = representations.Representation(
+            groups.get(regularizer.group), regularizer.out_rep
+        )
+        return (channels // layer.groups) % rep.size != 0
+    return False
 
 
 def _clone(model):

@@ -47,9 +47,17 @@ import numpy as np
 from keras_approxeq.symmetry import irreps
 from keras_approxeq.symmetry.groups import SymmetricGroup
 
-__all__ = ["FIELD_TYPES", "Representation", "normalize", "to_config"]
+__all__ = [
+    "FIELD_TYPES",
+    "PERMUTATION_FIELDS",
+    "Representation",
+    "normalize",
+    "to_config",
+]
 
 FIELD_TYPES = ("trivial", "regular", "standard", "natural")
+# Fields whose channels the group only permutes (never negates or mixes).
+PERMUTATION_FIELDS = ("trivial", "regular", "natural", "irrep0", "irrep0e")
 
 
 def normalize(identifier, argument="rep"):

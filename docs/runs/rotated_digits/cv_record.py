@@ -117,12 +117,18 @@ def _paired(differences):
     )
 
 
-def record(start, out, seeds):
+def load_example():
+    """The example's definitions: its code up to its section "The run"."""
     sys.path.insert(0, str(EXAMPLE.parent))
     source = EXAMPLE.read_text()
     source = source[: source.index('"""\n## The run')]
     example = {"__name__": "rotated_digits"}
     exec(compile(source, str(EXAMPLE), "exec"), example)
+    return example
+
+
+def record(start, out, seeds):
+    example = load_example()
     build_model, make_data = example["build_model"], example["make_data"]
     result = {"start": start, "folds": FOLDS, "epochs": EPOCHS, "seeds": []}
     for seed in seeds:
