@@ -131,7 +131,8 @@ def regularize(
             `layer -> representation` (e.g. `"trivial"` for the first
             layer and `"regular"` after it).
         out_rep: Representation of every layer's outputs, or a function
-            `layer -> representation`.
+            `layer -> representation` (also called with the normalisation
+            layers: the representation of the channels they normalise).
         layers: Which layers: `None` (all that have kernels), a list of
             layer names, or a predicate `layer -> bool`.
         penalty: Whether to add the `ProjectionRegularizer` penalty. With
@@ -317,7 +318,6 @@ def regularize(
 def _weights(layer, in_rep, out_rep):
     """`(weight, attribute, layout, (in_rep, out_rep))` of each weight of
     `layer` that `regularize` handles."""
-    specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
     if isinstance(layer, NORMALIZATION_LAYERS):
         rep = _reps(layer, in_rep, out_rep)[1]
         return [
@@ -325,6 +325,7 @@ def _weights(layer, in_rep, out_rep):
             for name in ("gamma", "beta")
             if getattr(layer, name, None) is not None
         ]
+    specs = [s for s in KERNEL_LAYERS if isinstance(layer, s[0])]
     if not specs:
         return []
     reps = _reps(layer, in_rep, out_rep)
