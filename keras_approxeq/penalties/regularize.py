@@ -131,8 +131,10 @@ def regularize(
             `layer -> representation` (e.g. `"trivial"` for the first
             layer and `"regular"` after it).
         out_rep: Representation of every layer's outputs, or a function
-            `layer -> representation` (also called with the normalisation
-            layers: the representation of the channels they normalise).
+            `layer -> representation`. It is also called with the
+            normalisation layers, for the representation of the channels
+            they normalise (a function that reads `layer.kernel` must
+            handle them, or `layers=` must leave them out).
         layers: Which layers: `None` (all that have kernels), a list of
             layer names, or a predicate `layer -> bool`.
         penalty: Whether to add the `ProjectionRegularizer` penalty. With
@@ -319,7 +321,7 @@ def _weights(layer, in_rep, out_rep):
     """`(weight, attribute, layout, (in_rep, out_rep))` of each weight of
     `layer` that `regularize` handles."""
     if isinstance(layer, NORMALIZATION_LAYERS):
-        rep = _reps(layer, in_rep, out_rep)[1]
+        rep = out_rep(layer) if callable(out_rep) else out_rep
         return [
             (name, name, "bias", (rep, rep))
             for name in ("gamma", "beta")
