@@ -407,6 +407,35 @@ def test_rotated_digits_quick(monkeypatch, capsys):
     assert results["plain"][0, 1] > 1e-3
 
 
+@ONE_BACKEND["jax"]
+@pytest.mark.parametrize("normalization", ["layer", "batch", "field"])
+def test_rotated_digits_with_a_normalization_layer(monkeypatch, normalization):
+    """`--normalization`: the layer after each convolution; the exact
+    network stays invariant with `LayerNormalization` tied per field and
+    with `FieldNormalization`, not with `BatchNormalization`'s per-channel
+    statistics."""
+    example = _run_quick(
+        "examples/rotated_digits.py",
+        monkeypatch,
+        "--normalization",
+        normalization,
+        "--only",
+        "exact",
+    )
+    kinds = {
+        "layer": keras.layers.LayerNormalization,
+        "batch": keras.layers.BatchNormalization,
+        "field": example.FieldNormalization,
+    }
+    model = example.build_model(0, rate=1.0, normalization=normalization)
+    assert (
+        sum(isinstance(lay, kinds[normalization]) for lay in model.layers) == 3
+    )
+    error = example.results["exact"][0, 1]
+    # One quick step moves the moving statistics only a little.
+    assert (error > 2e-5) if normalization == "batch" else (error < 2e-6)
+
+
 def test_rotated_digits_turn_every_class_but_6_and_9():
     digits = _load("examples/digits.py")
     (x, y), (x_test, y_test) = digits.make_data(seed=0, n_train=300)
