@@ -444,17 +444,17 @@ def test_the_depthwise_hint_comes_only_with_a_channel_count():
     assert "depthwise" not in str(info.value)
 
 
-def _normalized_model(normalization, conv_channels=8):
+def _normalized_model(normalization):
     """Conv (trivial -> fields), a normalisation layer, conv (fields ->
     fields), pooling and an invariant head; the normalisation layer's
     scale and offset drawn at random, per channel."""
     model = keras.Sequential(
         [
             keras.Input((9, 9, 1)),
-            keras.layers.Conv2D(conv_channels, 3, padding="same", **LAST),
+            keras.layers.Conv2D(8, 3, padding="same", **LAST),
             normalization,
             keras.layers.ReLU(),
-            keras.layers.Conv2D(conv_channels, 3, padding="same", **LAST),
+            keras.layers.Conv2D(8, 3, padding="same", **LAST),
             keras.layers.GlobalAveragePooling2D(**LAST),
             keras.layers.Dense(3),
         ]
