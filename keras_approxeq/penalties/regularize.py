@@ -110,7 +110,7 @@ def regularize(
     tied this way, lifted a light pull (rate 0.03) from 0.898 to 0.948
     test accuracy (10 seeds), above plain (0.923) and exact (0.924) on
     every seed; with `BatchNormalization` or `FieldNormalization` the
-    pulled networks collapsed on some seeds (their moving averages
+    pulled networks collapsed on one seed of five (their moving averages
     lagged the batch statistics).
 
     Every kernel's channel counts are checked against the representations
