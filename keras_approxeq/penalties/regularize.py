@@ -250,7 +250,9 @@ def regularize(
                 if layout != "bias":
                     identities.append(variable.path)
                 continue
-            if normalization and _statistics_split_fields(layer, regularizer):
+            if normalization and _statistics_split_fields(
+                layer, variable, regularizer
+            ):
                 normalizations.append(layer.name)
             redraw = layout != "bias" and (
                 projector.dim < SMALL_SUBSPACE * math.prod(variable.shape)
@@ -363,14 +365,14 @@ def _check_normalization(variable, regularizer):
         )
 
 
-def _statistics_split_fields(layer, regularizer):
+def _statistics_split_fields(layer, variable, regularizer):
     """Whether the layer's statistics split a field: per channel
     (`BatchNormalization`) or over groups of channels that are not whole
     copies of the representation (`GroupNormalization`)."""
     if isinstance(layer, keras.layers.BatchNormalization):
         return True
     if isinstance(layer, keras.layers.GroupNormalization):
-        channels = (layer.gamma if layer.scale else layer.beta).shape[0]
+        channels = variable.shape[0]
         rep = representations.Representation(
             groups.get(regularizer.group), regularizer.out_rep
         )
