@@ -9,7 +9,11 @@ batch 8, Adam, 10 classes), each trained with:
   trivial fields) on every kernel, attached by `regularize`;
 * `projection_c4_regular`: regular C4 fields wherever a channel count is
   a multiple of 4 (trivial RGB input, logits and EfficientNet's
-  squeeze-and-excitation bottlenecks), the regular-field model;
+  squeeze-and-excitation bottlenecks), the regular-field model, its
+  kernels and biases;
+* `projection_c4_regular_tied`: the same as `regularize` makes it by
+  default, with the scale and offset of every `BatchNormalization`
+  tied per field too;
 * `sampled_k1`: the sample-based baseline `SampledEquivariance` with one
   group element per step.
 
@@ -37,6 +41,7 @@ import argparse
 import functools
 import os
 import time
+import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -106,25 +111,26 @@ def cases(name):
     """Case name -> function returning the (uncompiled) model `name`
     (the models are made only when the functions are called)."""
 
-    def projection(group, regular=False):
+    def projection(group, regular=False, normalization=False):
         def make():
             model = backbone(name)
             reps = {}
             if regular:
                 in_rep, out_rep = regular_fields(model)
+                reps = {"in_rep": in_rep, "out_rep": out_rep}
+            if regular and not normalization:
                 # Kernels only, as measured before `regularize` tied the
                 # normalisation layers (whose batch statistics break
                 # equivariance between regular fields anyway).
-                reps = {
-                    "in_rep": in_rep,
-                    "out_rep": out_rep,
-                    "layers": lambda layer: (
-                        not isinstance(layer, NORMALIZATION_LAYERS)
-                    ),
-                }
-            return regularize(
-                model, group, lambda_perp=1e-2, verbose=False, **reps
-            )
+                reps["layers"] = lambda layer: (
+                    not isinstance(layer, NORMALIZATION_LAYERS)
+                )
+            with warnings.catch_warnings():
+                # The batch statistics' warning, once per model built.
+                warnings.simplefilter("ignore", UserWarning)
+                return regularize(
+                    model, group, lambda_perp=1e-2, verbose=False, **reps
+                )
 
         return make
 
@@ -139,6 +145,9 @@ def cases(name):
         "projection_c4": projection("C4"),
         "projection_d4": projection("D4"),
         "projection_c4_regular": projection("C4", regular=True),
+        "projection_c4_regular_tied": projection(
+            "C4", regular=True, normalization=True
+        ),
         "sampled_k1": sampled,
     }
 

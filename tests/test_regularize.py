@@ -591,3 +591,27 @@ def test_normalization_layers_that_cannot_be_tied_are_refused(
     with pytest.raises(ValueError, match=message) as info:
         regularize(model, "C4", in_rep=in_rep, out_rep=out_rep, verbose=False)
     assert model.layers[1].name in str(info.value)
+
+
+def test_layers_with_weights_it_cannot_place_warn():
+    """A per-channel weight `regularize` has no rule for (here a PReLU
+    slope and an RMS scale) is named, and the layers are left unchanged;
+    leaving them out with `layers=` silences the warning."""
+    keras.backend.clear_session()
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 3)),
+            keras.layers.Conv2D(8, 3, name="conv", **LAST),
+            keras.layers.PReLU(shared_axes=[1, 2], name="slope"),
+            keras.layers.RMSNormalization(name="rms"),
+            keras.layers.GlobalAveragePooling2D(**LAST),
+        ]
+    )
+    with pytest.warns(UserWarning, match="LayerNormalization") as caught:
+        regularized = regularize(model, "C4", verbose=False)
+    (message,) = [str(w.message) for w in caught if "left" in str(w.message)]
+    assert "slope (PReLU)" in message and "rms (RMSNormalization)" in message
+    assert regularized.get_layer("slope").alpha.regularizer is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        regularize(model, "C4", layers=["conv"], verbose=False)

@@ -113,6 +113,12 @@ def regularize(
     pulled networks collapsed on one seed of five (their moving averages
     lagged the batch statistics).
 
+    Other layers with trainable weights of their own (`PReLU`,
+    `RMSNormalization`, `EinsumDense`, ...) are left as they are, with a
+    warning that names them: `regularize` cannot tell how their weights
+    transform, and an untied per-channel weight between regular fields
+    breaks equivariance that no kernel's projection restores.
+
     Every kernel's channel counts are checked against the representations
     before anything changes; one `ValueError` lists every layer that does
     not fit, with the fix.
@@ -225,10 +231,13 @@ def regularize(
     regularized = _clone(model)
     plans, identities, problems = [], [], []
     normalizations = []  # layers whose statistics are not per field
+    unplaced = []  # layers with trainable weights no rule here covers
     for layer in regularized._flatten_layers(include_self=False):
         if not chosen(layer):
             continue
         weights = _weights(layer, in_rep, out_rep)
+        if not weights and _weights_without_a_rule(layer):
+            unplaced.append(f"{layer.name} ({type(layer).__name__})")
         for kernel, attribute, layout, field_reps in weights:
             regularizer = ProjectionRegularizer(
                 group,
@@ -316,6 +325,20 @@ def regularize(
             UserWarning,
             stacklevel=2,
         )
+    if unplaced:
+        warnings.warn(
+            "`regularize` left the trainable weights of "
+            f"{', '.join(unplaced)} "
+            "as they are: it does not know how these layers transform under "
+            "the group, so the model may stay non-equivariant even when "
+            "every kernel is projected. Check it with `equivariance_error`. "
+            "Replace such layers by ones `regularize` handles (e.g. "
+            "`keras.layers.LayerNormalization()` for `RMSNormalization`), "
+            "or leave them out with `layers=` to "
+            "silence this warning.",
+            UserWarning,
+            stacklevel=2,
+        )
     return regularized
 
 
@@ -342,6 +365,16 @@ def _weights(layer, in_rep, out_rep):
         bias_rep = reps[0] if all(s[4] for s in specs) else reps[1]
         weights.append(("bias", "bias", "bias", (reps[0], bias_rep)))
     return weights
+
+
+def _weights_without_a_rule(layer):
+    """Whether `layer` has trainable weights of its own that no rule of
+    `regularize` covers; this package's layers are equivariant, or relaxed,
+    by construction."""
+    own = layer._trainable_variables  # Keras has no public accessor
+    return bool(own) and not type(layer).__module__.startswith(
+        "keras_approxeq."
+    )
 
 
 def _check_normalization(variable, regularizer):
