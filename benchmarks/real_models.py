@@ -83,6 +83,8 @@ def regular_fields(model):
     )
 
     def channels(layer, axis):
+        if isinstance(layer, NORMALIZATION_LAYERS):
+            return (layer.gamma if layer.scale else layer.beta).shape[-1]
         kernel = getattr(layer, "depthwise_kernel", None)
         return (layer.kernel if kernel is None else kernel).shape[axis]
 

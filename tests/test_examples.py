@@ -132,7 +132,14 @@ def test_model_penalties_quick(capsys):
 @ONE_BACKEND["torch"]
 def test_real_models_quick(capsys):
     _load("benchmarks/real_models.py").main(
-        ["--quick", "--models", "MobileNetV2", "--cases", "projection_c4"]
+        [
+            "--quick",
+            "--models",
+            "MobileNetV2",
+            "--cases",
+            "projection_c4",
+            "projection_c4_regular_tied",
+        ]
     )
     lines = capsys.readouterr().out.splitlines()
     ratios = {
@@ -141,8 +148,13 @@ def test_real_models_quick(capsys):
         if line.startswith("ratio ")
     }
     firsts = [line for line in lines if line.startswith("first_step ")]
-    assert set(ratios) == {"none", "keras_l2", "projection_c4"}
-    assert ratios["none"] == 1.0 and len(firsts) == 3
+    assert set(ratios) == {
+        "none",
+        "keras_l2",
+        "projection_c4",
+        "projection_c4_regular_tied",
+    }
+    assert ratios["none"] == 1.0 and len(firsts) == 4
     assert all(r > 0 for r in ratios.values())
 
 

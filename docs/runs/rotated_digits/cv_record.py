@@ -1,7 +1,7 @@
 """Records what the recipe's cross-validation saw on the rotated digits.
 
     KERAS_BACKEND=jax python docs/runs/rotated_digits/cv_record.py \
-        START OUT.json SEED...
+        [--normalization layer|batch|field] START OUT.json SEED...
 
 START is `keras` (every candidate from Keras' initializer) or
 `projected` (every candidate above rate 0 from `ProjectedInitializer`).
@@ -10,7 +10,9 @@ fits of `examples/rotated_digits.py`'s 3-fold selection and writes every
 training image's held-out cross-entropy and whether it was classified
 right, and the test accuracy of the rate's final fit on all 300 images.
 The data, models and fits are the example's own: the script runs the
-example's code up to its section "The run".
+example's code up to its section "The run". `--normalization` puts the
+example's normalisation layer after each convolution (its
+`build_model(..., normalization=...)`).
 
     python docs/runs/rotated_digits/cv_record.py --compare OUT.json...
 
@@ -127,10 +129,16 @@ def load_example():
     return example
 
 
-def record(start, out, seeds):
+def record(start, out, seeds, normalization=None):
     example = load_example()
     build_model, make_data = example["build_model"], example["make_data"]
-    result = {"start": start, "folds": FOLDS, "epochs": EPOCHS, "seeds": []}
+    result = {
+        "start": start,
+        "normalization": normalization,
+        "folds": FOLDS,
+        "epochs": EPOCHS,
+        "seeds": [],
+    }
     for seed in seeds:
         (x, y), (x_test, y_test) = make_data(seed, TRAIN_IMAGES)
         parts = np.array_split(np.arange(len(x)), FOLDS)
@@ -139,7 +147,12 @@ def record(start, out, seeds):
 
             def build(rate=rate):
                 projected = start == "projected" and rate > 0
-                return build_model(seed, rate=rate, projected=projected)
+                return build_model(
+                    seed,
+                    rate=rate,
+                    projected=projected,
+                    normalization=normalization,
+                )
 
             losses, mistakes = [], []
             for part in parts:
@@ -179,4 +192,7 @@ if __name__ == "__main__":
     elif sys.argv[1] == "--starts":
         compare_starts(*sys.argv[2:4])
     else:
-        record(sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]])
+        args, normalization = sys.argv[1:], None
+        if args[0] == "--normalization":
+            normalization, args = args[1], args[2:]
+        record(args[0], args[1], [int(s) for s in args[2:]], normalization)
