@@ -328,13 +328,12 @@ def regularize(
     if unplaced:
         warnings.warn(
             "`regularize` left the trainable weights of "
-            f"{', '.join(unplaced)} "
-            "as they are: it does not know how these layers transform under "
-            "the group, so the model may stay non-equivariant even when "
-            "every kernel is projected. Check it with `equivariance_error`. "
-            "Replace such layers by ones `regularize` handles (e.g. "
-            "`keras.layers.LayerNormalization()` for `RMSNormalization`), "
-            "or leave them out with `layers=` to "
+            f"{', '.join(unplaced)} as they are: it does not know how these "
+            "layers transform under the group, so the model may stay "
+            "non-equivariant even when every kernel is projected. Check it "
+            "with `equivariance_error`. Replace such layers by ones "
+            "`regularize` handles (e.g. `keras.layers.LayerNormalization()` "
+            "for `RMSNormalization`), or leave them out with `layers=` to "
             "silence this warning.",
             UserWarning,
             stacklevel=2,
