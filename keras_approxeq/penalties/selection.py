@@ -71,7 +71,12 @@ def select_strength(
     cross-validation) returns the largest strength whose score is within
     one standard error of the lowest: of the strengths the data cannot
     tell apart, the one that pulls hardest towards equivariance.
-    `rule="min"` returns the strength of the lowest score. Every strength
+    `rule="min"` returns the strength of the lowest score. Measured
+    (`docs/results.md`, both starts): on the rotated digits (300 real
+    images, 10 seeds) `"min"` scored higher, 0.884 against 0.870 test
+    accuracy, and 0.948 against 0.945 with `LayerNormalization`; on the
+    symmetry-breaking study the rules picked alike in 11 cells of 15,
+    `"1se"` ahead in two cells with 8 training images. Every strength
     is scored on the same held-out samples, so they are compared sample
     by sample: the standard error is that of the mean of the per-sample
     differences `loss_s - loss_best` (over the folds instead, if `metric`
