@@ -75,8 +75,8 @@ def select_strength(
     (`docs/results.md`, both starts): on the rotated digits (300 real
     images, 10 seeds) `"min"` scored higher, 0.884 against 0.870 test
     accuracy, and 0.948 against 0.945 with `LayerNormalization`; on the
-    symmetry-breaking study the rules picked alike in 11 cells of 15,
-    `"1se"` ahead in two cells with 8 training images. Every strength
+    symmetry-breaking study their picks scored alike in 10 cells of 15,
+    `"1se"` clearly ahead in two with 8 training images. Every strength
     is scored on the same held-out samples, so they are compared sample
     by sample: the standard error is that of the mean of the per-sample
     differences `loss_s - loss_best` (over the folds instead, if `metric`
