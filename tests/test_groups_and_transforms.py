@@ -220,6 +220,32 @@ def test_natural_representation_moves_set_elements(rng):
     np.testing.assert_array_equal(y[:, perm], x)
 
 
+@pytest.mark.parametrize(
+    "name,ndim,rep",
+    [
+        ("S3", 0, "natural"),
+        ("S4", 0, ["trivial", "natural"]),
+        ("C4", 2, ["trivial", "regular", "standard"]),
+        ("D4", 2, "regular"),
+        ("Oh", 3, ["standard", "trivial"]),
+    ],
+)
+def test_field_channels_are_the_blocks_the_group_keeps(name, ndim, rep):
+    """Every element maps each field's channels onto that field's own
+    channels (as a set): the fields are the blocks of `signed_permutation`,
+    whatever the layout of the channels."""
+    representation = Representation(groups.get(name, ndim or None), rep)
+    channels = 3 * representation.size
+    perm, _ = representation.signed_permutation(channels)
+    index = representation.field_channels(channels)
+    covered = np.sort(np.concatenate([v.ravel() for v in index.values()]))
+    np.testing.assert_array_equal(covered, np.arange(channels))
+    for rows in index.values():
+        for row in rows:
+            for moved in perm[:, row]:
+                assert set(moved.tolist()) == set(row.tolist())
+
+
 def test_symmetric_group_rejects_grids_and_grid_representations():
     with pytest.raises(ValueError, match=r"acts on no grid.*Dense"):
         groups.get("S4", ndim=2)

@@ -187,6 +187,25 @@ def test_field_normalization_is_equivariant_in_training_mode(rng):
     np.testing.assert_allclose(np.mean(y[..., 4:] ** 2), 1.0, atol=1e-2)
 
 
+def test_field_normalization_of_natural_fields(rng):
+    """Several copies of `S3`'s natural representation: channels are
+    element-major, so each field gathers one feature of the 3 set
+    elements; its mean is invariant and is subtracted."""
+    layer = FieldNormalization("S3", rep="natural")
+    x = rng.normal(size=(16, 6)).astype("float32") * 2 + 3
+
+    def train(v):
+        return layer(v, training=True)
+
+    error = equivariance_error(
+        train, x, "S3", in_rep="natural", out_rep="natural"
+    )
+    assert error < 1e-5
+    fields = ops.convert_to_numpy(train(x)).reshape(16, 3, 2)
+    np.testing.assert_allclose(fields.mean((0, 1)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(fields.var((0, 1)), 1.0, atol=1e-2)
+
+
 @pytest.mark.skipif(not FLOAT64, reason="JAX without JAX_ENABLE_X64")
 def test_field_statistics_are_exact_in_float64(rng):
     """Statistics in the layer's dtype (`keras.ops.mean` computes float64

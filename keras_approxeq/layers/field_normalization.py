@@ -11,14 +11,12 @@ from keras_approxeq._memo import Constants
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.actions import data_formats
 from keras_approxeq.symmetry import groups
+from keras_approxeq.symmetry.representations import PERMUTATION_FIELDS
 from keras_approxeq.symmetry.representations import Representation
 from keras_approxeq.symmetry.representations import validated
 
 __all__ = ["FieldNormalization"]
 
-# Fields whose components a group element only permutes (never negates or
-# mixes): their mean over the field is invariant, so it may be subtracted.
-_SHIFTABLE = ("trivial", "regular", "irrep0", "irrep0e")
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -30,9 +28,10 @@ class FieldNormalization(keras.layers.Layer):
     element moves channels (regular fields) or mixes them (vector fields).
     Here every field shares them:
 
-    * trivial and regular fields and the invariant irreps (`"irrep0"`,
-      `"irrep0e"`): the mean and variance over the batch, the spatial
-      axes and the field's channels; one scale and one offset per field;
+    * trivial, regular and natural fields and the invariant irreps
+      (`"irrep0"`, `"irrep0e"`): the mean and variance over the batch, the
+      spatial axes and the field's channels; one scale and one offset per
+      field;
     * other fields (vectors, the other irreps, pseudo-scalars): no mean is
       subtracted (it would not be invariant); they are divided by the root
       mean square of their components over the batch, the spatial axes and
@@ -113,7 +112,9 @@ class FieldNormalization(keras.layers.Layer):
         for field, rows in index.items():
             for channels_of_field in rows:
                 field_of[channels_of_field] = start
-                shiftable.append(field in _SHIFTABLE)
+                # A field whose components the group only permutes has an
+                # invariant mean, which may be subtracted.
+                shiftable.append(field in PERMUTATION_FIELDS)
                 start += 1
         fields = start
         membership = np.zeros((channels, fields))

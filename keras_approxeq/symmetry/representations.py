@@ -165,6 +165,11 @@ class Representation:
         {'trivial': [[0], [3]], 'standard': [[1, 2], [4, 5]]}
         """
         copies = self.copies(channels, argument)
+        if self.fields == ("natural",):
+            # Element-major, as in `signed_permutation`: copy c is channels
+            # c, c + copies, c + 2 copies, ...
+            rows = np.arange(copies)[:, None] + copies * np.arange(self.size)
+            return {"natural": rows}
         sizes = [_field_size(self.group, f) for f in self.fields]
         starts = np.cumsum([0] + sizes[:-1])
         index = {}
