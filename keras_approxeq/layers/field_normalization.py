@@ -18,7 +18,6 @@ from keras_approxeq.symmetry.representations import validated
 __all__ = ["FieldNormalization"]
 
 
-
 @keras.saving.register_keras_serializable(package="keras_approxeq")
 class FieldNormalization(keras.layers.Layer):
     """Batch normalisation with statistics and affine shared per field.
