@@ -25,8 +25,11 @@ same model, and the median over rounds is reported:
 
 prints `ratio <model> <case> <step time / step time without a
 regularizer>` per case (`--cases` times only some, with `none` and
-`keras_l2`) and `first_step <model> <case> <first step / L2's
-first step>` (compilation or tracing included). `--jit-compile true`
+`keras_l2`), `per_round <model> <case> <baseline> <median> <first
+quartile> <third quartile>` of the ratios to `none`'s or `keras_l2`'s
+step in the same round (how much the ratios move from round to round),
+and `first_step <model> <case> <first step / L2's first step>`
+(compilation or tracing included). `--jit-compile true`
 compiles every model's step (on PyTorch with `torch.compile`; Keras'
 default, `auto`, compiles on JAX and TensorFlow only).
 
@@ -229,6 +232,16 @@ def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
     )
     for case, values in times.items():
         print(f"ratio {name} {case} {np.median(values) / base:.3f}")
+    # Round by round, against the baselines timed in the same round: how
+    # far the ratios move between rounds.
+    for case, values in times.items():
+        for baseline in BASELINES:
+            paired = np.divide(values, times[baseline])
+            low, middle, high = np.percentile(paired, [25, 50, 75])
+            print(
+                f"per_round {name} {case} {baseline} {middle:.3f} "
+                f"{low:.3f} {high:.3f}"
+            )
     for case, seconds in first.items():
         print(f"first_step {name} {case} {seconds / first['keras_l2']:.3f}")
 

@@ -156,6 +156,11 @@ def test_real_models_quick(capsys):
     }
     assert ratios["none"] == 1.0 and len(firsts) == 4
     assert all(r > 0 for r in ratios.values())
+    per_round = [line.split() for line in lines if line.startswith("per_round")]
+    assert len(per_round) == 8  # every case against both baselines
+    for _, _, case, baseline, middle, low, high in per_round:
+        assert 0 < float(low) <= float(middle) <= float(high)
+        assert case != baseline or float(middle) == 1.0
 
 
 def test_real_models_xla_cost(capsys):
