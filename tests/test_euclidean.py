@@ -11,6 +11,9 @@ from keras_approxeq.penalties import norms
 
 CASES = [
     ("C4", "regular", "regular", (3, 3, 8, 8)),
+    # Large enough that JAX computes the value's and the gradient's
+    # residuals two ways (`KroneckerProjector.residuals`).
+    ("D4", "trivial", "trivial", (3, 3, 64, 64)),
     ("D4", "trivial", "regular", (5, 5, 2, 16)),
     (
         "SO2",
@@ -79,6 +82,22 @@ def test_zero_parts_give_zero_finite_gradients(norm):
         np.zeros(2, "float32"),
     )
     assert value == 0.0 and np.all(np.isfinite(grad))
+
+
+def test_the_gradient_reads_the_gradient_residual():
+    """`gradient_residual` (the same `x - P x` computed another way) enters
+    the gradient only; a different one here shows which is read."""
+    x = np.array([3.0, 4.0], "float32")
+    residual = ops.convert_to_tensor([0.0, 4.0])
+    other = ops.convert_to_tensor([0.0, 8.0])
+    value, grad = value_and_grad(
+        lambda t: euclidean.penalty(
+            t, residual, "fro2", 1.0, gradient_residual=other
+        ),
+        x,
+    )
+    assert value == pytest.approx(16.0)
+    np.testing.assert_allclose(grad, [0.0, 16.0])
 
 
 def test_other_norms_raise():

@@ -18,6 +18,8 @@ CASES = [
     ("C4", "trivial", "trivial", (3, 3, 8, 6), None, "spatial"),
     ("C4", "trivial", "trivial", (7, 7, 2, 3), None, "spatial"),
     ("D4", "trivial", "trivial", (5, 5, 4, 4), None, "spatial"),
+    # Large enough that JAX computes `residuals` two ways.
+    ("C4", "trivial", "trivial", (3, 3, 64, 64), None, "spatial"),
     ("C4", "regular", "regular", (3, 3, 8, 12), None, "spatial"),
     ("D4", "regular", "regular", (3, 3, 16, 8), None, "spatial"),
     ("C4", "regular", "regular", (5, 5, 8, 8), None, "spatial"),
@@ -92,6 +94,10 @@ def test_residual_is_the_kernel_minus_its_projection(projector, rng):
     expected = kernel - projector.apply_numpy(kernel.astype("float64"))
     residual = ops.convert_to_numpy(projector.residual(kernel))
     np.testing.assert_allclose(residual, expected, atol=1e-5)
+    for each in projector.residuals(kernel):  # for a value and a gradient
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(each), expected, atol=1e-5
+        )
     target = ops.convert_to_tensor(cotangent)
     _, grad = value_and_grad(
         lambda k: ops.sum(projector.residual(k) * target), kernel
@@ -175,3 +181,7 @@ def test_structured_apply_equals_the_group_average(
     np.testing.assert_allclose(
         ops.convert_to_numpy(residual), kernel - expected, atol=1e-5
     )
+    for each in projector.residuals(kernel.astype("float32")):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(each), kernel - expected, atol=1e-5
+        )

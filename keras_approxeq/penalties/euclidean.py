@@ -42,7 +42,7 @@ __all__ = ["NORMS", "penalty"]
 NORMS = ("fro", "fro2")
 
 
-def penalty(x, residual, norm, a, b=0.0):
+def penalty(x, residual, norm, a, b=0.0, gradient_residual=None):
     """`a N(residual) + b N(x - residual)`, differentiable in `x`.
 
     Args:
@@ -53,6 +53,9 @@ def penalty(x, residual, norm, a, b=0.0):
         norm: `"fro"` or `"fro2"`.
         a: Weight of the residual's norm, a Python number.
         b: Weight of the projection's norm, a Python number.
+        gradient_residual: `x - P x` again, computed another way, for the
+            gradient only (see `Projector.residuals`); by default
+            `residual`.
 
     Returns:
         A scalar tensor of `x`'s dtype.
@@ -70,13 +73,15 @@ def penalty(x, residual, norm, a, b=0.0):
             "Other norms go through `keras_approxeq.penalties.norms`."
         )
     residual = ops.stop_gradient(residual)
+    if gradient_residual is None:
+        gradient_residual = residual
+    gradient_residual = ops.stop_gradient(gradient_residual)
 
     @ops.custom_gradient
     def evaluate(x):
         value, scale = _term(residual, norm, a)
         if b:
-            parallel = ops.stop_gradient(x) - residual
-            value_g, scale_g = _term(parallel, norm, b)
+            value_g, scale_g = _term(ops.stop_gradient(x) - residual, norm, b)
             value = value + value_g
 
         def gradient(*args, upstream=None):
@@ -84,8 +89,9 @@ def penalty(x, residual, norm, a, b=0.0):
             # by keyword (after the inputs).
             upstream = args[0] if upstream is None else upstream
             upstream = ops.cast(upstream, x.dtype)
-            total = residual * (scale * upstream)
+            total = gradient_residual * (scale * upstream)
             if b:
+                parallel = ops.stop_gradient(x) - gradient_residual
                 total = total + parallel * (scale_g * upstream)
             return total
 

@@ -173,11 +173,16 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
                 # An orthogonal change of basis of the channels keeps
                 # these norms.
                 x, parallel = projector.spectral(x)
-                residual = x - parallel
+                residual = again = x - parallel
             else:
-                residual = projector.residual(ops.stop_gradient(x))
+                residual, again = projector.residuals(ops.stop_gradient(x))
             return euclidean.penalty(
-                x, residual, self._norm, self.lambda_perp, self.lambda_g
+                x,
+                residual,
+                self._norm,
+                self.lambda_perp,
+                self.lambda_g,
+                gradient_residual=again,
             )
         if self.domain == "fourier" and self._norm in _ORTHOGONAL_INVARIANT:
             # An orthogonal change of basis of the channels keeps these.

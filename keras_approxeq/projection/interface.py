@@ -8,7 +8,8 @@ layout), with `Q` an orthonormal basis of them:
 - `apply(K)`: `P(K)` with `keras.ops`, whose gradient is `P` of the
   cotangent (`keras_approxeq.projection.self_adjoint`);
 - `residual(K)`: `K - P(K)`, the part of the kernel that breaks the
-  symmetry, which the penalties measure;
+  symmetry, which the penalties measure; `residuals(K)`: the same twice,
+  one for a penalty's value and one for its gradient;
 - `apply_numpy(K)`: `P(K)` in NumPy, in float64;
 - `coefficients(K)`: `Q^T K`, and `expand(c)`: `Q c`.
 
@@ -41,3 +42,11 @@ class Projector:
         """`K - P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)
         return kernel - self.apply(kernel)
+
+    def residuals(self, kernel):
+        """`(K - P(K), K - P(K))`: one for a penalty's value, one for its
+        gradient. The same tensor here; a projector with two ways of
+        computing it may return one of each, so that a compiler keeps them
+        apart (see `KroneckerProjector.residuals`)."""
+        residual = self.residual(kernel)
+        return residual, residual
