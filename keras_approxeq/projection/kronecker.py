@@ -280,6 +280,8 @@ class KroneckerProjector(Projector):
         """
         if (
             not self._sums_the_group()
+            or self.is_identity
+            or self.is_zero
             or self._complement is None
             or self._transposes
             or math.prod(self.shape) < _SEPARATE_RESIDUALS_FROM
