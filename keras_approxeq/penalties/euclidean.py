@@ -72,16 +72,19 @@ def penalty(x, residual, norm, a, b=0.0, gradient_residual=None):
             f"Expected norm 'fro' or 'fro2'. Received: norm={norm!r}. "
             "Other norms go through `keras_approxeq.penalties.norms`."
         )
+    shared = gradient_residual is None or gradient_residual is residual
     residual = ops.stop_gradient(residual)
-    if gradient_residual is None:
+    if shared:
         gradient_residual = residual
-    gradient_residual = ops.stop_gradient(gradient_residual)
+    else:
+        gradient_residual = ops.stop_gradient(gradient_residual)
 
     @ops.custom_gradient
     def evaluate(x):
         value, scale = _term(residual, norm, a)
         if b:
-            value_g, scale_g = _term(ops.stop_gradient(x) - residual, norm, b)
+            parallel = ops.stop_gradient(x) - residual
+            value_g, scale_g = _term(parallel, norm, b)
             value = value + value_g
 
         def gradient(*args, upstream=None):
@@ -91,8 +94,10 @@ def penalty(x, residual, norm, a, b=0.0, gradient_residual=None):
             upstream = ops.cast(upstream, x.dtype)
             total = gradient_residual * (scale * upstream)
             if b:
-                parallel = ops.stop_gradient(x) - gradient_residual
-                total = total + parallel * (scale_g * upstream)
+                along = parallel
+                if not shared:
+                    along = ops.stop_gradient(x) - gradient_residual
+                total = total + along * (scale_g * upstream)
             return total
 
         return value, gradient

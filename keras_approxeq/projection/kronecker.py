@@ -194,6 +194,14 @@ class KroneckerProjector(Projector):
             self._matrix = Constants(matrix)
             if block <= _MAX_COMPLEMENT:
                 self._complement = Constants(np.eye(block) - matrix)
+        # Whether `residuals` may compute the value's residual blockwise
+        # (static; the backend is checked per call).
+        self._residuals_apart = (
+            self._complement is not None
+            and not self._transposes
+            and not (self.is_identity or self.is_zero)
+            and math.prod(self.shape) >= _SEPARATE_RESIDUALS_FROM
+        )
         actions = None
         if elements is not None:
             actions = _group_actions(spatial, field_sizes, *elements)
@@ -278,14 +286,7 @@ class KroneckerProjector(Projector):
         it saved, and where the blocks are a transpose away (regular
         fields) 50 %: there both residuals are the group sum's.
         """
-        if (
-            not self._sums_the_group()
-            or self.is_identity
-            or self.is_zero
-            or self._complement is None
-            or self._transposes
-            or math.prod(self.shape) < _SEPARATE_RESIDUALS_FROM
-        ):
+        if not (self._residuals_apart and self._sums_the_group()):
             return super().residuals(kernel)
         kernel = ops.convert_to_tensor(kernel)
         return self._blockwise_residual(kernel), self.residual(kernel)
