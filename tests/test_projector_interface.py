@@ -131,6 +131,8 @@ def test_identity_projections_are_detected(
 
 def _block_product(projector):
     """How `projector` multiplies one copy's block, off the group sum."""
+    if projector._mean_axes is not None:
+        return "copy means"
     if projector._orbits is not None:
         return "orbit means"
     return "matrix" if projector._use_matrix else "basis twice"
@@ -148,6 +150,9 @@ def _block_product(projector):
         ("D4", "regular", None, (3, 3, 16, 3), "depthwise", "orbit means"),
         ("D1", "regular", "standard", (5, 4, 2), None, "matrix"),
         ("C2", "regular", "regular", (9, 9, 4, 4), None, "matrix"),  # B > 256
+        # One orbit per copy: averaged in the view, on every backend.
+        ("D4", "regular", "trivial", (1, 1, 16, 3), None, "copy means"),
+        ("C4", "regular", None, (1, 1, 16, 2), "depthwise", "copy means"),
     ],
 )
 @pytest.mark.parametrize("group_sum", [False, True])

@@ -188,6 +188,12 @@ class KroneckerProjector(Projector):
         if orbits is not None:
             sort = orbits.reshape(-1).astype(np.int32)
             self._orbits = Constants(sort, np.argsort(sort).astype(np.int32))
+        # A copy that is one orbit (a bias or a normalisation's scale of
+        # regular fields: `P` averages each field) is averaged in the
+        # view, without a gather, a transpose or a group sum.
+        self._mean_axes = None
+        if rank == 1 and block > 1 and np.allclose(basis, basis[0, 0]):
+            self._mean_axes = tuple(block_axes)
         self._matrix = self._complement = None
         if self._use_matrix:
             matrix = basis @ basis.T
@@ -247,6 +253,8 @@ class KroneckerProjector(Projector):
             return kernel
         if self.is_zero:
             return ops.zeros_like(kernel)
+        if self._mean_axes is not None:
+            return self._copy_mean(kernel)
         if self._sums_the_group():
             return self._group_sum(kernel)
         return self._kernel(self._projected(self._blocks(kernel)))
@@ -266,6 +274,8 @@ class KroneckerProjector(Projector):
             return ops.zeros_like(kernel)
         if self.is_zero:
             return kernel
+        if self._mean_axes is not None:
+            return self._copy_mean(kernel, residual=True)
         if self._sums_the_group():
             return kernel - self._group_sum(kernel)
         return self._blockwise_residual(kernel)
@@ -332,6 +342,15 @@ class KroneckerProjector(Projector):
         else:
             rows = ops.broadcast_to(average, rows.shape)
         return take(reshape(rows, blocks.shape), unsort, 0)
+
+    def _copy_mean(self, kernel, residual=False):
+        """`P(K)` (or `K - P(K)`) where each copy is one orbit: the mean
+        of each copy's entries, in the kernel's view."""
+        x = reshape(kernel, self._view)
+        average = mean(x, axis=self._mean_axes, keepdims=True)
+        if residual:
+            return reshape(x - average, self.shape)
+        return reshape(ops.broadcast_to(average, x.shape), self.shape)
 
     def _blocks(self, kernel):
         """The kernel as a `(B, copies)` matrix, one copy per column."""
@@ -487,7 +506,7 @@ class GroupAction:
             x = ops.flip(x, axis=self.flips)
         for axis, permuted, signed in self.channels:
             if permuted:
-                x = ops.take(x, next(tensors), axis=axis)
+                x = take(x, next(tensors), axis=axis)
             if signed:
                 shape = [1] * rank
                 shape[axis] = x.shape[axis]
