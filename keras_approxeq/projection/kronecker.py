@@ -35,6 +35,11 @@ passes over memory instead of `2 r` multiply-adds per entry (a
 `(3, 3, 256, 256)` kernel of regular D4 fields: `r = 72`). Its gradient
 is `P` again (`self_adjoint`), not the gathers' scatters.
 
+Where a copy is one orbit (`r = 1`: a bias, a normalisation layer's
+scale or offset, or a 1x1 kernel from regular to trivial fields), `P`
+is the mean of each copy, taken over the block's axes of the kernel's
+view, with no gather or transpose, on every backend.
+
 For trivial fields (`D_in = D_out = 1`, the usual `keras.applications`
 kernel) the kernel viewed as a `(S, in * out)` matrix is projected by a
 `(S, S)` matrix: `P(K) = M K`.
