@@ -83,6 +83,13 @@ def _is_torch_tensor(x):
     return isinstance(x, torch.Tensor)
 
 
+def _on_backend(name, x):
+    """Whether `name` is the backend and `x` is not a `KerasTensor`."""
+    return keras.backend.backend() == name and not isinstance(
+        x, keras.KerasTensor
+    )
+
+
 def einsum(subscripts, *operands):
     """`keras.ops.einsum`, at full precision on JAX."""
     symbolic = any(isinstance(x, keras.KerasTensor) for x in operands)
@@ -118,9 +125,7 @@ def norm(x):
         import torch
 
         return torch.linalg.vector_norm(x)
-    if keras.backend.backend() == "tensorflow" and not isinstance(
-        x, keras.KerasTensor
-    ):
+    if _on_backend("tensorflow", x):
         import tensorflow as tf
 
         # `l2_loss` is `sum(x ** 2) / 2`; doubling it is exact.
@@ -171,9 +176,7 @@ def take(x, indices, axis):
         import torch
 
         return torch.index_select(x, axis, indices)
-    if keras.backend.backend() == "jax" and not isinstance(
-        x, keras.KerasTensor
-    ):
+    if _on_backend("jax", x):
         import jax
 
         return jax.numpy.take(x, indices, axis=axis, mode="clip")

@@ -211,6 +211,7 @@ class KroneckerProjector(Projector):
             self._complement is not None
             and not self._transposes
             and not (self.is_identity or self.is_zero)
+            and self._mean_axes is None
             and math.prod(self.shape) >= _SEPARATE_RESIDUALS_FROM
         )
         actions = None
