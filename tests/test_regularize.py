@@ -580,6 +580,17 @@ def test_normalization_between_trivial_fields_is_left_alone():
             "regular",
             "several axes",
         ),
+        # One scale per row of the image, not per channel.
+        (
+            lambda: keras.layers.LayerNormalization(axis=1),
+            "regular",
+            "axis 1 of its rank-4 input.*pass `axis=-1`",
+        ),
+        (
+            lambda: keras.layers.BatchNormalization(axis=2),
+            "trivial",
+            "axis 2 of its rank-4 input.*pass `axis=-1`",
+        ),
     ],
 )
 def test_normalization_layers_that_cannot_be_tied_are_refused(
@@ -591,6 +602,38 @@ def test_normalization_layers_that_cannot_be_tied_are_refused(
     with pytest.raises(ValueError, match=message) as info:
         regularize(model, "C4", in_rep=in_rep, out_rep=out_rep, verbose=False)
     assert model.layers[1].name in str(info.value)
+
+
+def test_channels_first_normalization_is_tied_on_axis_1():
+    """In a channels-first model the channel axis is 1: a
+    `BatchNormalization(axis=1)` is tied per field (with the batch
+    statistics' warning), one over the last axis is refused."""
+    first = {"data_format": "channels_first", "padding": "same"}
+
+    def model(axis):
+        keras.backend.clear_session()
+        return keras.Sequential(
+            [
+                keras.Input((1, 8, 8)),
+                keras.layers.Conv2D(8, 3, name="lift", **first),
+                keras.layers.BatchNormalization(axis=axis, name="norm"),
+                keras.layers.Conv2D(8, 3, **first),
+            ]
+        )
+
+    def in_rep(layer):
+        return "trivial" if layer.name == "lift" else "regular"
+
+    with pytest.warns(UserWarning, match="norm"):
+        regularized = regularize(
+            model(1), "C4", in_rep=in_rep, out_rep="regular", verbose=False
+        )
+    gamma = regularized.get_layer("norm").gamma
+    assert isinstance(gamma.regularizer, ProjectionRegularizer)
+    with pytest.raises(ValueError, match="axis -1 of its rank-4.*axis=1"):
+        regularize(
+            model(-1), "C4", in_rep=in_rep, out_rep="regular", verbose=False
+        )
 
 
 def test_layers_with_weights_it_cannot_place_warn():

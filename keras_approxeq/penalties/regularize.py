@@ -111,7 +111,10 @@ def regularize(
     test accuracy (10 seeds), above plain (0.923) and exact (0.924) on
     every seed; with `BatchNormalization` or `FieldNormalization` the
     pulled networks collapsed on one seed of five (their moving averages
-    lagged the batch statistics).
+    lagged the batch statistics). A normalisation layer must normalise
+    over the channel axis (the last, or axis 1 in a model whose
+    convolutions are channels-first); one over another axis has a scale
+    per position, which no field type makes equivariant, and is refused.
 
     Other layers with trainable weights of their own (`PReLU`,
     `RMSNormalization`, `EinsumDense`, ...) are left as they are, with a
@@ -229,6 +232,7 @@ def regularize(
     validated_learning_rate(decay_learning_rate, "decay_learning_rate")
     chosen = _selector(layers, model)
     regularized = _clone(model)
+    channel_axis = _channel_axis(regularized)
     plans, identities, problems = [], [], []
     normalizations = []  # layers whose statistics are not per field
     unplaced = []  # layers with trainable weights no rule here covers
@@ -250,7 +254,9 @@ def regularize(
             normalization = isinstance(layer, NORMALIZATION_LAYERS)
             try:
                 if normalization:
-                    _check_normalization(variable, regularizer)
+                    _check_normalization(
+                        layer, variable, regularizer, channel_axis
+                    )
                 projector = regularizer.projector(tuple(variable.shape))
             except ValueError as error:
                 problems.append(f"  {layer.name} ({kernel}): {error}")
@@ -376,7 +382,17 @@ def _weights_without_a_rule(layer):
     )
 
 
-def _check_normalization(variable, regularizer):
+def _channel_axis(model):
+    """`"first"` if the model's convolutions put channels first, else
+    `"last"` (Dense-only models included)."""
+    formats = {
+        getattr(layer, "data_format", None)
+        for layer in model._flatten_layers(include_self=False)
+    }
+    return "first" if "channels_first" in formats else "last"
+
+
+def _check_normalization(layer, variable, regularizer, channel_axis):
     """Raises unless tying a normalisation layer's scale or offset per
     field makes it equivariant."""
     if len(variable.shape) != 1:
@@ -386,6 +402,23 @@ def _check_normalization(variable, regularizer):
             "makes equivariant; `regularize` handles one per channel "
             "(`axis=-1`, or the channel axis)."
         )
+    shapes = getattr(layer, "_build_shapes_dict", None) or {}
+    shape = next(iter(shapes.values()), None)  # Keras has no public accessor
+    axis = layer.axis[0] if isinstance(layer.axis, list) else layer.axis
+    if shape is not None and isinstance(axis, int):
+        rank = len(shape)
+        expected = 1 if channel_axis == "first" and rank > 2 else rank - 1
+        if axis % rank != expected:
+            fix = -1 if expected == rank - 1 else 1
+            raise ValueError(
+                f"it normalises over axis {axis} of its rank-{rank} input, "
+                f"so its {variable.name} (shape {tuple(variable.shape)}) "
+                "is one per position along that axis, not one per channel, "
+                f"and no field type makes that equivariant. Expected the "
+                f"channel axis ({expected}, the model's channels "
+                f"{channel_axis}): pass `axis={fix}`, or "
+                "leave the layer out with `layers=`."
+            )
     fields = set(representations.normalize(regularizer.out_rep))
     if not fields <= set(representations.PERMUTATION_FIELDS):
         raise ValueError(
