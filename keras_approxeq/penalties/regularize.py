@@ -112,7 +112,7 @@ def regularize(
     every seed; with `BatchNormalization` or `FieldNormalization` the
     pulled networks collapsed on one seed of five (their moving averages
     lagged the batch statistics). A normalisation layer must normalise
-    over the channel axis (the last, or axis 1 in a model whose
+    over the channel axis (the last; or axis 1 too in a model whose
     convolutions are channels-first); one over another axis has a scale
     per position, which no field type makes equivariant, and is refused.
 
@@ -407,16 +407,18 @@ def _check_normalization(layer, variable, regularizer, channel_axis):
     axis = layer.axis[0] if isinstance(layer.axis, list) else layer.axis
     if shape is not None and isinstance(axis, int):
         rank = len(shape)
-        expected = 1 if channel_axis == "first" and rank > 2 else rank - 1
-        if axis % rank != expected:
-            fix = -1 if expected == rank - 1 else 1
+        # A channels-first model may also hold channels-last tensors
+        # (tokens after a reshape), so both are accepted there.
+        channels = {rank - 1, 1} if channel_axis == "first" else {rank - 1}
+        if axis % rank not in channels:
+            expected = "1 or -1" if channel_axis == "first" else "-1"
             raise ValueError(
                 f"it normalises over axis {axis} of its rank-{rank} input, "
                 f"so its {variable.name} (shape {tuple(variable.shape)}) "
                 "is one per position along that axis, not one per channel, "
-                f"and no field type makes that equivariant. Expected the "
-                f"channel axis ({expected}, the model's channels "
-                f"{channel_axis}): pass `axis={fix}`, or "
+                "and no field type makes that equivariant. Expected the "
+                f"channel axis, {expected} in a model whose convolutions "
+                f"are channels-{channel_axis}: pass `axis=` accordingly, or "
                 "leave the layer out with `layers=`."
             )
     fields = set(representations.normalize(regularizer.out_rep))
