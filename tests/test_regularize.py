@@ -624,7 +624,7 @@ def test_channels_first_normalization_is_tied_on_axis_1():
     def in_rep(layer):
         return "trivial" if layer.name == "lift" else "regular"
 
-    with pytest.warns(UserWarning, match="norm"):
+    with pytest.warns(UserWarning, match=r"layer\(s\) norm compute"):
         regularized = regularize(
             model(1), "C4", in_rep=in_rep, out_rep="regular", verbose=False
         )

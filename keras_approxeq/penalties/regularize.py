@@ -383,8 +383,9 @@ def _weights_without_a_rule(layer):
 
 
 def _channel_axis(model):
-    """`"first"` if the model's convolutions put channels first, else
-    `"last"` (Dense-only models included)."""
+    """`"first"` if a layer of the model with a `data_format` (its
+    convolutions, poolings) puts channels first, else `"last"` (Dense-only
+    models included)."""
     formats = {
         getattr(layer, "data_format", None)
         for layer in model._flatten_layers(include_self=False)
