@@ -1,0 +1,94 @@
+"""Each rate's test error from Keras' start, without the recipe's
+cross-validation: the room any choice of rate has, on variants of the
+study's task.
+
+    KERAS_BACKEND=jax python docs/runs/symmetry_breaking/hindsight.py \
+        --dials 0.003,0.01 --images 128 [--hidden 32]
+
+runs `examples/symmetry_breaking.py` up to its section "The recipe" (its
+data, teacher, models and fits; `--hidden` widens the teacher's hidden
+layer from its 8 channels), trains the decay model at every candidate
+rate on each seed's training set and prints one line per fit, `dial
+<d> seed <s> rate <r> test <error>`; then, per dial, the mean test error
+of each rate and, over the seeds, the best rate's error minus the better
+(by the mean) of the rate-0 (plain) and rate-1 (exact) models, with the
+standard deviation of that difference (the paired spread): a bound on
+what the recipe's choice among these rates could gain, not a method.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import numpy as np
+
+EXAMPLE = (
+    pathlib.Path(__file__).parents[3] / "examples" / "symmetry_breaking.py"
+)
+RATES = (0.0, 0.03, 0.1, 0.3, 1.0)
+
+
+def load_example(hidden):
+    """The example's namespace up to "The recipe", its teacher's hidden
+    layer `hidden` channels wide."""
+    source = EXAMPLE.read_text()
+    source = source[: source.index('"""\n## The recipe')]
+    for old, new in (
+        ("(KERNEL, KERNEL, 1, 8)", f"(KERNEL, KERNEL, 1, {hidden})"),
+        ("(KERNEL, KERNEL, 8, 1)", f"(KERNEL, KERNEL, {hidden}, 1)"),
+    ):
+        if old not in source:
+            raise ValueError(f"The example's teacher no longer has {old}.")
+        source = source.replace(old, new)
+    namespace = {"__name__": "hindsight"}
+    argv, sys.argv = sys.argv, sys.argv[:1]  # the example parses flags
+    try:
+        exec(compile(source, str(EXAMPLE), "exec"), namespace)
+    finally:
+        sys.argv = argv
+    return namespace
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dials", required=True)
+    parser.add_argument("--images", type=int, required=True)
+    parser.add_argument("--hidden", type=int, default=8)
+    parser.add_argument("--seeds", default="0,1,2")
+    args = parser.parse_args()
+    example = load_example(args.hidden)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"# teacher hidden channels {args.hidden}, {args.images} images")
+    for dial in (float(d) for d in args.dials.split(",")):
+        errors = np.zeros((len(seeds), len(RATES)))
+        for i, seed in enumerate(seeds):
+            (x, y), (x_test, y_test) = example["make_data"](
+                dial, args.images, seed
+            )
+            for j, rate in enumerate(RATES):
+                model = example["build_model"]("decay", seed, rate)
+                model.fit(x, y, verbose=0, **example["fit_kwargs"](len(x)))
+                errors[i, j] = example["relative_error"](model, x_test, y_test)
+                print(
+                    f"dial {dial:g} seed {seed} rate {rate:g} test "
+                    f"{errors[i, j]:.4f}",
+                    flush=True,
+                )
+        means = errors.mean(axis=0)
+        better = 0 if means[0] <= means[-1] else len(RATES) - 1
+        bound = errors.min(axis=1) - errors[:, better]
+        print(
+            f"dial {dial:g}: mean test error per rate "
+            + ", ".join(f"{r:g}: {m:.4f}" for r, m in zip(RATES, means))
+            + f"; better of plain and exact: "
+            f"{'plain' if better == 0 else 'exact'}; best rate per seed "
+            f"minus it {bound.mean():+.4f} (paired spread "
+            f"{bound.std():.4f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
