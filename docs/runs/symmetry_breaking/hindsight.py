@@ -28,7 +28,6 @@ import numpy as np
 EXAMPLE = (
     pathlib.Path(__file__).parents[3] / "examples" / "symmetry_breaking.py"
 )
-RATES = (0.0, 0.03, 0.1, 0.3, 1.0)
 
 
 def load_example(hidden):
@@ -61,14 +60,15 @@ def main():
     args = parser.parse_args()
     example = load_example(args.hidden)
     seeds = [int(s) for s in args.seeds.split(",")]
+    rates = example["RATES"]  # the recipe's candidates, 0 (plain) to 1
     print(f"# teacher hidden channels {args.hidden}, {args.images} images")
     for dial in (float(d) for d in args.dials.split(",")):
-        errors = np.zeros((len(seeds), len(RATES)))
+        errors = np.zeros((len(seeds), len(rates)))
         for i, seed in enumerate(seeds):
             (x, y), (x_test, y_test) = example["make_data"](
                 dial, args.images, seed
             )
-            for j, rate in enumerate(RATES):
+            for j, rate in enumerate(rates):
                 model = example["build_model"]("decay", seed, rate)
                 model.fit(x, y, verbose=0, **example["fit_kwargs"](len(x)))
                 errors[i, j] = example["relative_error"](model, x_test, y_test)
@@ -78,11 +78,11 @@ def main():
                     flush=True,
                 )
         means = errors.mean(axis=0)
-        better = 0 if means[0] <= means[-1] else len(RATES) - 1
+        better = 0 if means[0] <= means[-1] else len(rates) - 1
         bound = errors.min(axis=1) - errors[:, better]
         print(
             f"dial {dial:g}: mean test error per rate "
-            + ", ".join(f"{r:g}: {m:.4f}" for r, m in zip(RATES, means))
+            + ", ".join(f"{r:g}: {m:.4f}" for r, m in zip(rates, means))
             + f"; better of plain and exact: "
             f"{'plain' if better == 0 else 'exact'}; best rate per seed "
             f"minus it {bound.mean():+.4f} (paired spread "
