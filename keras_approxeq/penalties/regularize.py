@@ -5,6 +5,7 @@ import warnings
 
 import keras
 
+from keras_approxeq.actions import data_formats
 from keras_approxeq.penalties.decay import ProjectionDecay
 from keras_approxeq.penalties.decay import validated_learning_rate
 from keras_approxeq.penalties.decay import validated_rate
@@ -232,7 +233,7 @@ def regularize(
     validated_learning_rate(decay_learning_rate, "decay_learning_rate")
     chosen = _selector(layers, model)
     regularized = _clone(model)
-    channel_axis = _channel_axis(regularized)
+    data_format = _data_format(regularized)
     plans, identities, problems = [], [], []
     normalizations = []  # layers whose statistics are not per field
     unplaced = []  # layers with trainable weights no rule here covers
@@ -255,7 +256,7 @@ def regularize(
             try:
                 if normalization:
                     _check_normalization(
-                        layer, variable, regularizer, channel_axis
+                        layer, variable, regularizer, data_format
                     )
                 projector = regularizer.projector(tuple(variable.shape))
             except ValueError as error:
@@ -382,18 +383,19 @@ def _weights_without_a_rule(layer):
     )
 
 
-def _channel_axis(model):
-    """`"first"` if a layer of the model with a `data_format` (its
-    convolutions, poolings) puts channels first, else `"last"` (Dense-only
-    models included)."""
+def _data_format(model):
+    """`"channels_first"` if a layer of the model with a `data_format`
+    (its convolutions, poolings) puts channels first, else
+    `"channels_last"` (Dense-only models included)."""
     formats = {
         getattr(layer, "data_format", None)
         for layer in model._flatten_layers(include_self=False)
     }
-    return "first" if "channels_first" in formats else "last"
+    first = "channels_first" in formats
+    return "channels_first" if first else "channels_last"
 
 
-def _check_normalization(layer, variable, regularizer, channel_axis):
+def _check_normalization(layer, variable, regularizer, data_format):
     """Raises unless tying a normalisation layer's scale or offset per
     field makes it equivariant."""
     if len(variable.shape) != 1:
@@ -409,18 +411,18 @@ def _check_normalization(layer, variable, regularizer, channel_axis):
     if shape is not None and isinstance(axis, int):
         rank = len(shape)
         # A channels-first model may also hold channels-last tensors
-        # (tokens after a reshape), so both are accepted there.
-        channels = {rank - 1, 1} if channel_axis == "first" else {rank - 1}
+        # (tokens after a reshape), so the last axis is accepted there too.
+        channels = {data_formats.channel_axis(rank, data_format), rank - 1}
         if axis % rank not in channels:
-            expected = "1 or -1" if channel_axis == "first" else "-1"
+            first = data_format == "channels_first"
             raise ValueError(
                 f"it normalises over axis {axis} of its rank-{rank} input, "
                 f"so its {variable.name} (shape {tuple(variable.shape)}) "
                 "is one per position along that axis, not one per channel, "
                 "and no field type makes that equivariant. Expected the "
-                f"channel axis, {expected} in a model whose convolutions "
-                f"are channels-{channel_axis}: pass `axis=` accordingly, or "
-                "leave the layer out with `layers=`."
+                f"channel axis, {'1 or -1' if first else '-1'} in a model "
+                f"whose convolutions are {data_format}: pass `axis=` "
+                "accordingly, or leave the layer out with `layers=`."
             )
     fields = set(representations.normalize(regularizer.out_rep))
     if not fields <= set(representations.PERMUTATION_FIELDS):

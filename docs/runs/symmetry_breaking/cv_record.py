@@ -218,6 +218,24 @@ def _draw(cells, path):
     print(f"wrote {path}")
 
 
+def load_example(replacements=()):
+    """The example's namespace up to its section "The recipe" (data,
+    teacher, models, fits), its source edited by `(old, new)` pairs."""
+    source = EXAMPLE.read_text()
+    source = source[: source.index('"""\n## The recipe')]
+    for old, new in replacements:
+        if old not in source:
+            raise ValueError(f"The example no longer has {old!r}.")
+        source = source.replace(old, new)
+    study = {"__name__": "symmetry_breaking"}
+    argv, sys.argv = sys.argv, [str(EXAMPLE)]  # the example parses flags
+    try:
+        exec(compile(source, str(EXAMPLE), "exec"), study)
+    finally:
+        sys.argv = argv
+    return study
+
+
 def _load(path):
     with open(path) as f:
         return json.load(f)
@@ -234,11 +252,7 @@ def main():
     arguments = [a for a in sys.argv[1:] if a != "--projected"]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     folds = int(arguments[3]) if len(arguments) > 3 else None
-    source = EXAMPLE.read_text()
-    source = source[: source.index('"""\n## The recipe')]
-    sys.argv = [str(EXAMPLE)]
-    study = {"__name__": "symmetry_breaking"}
-    exec(compile(source, str(EXAMPLE), "exec"), study)
+    study = load_example()
     folds = folds or study["FOLDS"]
     build, fit_kwargs = study["build_model"], study["fit_kwargs"]
     start = "projected" if projected else "Keras'"

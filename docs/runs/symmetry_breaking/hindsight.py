@@ -18,37 +18,11 @@ what the recipe's choice among these rates could gain, not a method.
 
 import argparse
 import os
-import pathlib
-import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import numpy as np
-
-EXAMPLE = (
-    pathlib.Path(__file__).parents[3] / "examples" / "symmetry_breaking.py"
-)
-
-
-def load_example(hidden):
-    """The example's namespace up to "The recipe", its teacher's hidden
-    layer `hidden` channels wide."""
-    source = EXAMPLE.read_text()
-    source = source[: source.index('"""\n## The recipe')]
-    for old, new in (
-        ("(KERNEL, KERNEL, 1, 8)", f"(KERNEL, KERNEL, 1, {hidden})"),
-        ("(KERNEL, KERNEL, 8, 1)", f"(KERNEL, KERNEL, {hidden}, 1)"),
-    ):
-        if old not in source:
-            raise ValueError(f"The example's teacher no longer has {old}.")
-        source = source.replace(old, new)
-    namespace = {"__name__": "hindsight"}
-    argv, sys.argv = sys.argv, sys.argv[:1]  # the example parses flags
-    try:
-        exec(compile(source, str(EXAMPLE), "exec"), namespace)
-    finally:
-        sys.argv = argv
-    return namespace
+from cv_record import load_example
 
 
 def main():
@@ -58,7 +32,12 @@ def main():
     parser.add_argument("--hidden", type=int, default=8)
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
-    example = load_example(args.hidden)
+    example = load_example(
+        [
+            ("(KERNEL, KERNEL, 1, 8)", f"(KERNEL, KERNEL, 1, {args.hidden})"),
+            ("(KERNEL, KERNEL, 8, 1)", f"(KERNEL, KERNEL, {args.hidden}, 1)"),
+        ]
+    )
     seeds = [int(s) for s in args.seeds.split(",")]
     rates = example["RATES"]  # the recipe's candidates, 0 (plain) to 1
     print(f"# teacher hidden channels {args.hidden}, {args.images} images")
