@@ -15,7 +15,15 @@ batch 8, Adam, 10 classes), each trained with:
   default, with the scale and offset of every `BatchNormalization`
   tied per field too;
 * `sampled_k1`: the sample-based baseline `SampledEquivariance` with one
-  group element per step.
+  group element per step;
+* `decay_c4`, `decay_d4`, `decay_c4_regular`: the README's recipe,
+  `regularize(model, group, penalty=False, decay=0.1)`, which puts a
+  `ProjectionDecay` as every kernel's constraint (trivial fields; regular
+  C4 fields as in `projection_c4_regular`, kernels and biases) and no
+  penalty;
+* `keras_weight_decay`: the decoupled decay Keras itself offers, Adam's
+  `weight_decay=1e-2` (as AdamW), on the kernels only, as `keras_l2`:
+  the baseline of the `decay_*` cases.
 
 Each case trains with `train_on_batch`, timed in interleaved rounds, in
 a new random order each round, each call after one untimed step of the
@@ -65,6 +73,12 @@ INPUT_SHAPE = (32, 32, 3)
 # Always timed: the ratios' denominators.
 BASELINES = ("none", "keras_l2")
 BATCH = 8
+DECAY_RATE = 0.1
+# Optimizer options per case (Adam's, besides its learning rate).
+OPTIMIZER_OPTIONS = {"keras_weight_decay": {"weight_decay": 1e-2}}
+# The variables Adam's weight decay leaves alone in `keras_weight_decay`
+# (matched against variable names): all but the kernels.
+NOT_KERNELS = ("bias", "gamma", "beta")
 
 
 def backbone(name):
@@ -116,7 +130,9 @@ def cases(name):
     """Case name -> function returning the (uncompiled) model `name`
     (the models are made only when the functions are called)."""
 
-    def projection(group, regular=False, normalization=False):
+    def projection(group, regular=False, normalization=False, **options):
+        options = options or {"lambda_perp": 1e-2}
+
         def make():
             model = backbone(name)
             reps = {}
@@ -134,10 +150,12 @@ def cases(name):
                 # The batch statistics' warning, once per model built.
                 warnings.simplefilter("ignore", UserWarning)
                 return regularize(
-                    model, group, lambda_perp=1e-2, verbose=False, **reps
+                    model, group, verbose=False, **reps, **options
                 )
 
         return make
+
+    recipe = {"penalty": False, "decay": DECAY_RATE}
 
     def sampled():
         return SampledEquivariance(
@@ -154,6 +172,10 @@ def cases(name):
             "C4", regular=True, normalization=True
         ),
         "sampled_k1": sampled,
+        "decay_c4": projection("C4", **recipe),
+        "decay_d4": projection("D4", **recipe),
+        "decay_c4_regular": projection("C4", regular=True, **recipe),
+        "keras_weight_decay": lambda: backbone(name),
     }
 
 
@@ -191,8 +213,13 @@ def compiled_models(name, only=None, jit_compile="auto"):
         if only and case not in (*BASELINES, *only):
             continue
         model = make()
+        optimizer = keras.optimizers.Adam(
+            1e-4, **OPTIMIZER_OPTIONS.get(case, {})
+        )
+        if optimizer.weight_decay:
+            optimizer.exclude_from_weight_decay(var_names=NOT_KERNELS)
         model.compile(
-            keras.optimizers.Adam(1e-4),
+            optimizer,
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             jit_compile=jit_compile,
         )
