@@ -190,3 +190,19 @@ def test_structured_apply_equals_the_group_average(
         np.testing.assert_allclose(
             ops.convert_to_numpy(each), kernel - expected, atol=1e-5
         )
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 1.0, "tensor"])
+def test_decayed_removes_a_fraction_of_the_residual(projector, fraction, rng):
+    """`P(K) + (1 - f) (K - P(K))`, for a number and for a tensor (a
+    decay that follows the learning rate); 1 gives `P(K)`."""
+    kernel = rng.normal(size=projector.shape).astype("float32")
+    parallel = projector.apply_numpy(kernel.astype("float64"))
+    given = fraction
+    if fraction == "tensor":
+        fraction = 0.6
+        given = ops.convert_to_tensor(fraction, "float32")
+    decayed = ops.convert_to_numpy(projector.decayed(kernel, given))
+    expected = parallel + (1 - fraction) * (kernel - parallel)
+    np.testing.assert_allclose(decayed, expected, atol=1e-5)
+    assert decayed.dtype == np.float32

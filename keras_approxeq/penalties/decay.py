@@ -133,10 +133,8 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
             # `P(w) + (w - P(w))` rounds differently from `w`: rate 0 must
             # leave the plain model's weights bit for bit.
             return w
-        parallel = projector.apply(w)
-        if self.rate == 1.0:
-            return parallel
-        return parallel + (1.0 - self._step_rate(w.dtype)) * (w - parallel)
+        fraction = 1.0 if self.rate == 1.0 else self._step_rate(w.dtype)
+        return projector.decayed(w, fraction)
 
     def _step_rate(self, dtype):
         """The fraction removed this step: `rate`, or `rate` scaled by the

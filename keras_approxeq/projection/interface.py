@@ -10,6 +10,10 @@ layout), with `Q` an orthonormal basis of them:
 - `residual(K)`: `K - P(K)`, the part of the kernel that breaks the
   symmetry, which the penalties measure; `residuals(K)`: the same twice,
   one for a penalty's value and one for its gradient;
+- `decayed(K, fraction)`: `P(K) + (1 - fraction) (K - P(K))`, the
+  kernel with `fraction` of its non-equivariant part removed
+  (`ProjectionDecay`'s update, applied after the optimizer's, with no
+  gradient);
 - `apply_numpy(K)`: `P(K)` in NumPy, in float64;
 - `coefficients(K)`: `Q^T K`, and `expand(c)`: `Q c`.
 
@@ -42,6 +46,23 @@ class Projector:
         """`K - P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
         kernel = ops.convert_to_tensor(kernel)
         return kernel - self.apply(kernel)
+
+    def decayed(self, kernel, fraction):
+        """`P(K) + (1 - fraction) (K - P(K))`, same shape and dtype as
+        `kernel`; `fraction` is a number in `[0, 1]` or a scalar tensor of
+        the kernel's dtype, and a fraction of `1.0` (a number) gives `P(K)`
+        itself."""
+        kernel = ops.convert_to_tensor(kernel)
+        parallel = self.apply(kernel)
+        if self._removes_all(fraction):
+            return parallel
+        return parallel + (1.0 - fraction) * (kernel - parallel)
+
+    @staticmethod
+    def _removes_all(fraction):
+        """Whether `fraction` is the number 1 (a tensor never is: its
+        value is not known when a step is traced)."""
+        return isinstance(fraction, (int, float)) and fraction == 1
 
     def residuals(self, kernel):
         """`(K - P(K), K - P(K))`: one for a penalty's value, one for its
