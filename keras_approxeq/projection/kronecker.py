@@ -309,8 +309,16 @@ class KroneckerProjector(Projector):
             return self._kernel(
                 matmul(self._decay_step(fraction, blocks), blocks)
             )
+        keep = 1.0 - fraction
+        if self._orbits is not None:
+            return self._kernel(
+                self._orbit_mean(
+                    blocks,
+                    lambda rows, average: average + keep * (rows - average),
+                )
+            )
         parallel = self._projected(blocks)
-        return self._kernel(parallel + (1.0 - fraction) * (blocks - parallel))
+        return self._kernel(parallel + keep * (blocks - parallel))
 
     def _decay_step(self, fraction, like):
         """`1 - fraction (1 - P_block)` as a tensor like `like`; made in
@@ -350,7 +358,10 @@ class KroneckerProjector(Projector):
         """`K - P(K)` on the `(B, copies)` blocks."""
         blocks = self._blocks(kernel)
         if self._orbits is not None:
-            return self._kernel(self._orbit_mean(blocks, residual=True))
+            residual = self._orbit_mean(
+                blocks, lambda rows, average: rows - average
+            )
+            return self._kernel(residual)
         if self._complement is not None:
             (complement,) = self._complement.like(kernel)
             return self._kernel(matmul(complement, blocks))
@@ -371,21 +382,21 @@ class KroneckerProjector(Projector):
         basis, basis_t = self._basis.like(blocks)
         return matmul(basis, matmul(basis_t, blocks))
 
-    def _orbit_mean(self, blocks, residual=False):
-        """`P_block` (or `1 - P_block`) times the blocks, as orbit means.
+    def _orbit_mean(self, blocks, mix=None):
+        """`P_block` times the `(B, copies)` blocks, as orbit means; with
+        `mix`, each orbit's rows become `mix(rows, mean)` instead.
 
         The rows are gathered orbit by orbit into `(r, m, copies)`, each
-        orbit's mean is taken (or subtracted) and the rows are put back:
-        two row gathers and a mean instead of `2 r` (or `B`)
-        multiply-adds per entry.
+        orbit's mean is taken and the rows are put back: two row gathers
+        and a mean instead of `2 r` (or `B`) multiply-adds per entry.
         """
         sort, unsort = self._orbits.like(blocks)
         rows = reshape(take(blocks, sort, 0), (self._rank, -1, blocks.shape[1]))
         average = mean(rows, axis=1, keepdims=True)
-        if residual:
-            rows = rows - average
-        else:
+        if mix is None:
             rows = ops.broadcast_to(average, rows.shape)
+        else:
+            rows = mix(rows, average)
         return take(reshape(rows, blocks.shape), unsort, 0)
 
     def _copy_mean(self, kernel, residual=False):
