@@ -129,6 +129,10 @@ def test_identity_projections_are_detected(
     assert get_projector(group, in_rep, out_rep, shape, layout).is_identity
 
 
+def _not_the_group_sum(self, kernel):
+    raise AssertionError("the decay took the group sum")
+
+
 def _block_product(projector):
     """How `projector` multiplies one copy's block, off the group sum."""
     if projector._mean_axes is not None:
@@ -160,7 +164,8 @@ def test_structured_apply_equals_the_group_average(
     group, in_rep, out_rep, shape, layout, product, group_sum, rng, monkeypatch
 ):
     """Every structured apply (the block products off the group sum, and
-    the group sum, JAX's default) on every backend."""
+    the group sum, JAX's default) on every backend; the decay never
+    takes the group sum."""
     backends = (keras.backend.backend(),) if group_sum else ()
     monkeypatch.setattr(KroneckerProjector, "group_sum_backends", backends)
     projector = get_projector(
@@ -189,6 +194,16 @@ def test_structured_apply_equals_the_group_average(
     for each in projector.residuals(kernel.astype("float32")):
         np.testing.assert_allclose(
             ops.convert_to_numpy(each), kernel - expected, atol=1e-5
+        )
+    # The decay, on the blocks: after the optimizer's update the group
+    # sum was slow in XLA's compiled step.
+    monkeypatch.setattr(KroneckerProjector, "_group_sum", _not_the_group_sum)
+    for fraction in (0.25, 1.0):
+        decayed = projector.decayed(kernel.astype("float32"), fraction)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(decayed),
+            expected + (1 - fraction) * (kernel - expected),
+            atol=1e-5,
         )
 
 
