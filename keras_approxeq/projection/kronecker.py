@@ -205,7 +205,6 @@ class KroneckerProjector(Projector):
             self._matrix = Constants(matrix)
             if block <= _MAX_COMPLEMENT:
                 self._complement = Constants(np.eye(block) - matrix)
-        self._decay_steps = {}  # fraction -> `decayed`'s matrix
         # Whether `residuals` may compute the value's residual blockwise
         # (static; the backend is checked per call).
         self._residuals_apart = (
@@ -236,7 +235,6 @@ class KroneckerProjector(Projector):
             self._matrix,
             self._complement,
             self._sum_arrays,
-            *self._decay_steps.values(),
         )
         return sum(c.nbytes for c in kept if c is not None)
 
@@ -321,15 +319,9 @@ class KroneckerProjector(Projector):
         return self._kernel(parallel + keep * (blocks - parallel))
 
     def _decay_step(self, fraction, like):
-        """`1 - fraction (1 - P_block)` as a tensor like `like`; made in
-        NumPy once per fraction that is a number."""
-        if isinstance(fraction, (int, float)):
-            if fraction not in self._decay_steps:
-                (complement,) = self._complement.arrays
-                step = np.eye(self._block) - fraction * complement
-                self._decay_steps[fraction] = Constants(step)
-            (step,) = self._decay_steps[fraction].like(like)
-            return step
+        """`1 - fraction (1 - P_block)`, a tensor like `like` (made per
+        call, a few operations on a `(B, B)` matrix: NumPy made inside
+        `torch.compile` would be traced)."""
         (complement,) = self._complement.like(like)
         return ops.eye(self._block, dtype=like.dtype) - fraction * complement
 
