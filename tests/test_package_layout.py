@@ -17,6 +17,7 @@ import keras_approxeq
 PACKAGE = pathlib.Path(keras_approxeq.__file__).parent
 HELPERS = {
     "_checks",
+    "_keras_state",
     "_memo",
     "_ops",
     "_linalg",

@@ -210,6 +210,35 @@ def test_zero_lambdas_give_a_zero_tensor(rng):
     assert hasattr(value, "dtype")
 
 
+def test_keras_shape_pass_checks_the_kernel_but_skips_the_penalty(
+    rng, monkeypatch
+):
+    """Keras' first train step evaluates every regularizer once more in a
+    `keras.SymbolicScope`, for the loss's shape only: there the kernel is
+    still checked, but the penalty is not computed."""
+    # A configuration of its own: no cached compilation of another test's.
+    reg = ProjectionRegularizer(
+        "C4", in_rep="regular", out_rep="regular", lambda_perp=0.37
+    )
+    evaluations = []
+    evaluate = reg._evaluate
+    monkeypatch.setattr(
+        reg,
+        "_evaluate",
+        lambda *args: evaluations.append(args[-1].shape) or evaluate(*args),
+    )
+    kernel = ops.convert_to_tensor(rng.normal(size=(3, 3, 4, 4)), "float32")
+    with keras.SymbolicScope():
+        value = reg(kernel)
+        with pytest.raises(ValueError, match="multiple of 4"):
+            reg(ops.zeros((3, 3, 4, 6)))
+    assert evaluations == []
+    assert tuple(value.shape) == ()
+    assert keras.backend.standardize_dtype(value.dtype) == "float32"
+    assert float(ops.convert_to_numpy(reg(kernel))) > 0
+    assert len(evaluations) == 1
+
+
 @pytest.mark.parametrize(
     "group,channels,domain",
     [("C4", 4, "spatial"), ("C8", 8, "spatial"), ("D4", 8, "fourier")],

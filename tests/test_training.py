@@ -11,6 +11,7 @@ from utils import needs_channels_first_convolutions
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import ProjectionRegularizer
 from keras_approxeq import project
+from keras_approxeq._keras_state import in_symbolic_scope
 
 
 def _model(reg, data_format="channels_last"):
@@ -224,6 +225,30 @@ def test_fit_loss_includes_the_penalty():
     model.compile(keras.optimizers.SGD(0.0), "mse")
     task = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
     loss = model.evaluate(x, y, verbose=0, batch_size=16)
+    np.testing.assert_allclose(loss, task + _penalty_total(model), rtol=1e-4)
+
+
+def test_first_train_step_computes_each_penalty_for_the_loss(monkeypatch):
+    """Keras' first train step also builds the loss in a shape-only pass
+    (`keras.SymbolicScope`): no penalty is computed there, and the step's
+    loss still holds every penalty."""
+    scopes = []
+    evaluate = ProjectionRegularizer._evaluate
+
+    def recording(self, *args):
+        scopes.append(in_symbolic_scope())
+        return evaluate(self, *args)
+
+    monkeypatch.setattr(ProjectionRegularizer, "_evaluate", recording)
+    reg = ProjectionRegularizer(
+        "C4", in_rep="regular", out_rep="regular", lambda_perp=10.0
+    )
+    model = _model(reg)
+    x, y = _data()
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    task = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
+    loss = model.train_on_batch(x, y)
+    assert scopes and not any(scopes)
     np.testing.assert_allclose(loss, task + _penalty_total(model), rtol=1e-4)
 
 

@@ -8,15 +8,11 @@ from keras import ops
 from keras_approxeq import _ops
 from keras_approxeq._checks import is_number
 from keras_approxeq._checks import require
+from keras_approxeq._keras_state import global_attribute
 from keras_approxeq._warnings import keyword_only
 from keras_approxeq.projection.target import ProjectionTarget
 
 __all__ = ["ProjectionDecay"]
-
-try:  # Keras' private global state: see `applying_optimizer`.
-    from keras.src.backend.common import global_state as _global_state
-except ImportError:
-    _global_state = None
 
 
 @keras.saving.register_keras_serializable(package="keras_approxeq")
@@ -193,9 +189,7 @@ def applying_optimizer():
     rate read there is the one of the step being applied, inside
     `jax.jit`, `tf.function` and `torch.compile` too.
     """
-    if _global_state is None:
-        return None
-    stack = _global_state.get_global_attribute("name_scope_stack") or ()
+    stack = global_attribute("name_scope_stack") or ()
     for scope in reversed(stack):
         caller = getattr(scope, "caller", None)
         if isinstance(caller, keras.optimizers.Optimizer):

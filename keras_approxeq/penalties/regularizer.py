@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from keras_approxeq._checks import is_int
+from keras_approxeq._keras_state import in_symbolic_scope
 from keras_approxeq._memo import compiled_when_eager
 from keras_approxeq._ops import read
 from keras_approxeq.penalties import euclidean
@@ -147,12 +148,16 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
             raise ValueError(_located(error, path, self.layout, x.shape))
         given = keras.backend.standardize_dtype(x.dtype)
         dtype = "float64" if given == "float64" else "float32"
-        if not (self.lambda_perp or self.lambda_g) or (
-            projector.is_identity and not self.lambda_g
+        if (
+            not (self.lambda_perp or self.lambda_g)
+            or (projector.is_identity and not self.lambda_g)
+            or in_symbolic_scope()
         ):
             # No weight, or every kernel of this signature is equivariant
             # (a 1x1 or Dense kernel between trivial fields): nothing to
-            # penalise.
+            # penalise. Or Keras wants the shape only (its first train
+            # step): evaluating the penalty there would trace (on PyTorch:
+            # run) it once more.
             return ops.zeros((), dtype)
         if given != dtype:
             x = ops.cast(x, dtype)
