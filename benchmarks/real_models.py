@@ -37,7 +37,8 @@ regularizer>` per case (`--cases` times only some, with `none` and
 quartile> <third quartile>` of the ratios to `none`'s or `keras_l2`'s
 step in the same round (how much the ratios move from round to round),
 and `first_step <model> <case> <first step / L2's first step>`
-(compilation or tracing included). `--jit-compile true`
+(compilation or tracing included; `--first-steps N` makes every model
+`N` times, in a new order each time, and compares medians). `--jit-compile true`
 compiles every model's step (on PyTorch with `torch.compile`; Keras'
 default, `auto`, compiles on JAX and TensorFlow only).
 
@@ -206,13 +207,20 @@ def train(model, x, y):
         model.train_on_batch(x[start : start + BATCH], y[start : start + BATCH])
 
 
-def compiled_models(name, only=None, jit_compile="auto"):
+def compiled_models(name, only=None, jit_compile="auto", rng=None):
     """`(case, compiled model)` for `none`, `keras_l2` and the cases in
-    `only` (every case if `None`), each model made when it is reached."""
-    for case, make in cases(name).items():
-        if only and case not in (*BASELINES, *only):
-            continue
-        model = make()
+    `only` (every case if `None`), each model made when it is reached:
+    `none` first, the others in a random order if `rng` is given."""
+    makers = {
+        case: make
+        for case, make in cases(name).items()
+        if not only or case in (*BASELINES, *only)
+    }
+    order = [case for case in makers if case != "none"]
+    if rng is not None:
+        rng.shuffle(order)
+    for case in ("none", *order):
+        model = makers[case]()
         optimizer = keras.optimizers.Adam(
             1e-4, **OPTIMIZER_OPTIONS.get(case, {})
         )
@@ -226,15 +234,22 @@ def compiled_models(name, only=None, jit_compile="auto"):
         yield case, model
 
 
-def measure(name, steps, rounds, rng, jit_compile="auto", only=None):
+def measure(
+    name, steps, rounds, rng, jit_compile="auto", only=None, first_steps=1
+):
     x = rng.normal(size=(BATCH * steps, *INPUT_SHAPE)).astype("float32")
     y = rng.integers(0, 10, size=BATCH * steps)
-    models, first = {}, {}
-    for case, model in compiled_models(name, only, jit_compile):
-        start = time.perf_counter()
-        model.train_on_batch(x[:BATCH], y[:BATCH])
-        first[case] = time.perf_counter() - start
-        models[case] = model
+    first = {}
+    # Each repeat makes every model afresh, in a new order (after `none`,
+    # which pays for what a process does once); the last ones are timed.
+    for _ in range(first_steps):
+        models = {}
+        for case, model in compiled_models(name, only, jit_compile, rng):
+            start = time.perf_counter()
+            model.train_on_batch(x[:BATCH], y[:BATCH])
+            first.setdefault(case, []).append(time.perf_counter() - start)
+            models[case] = model
+    first = {case: np.median(seconds) for case, seconds in first.items()}
     runs = {
         case: functools.partial(train, model, x, y)
         for case, model in models.items()
@@ -324,6 +339,13 @@ def main(argv=None):
         action="store_true",
         help="print XLA's cost analysis of each step instead (JAX)",
     )
+    parser.add_argument(
+        "--first-steps",
+        type=int,
+        default=1,
+        help="how many times each case's first step is timed, on models "
+        "made afresh each time (the median is reported)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args(argv)
     if args.xla_cost:
@@ -341,7 +363,15 @@ def main(argv=None):
         args.steps, args.rounds = 1, 1
     rng = np.random.default_rng(0)
     for name in args.models:
-        measure(name, args.steps, args.rounds, rng, jit_compile, args.cases)
+        measure(
+            name,
+            args.steps,
+            args.rounds,
+            rng,
+            jit_compile,
+            args.cases,
+            args.first_steps,
+        )
 
 
 if __name__ == "__main__":

@@ -139,6 +139,8 @@ def test_real_models_quick(capsys):
             "--cases",
             "projection_c4",
             "projection_c4_regular_tied",
+            "--first-steps",
+            "2",
         ]
     )
     lines = capsys.readouterr().out.splitlines()
@@ -147,14 +149,19 @@ def test_real_models_quick(capsys):
         for line in lines
         if line.startswith("ratio ")
     }
-    firsts = [line for line in lines if line.startswith("first_step ")]
+    firsts = {
+        line.split()[2]: float(line.split()[3])
+        for line in lines
+        if line.startswith("first_step ")
+    }
     assert set(ratios) == {
         "none",
         "keras_l2",
         "projection_c4",
         "projection_c4_regular_tied",
     }
-    assert ratios["none"] == 1.0 and len(firsts) == 4
+    assert ratios["none"] == 1.0 and set(firsts) == set(ratios)
+    assert firsts["keras_l2"] == 1.0
     assert all(r > 0 for r in ratios.values())
     per_round = [line.split() for line in lines if line.startswith("per_round")]
     assert len(per_round) == 8  # every case against both baselines
