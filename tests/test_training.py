@@ -215,23 +215,13 @@ def test_decays_that_suit_the_learning_rate_do_not_warn(
     assert not _decay_warnings(caught)
 
 
-def test_fit_loss_includes_the_penalty():
-    """The compiled loss is the task loss plus the sum of penalties."""
-    reg = ProjectionRegularizer(
-        "C4", in_rep="regular", out_rep="regular", lambda_perp=10.0
-    )
-    model = _model(reg)
-    x, y = _data()
-    model.compile(keras.optimizers.SGD(0.0), "mse")
-    task = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
-    loss = model.evaluate(x, y, verbose=0, batch_size=16)
-    np.testing.assert_allclose(loss, task + _penalty_total(model), rtol=1e-4)
+@pytest.mark.parametrize("step", ["evaluate", "train_on_batch"])
+def test_the_compiled_loss_includes_the_penalty(step, monkeypatch):
+    """The compiled loss is the task loss plus the sum of penalties.
 
-
-def test_first_train_step_computes_each_penalty_for_the_loss(monkeypatch):
-    """Keras' first train step also builds the loss in a shape-only pass
-    (`keras.SymbolicScope`): no penalty is computed there, and the step's
-    loss still holds every penalty."""
+    Keras' first step also builds the loss in a shape-only pass
+    (`keras.SymbolicScope`, on JAX and PyTorch): no penalty is computed
+    there."""
     scopes = []
     evaluate = ProjectionRegularizer._evaluate
 
@@ -247,7 +237,10 @@ def test_first_train_step_computes_each_penalty_for_the_loss(monkeypatch):
     x, y = _data()
     model.compile(keras.optimizers.SGD(0.0), "mse")
     task = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
-    loss = model.train_on_batch(x, y)
+    if step == "evaluate":
+        loss = model.evaluate(x, y, verbose=0, batch_size=16)
+    else:
+        loss = model.train_on_batch(x, y)
     assert scopes and not any(scopes)
     np.testing.assert_allclose(loss, task + _penalty_total(model), rtol=1e-4)
 
