@@ -38,9 +38,10 @@ quartile> <third quartile>` of the ratios to `none`'s or `keras_l2`'s
 step in the same round (how much the ratios move from round to round),
 and `first_step <model> <case> <first step / L2's first step>`
 (compilation or tracing included; `--first-steps N` makes every model
-`N` times, in a new order each time, and compares medians). `--jit-compile true`
-compiles every model's step (on PyTorch with `torch.compile`; Keras'
-default, `auto`, compiles on JAX and TensorFlow only).
+`N` times, in a new order each time, and compares medians).
+`--jit-compile true` compiles every model's step (on PyTorch with
+`torch.compile`; Keras' default, `auto`, compiles on JAX and TensorFlow
+only).
 
 `--xla-cost` (JAX) times nothing: it prints XLA's own cost analysis of
 each case's compiled training step, `xla_bytes <model> <case> <bytes
