@@ -52,6 +52,7 @@ XLA's runtime happens to execute it.
 
 import argparse
 import functools
+import gc
 import os
 import time
 import warnings
@@ -246,6 +247,9 @@ def measure(
     for _ in range(first_steps):
         models = {}
         for case, model in compiled_models(name, only, jit_compile, rng):
+            # Untimed: the models of the last repeat, now garbage, would
+            # be collected within some case's first step.
+            gc.collect()
             start = time.perf_counter()
             model.train_on_batch(x[:BATCH], y[:BATCH])
             first.setdefault(case, []).append(time.perf_counter() - start)
