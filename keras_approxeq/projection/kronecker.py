@@ -319,11 +319,13 @@ class KroneckerProjector(Projector):
         return self._kernel(parallel + keep * (blocks - parallel))
 
     def _decay_step(self, fraction, like):
-        """`1 - fraction (1 - P_block)`, a tensor like `like` (made per
-        call, a few operations on a `(B, B)` matrix: NumPy made inside
-        `torch.compile` would be traced)."""
-        (complement,) = self._complement.like(like)
-        return ops.eye(self._block, dtype=like.dtype) - fraction * complement
+        """`1 - fraction (1 - P_block)`, as `P_block + (1 - fraction) (1 -
+        P_block)` from the two kept matrices, a tensor like `like` (per
+        call: NumPy made inside `torch.compile` would be traced)."""
+        matrix, complement = (
+            c.like(like)[0] for c in (self._matrix, self._complement)
+        )
+        return matrix + (1.0 - fraction) * complement
 
     def residuals(self, kernel):
         """`K - P(K)` for a penalty's value and for its gradient.
