@@ -64,9 +64,11 @@ __all__ = [
     "matmul",
     "mean",
     "norm",
+    "positive_or_one",
     "read",
     "reshape",
     "split",
+    "stop_gradient",
     "take",
     "torch_compiling",
     "transpose",
@@ -140,7 +142,27 @@ def mean(x, axis, keepdims=False):
     sizes = [x.shape[a] for a in axes]
     if None in sizes:  # symbolic, or TensorFlow's unknown batch: exact there
         return ops.mean(x, axis=axis, keepdims=keepdims)
-    return ops.sum(x, axis=axis, keepdims=keepdims) * (1.0 / math.prod(sizes))
+    if _is_torch_tensor(x):
+        total = x.sum(dim=axes, keepdim=keepdims)
+    else:
+        total = ops.sum(x, axis=axis, keepdims=keepdims)
+    return total * (1.0 / math.prod(sizes))
+
+
+def stop_gradient(x):
+    """`keras.ops.stop_gradient(x)`."""
+    if _is_torch_tensor(x):
+        return x.detach()
+    return ops.stop_gradient(x)
+
+
+def positive_or_one(x):
+    """`x` where it is positive, else 1 (same shape and dtype)."""
+    if _is_torch_tensor(x):
+        import torch
+
+        return torch.where(x > 0, x, 1.0)
+    return ops.where(x > 0, x, ops.ones_like(x))
 
 
 def reshape(x, shape):
@@ -185,6 +207,8 @@ def take(x, indices, axis):
 
 def read(x):
     """`x` as a tensor; a variable as a tensor of its value."""
+    if _is_torch_tensor(x):
+        return x
     if isinstance(x, keras.Variable):
         x = x.value  # autocast where a layer reads it in lower precision
         if keras.backend.backend() == "tensorflow":

@@ -73,17 +73,17 @@ def penalty(x, residual, norm, a, b=0.0, gradient_residual=None):
             "Other norms go through `keras_approxeq.penalties.norms`."
         )
     shared = gradient_residual is None or gradient_residual is residual
-    residual = ops.stop_gradient(residual)
+    residual = _ops.stop_gradient(residual)
     if shared:
         gradient_residual = residual
     else:
-        gradient_residual = ops.stop_gradient(gradient_residual)
+        gradient_residual = _ops.stop_gradient(gradient_residual)
 
     @ops.custom_gradient
     def evaluate(x):
         value, scale = _term(residual, norm, a)
         if b:
-            parallel = ops.stop_gradient(x) - residual
+            parallel = _ops.stop_gradient(x) - residual
             value_g, scale_g = _term(parallel, norm, b)
             value = value + value_g
 
@@ -91,12 +91,13 @@ def penalty(x, residual, norm, a, b=0.0, gradient_residual=None):
             # JAX and TensorFlow pass the cotangent by position, PyTorch
             # by keyword (after the inputs).
             upstream = args[0] if upstream is None else upstream
-            upstream = ops.cast(upstream, x.dtype)
+            if upstream.dtype != x.dtype:
+                upstream = ops.cast(upstream, x.dtype)
             total = gradient_residual * (scale * upstream)
             if b:
                 along = parallel
                 if not shared:
-                    along = ops.stop_gradient(x) - gradient_residual
+                    along = _ops.stop_gradient(x) - gradient_residual
                 total = total + along * (scale_g * upstream)
             return total
 
@@ -113,5 +114,5 @@ def _term(x, norm, weight):
         return weight * ops.square(root), scale
     # At x = 0 the gradient `s x` is 0 whatever `s` is; only a finite `s`
     # is needed.
-    nonzero = ops.where(root > 0, root, ops.ones_like(root))
+    nonzero = _ops.positive_or_one(root)
     return weight * root, weight / nonzero

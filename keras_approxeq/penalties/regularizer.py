@@ -11,6 +11,7 @@ from keras_approxeq._checks import is_int
 from keras_approxeq._keras_state import in_symbolic_scope
 from keras_approxeq._memo import compiled_when_eager
 from keras_approxeq._ops import read
+from keras_approxeq._ops import stop_gradient
 from keras_approxeq.penalties import euclidean
 from keras_approxeq.penalties import norms
 from keras_approxeq.penalties import operator_norms
@@ -180,7 +181,7 @@ class ProjectionRegularizer(ProjectionTarget, keras.regularizers.Regularizer):
                 x, parallel = projector.spectral(x)
                 residual = again = x - parallel
             else:
-                residual, again = projector.residuals(ops.stop_gradient(x))
+                residual, again = projector.residuals(stop_gradient(x))
             return euclidean.penalty(
                 x,
                 residual,

@@ -22,7 +22,7 @@ cheaper way (`KroneckerProjector`: one matrix product with `1 - P`)
 overrides it.
 """
 
-from keras import ops
+from keras_approxeq._ops import read
 
 __all__ = ["Projector"]
 
@@ -33,6 +33,7 @@ class Projector:
     Example:
 
     >>> import numpy as np
+    >>> from keras import ops
     >>> from keras_approxeq.projection import get_projector
     >>> p = get_projector("C4", "trivial", "trivial", (3, 3, 1, 1))
     >>> k = np.zeros((3, 3, 1, 1), "float32")
@@ -44,7 +45,7 @@ class Projector:
 
     def residual(self, kernel):
         """`K - P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
-        kernel = ops.convert_to_tensor(kernel)
+        kernel = read(kernel)
         return kernel - self.apply(kernel)
 
     def decayed(self, kernel, fraction):
@@ -52,7 +53,7 @@ class Projector:
         `kernel`; `fraction` is a number in `[0, 1]` or a scalar tensor of
         the kernel's dtype, and a fraction of `1.0` (a number) gives `P(K)`
         itself."""
-        kernel = ops.convert_to_tensor(kernel)
+        kernel = read(kernel)
         parallel = self.apply(kernel)
         if self._removes_all(fraction):
             return parallel
