@@ -63,6 +63,7 @@ __all__ = [
     "einsum",
     "matmul",
     "mean",
+    "needs_gradient",
     "norm",
     "positive_or_one",
     "read",
@@ -179,6 +180,17 @@ def transpose(x, axes=None):
             tuple(reversed(range(x.ndim))) if axes is None else axes
         )
     return ops.transpose(x, axes)
+
+
+def needs_gradient(x):
+    """Whether a gradient may flow back through `x`: on PyTorch, whether
+    it requires one and autograd is recording; elsewhere always (JAX and
+    TensorFlow decide when they differentiate)."""
+    if _is_torch_tensor(x):
+        import torch
+
+        return x.requires_grad and torch.is_grad_enabled()
+    return True
 
 
 def torch_compiling():

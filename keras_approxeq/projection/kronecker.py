@@ -291,7 +291,8 @@ class KroneckerProjector(Projector):
         """`P(K) + (1 - fraction) (K - P(K))` (see `Projector.decayed`),
         on the `(B, copies)` blocks: one product with `1 - fraction (1 -
         P_block)` where that matrix is kept, else the orbit means or the
-        products of `apply`, mixed on the blocks.
+        products of `apply`, mixed on the blocks. Where each copy is one
+        orbit, `K - fraction (K - mean)` with each copy's mean.
 
         Never the group sum: after the optimizer's update, inside the
         train step that XLA compiles, `ProjectionDecay` between regular C4
@@ -299,8 +300,13 @@ class KroneckerProjector(Projector):
         and 1.12 on the blocks (JAX, CPU; `docs/benchmarks.md`).
         """
         kernel = read(kernel)
-        if self.is_identity or self._mean_axes is not None or self.is_zero:
+        if self.is_identity or self.is_zero:
             return super().decayed(kernel, fraction)
+        if self._mean_axes is not None:
+            if self._removes_all(fraction):
+                return self._copy_mean(kernel)
+            residual = self._copy_mean(kernel, residual=True)
+            return kernel - fraction * residual
         blocks = self._blocks(kernel)
         if self._removes_all(fraction):
             return self._kernel(self._projected(blocks))

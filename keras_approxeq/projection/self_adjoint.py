@@ -18,6 +18,7 @@ import functools
 
 from keras import ops
 
+from keras_approxeq._ops import needs_gradient
 from keras_approxeq._ops import read
 
 __all__ = ["self_adjoint"]
@@ -40,10 +41,11 @@ def self_adjoint(apply):
     @functools.wraps(apply)
     def wrapped(self, kernel):
         kernel = read(kernel)
-        if not getattr(kernel, "requires_grad", True):
+        if not needs_gradient(kernel):
             # A PyTorch tensor that no gradient will reach (the penalty's
-            # stopped projection, a constraint): skip the autograd
-            # function's overhead, about 0.1 ms a call.
+            # stopped projection, a constraint inside the optimizer's
+            # `no_grad`): skip the autograd function's overhead, about
+            # 0.1 ms a call.
             return apply(self, kernel)
 
         @ops.custom_gradient
