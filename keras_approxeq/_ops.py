@@ -218,7 +218,10 @@ def take(x, indices, axis):
 
 
 def read(x):
-    """`x` as a tensor; a variable as a tensor of its value."""
+    """`x` as a tensor; a variable as a tensor of its value; a PyTorch
+    tensor as it is, on its device (`keras.ops.convert_to_tensor` would
+    also move it to Keras' device, and checks its argument on every
+    call: 4 us, which the penalties' hot path pays a few times)."""
     if _is_torch_tensor(x):
         return x
     if isinstance(x, keras.Variable):
