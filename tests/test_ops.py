@@ -5,12 +5,17 @@ import numpy as np
 import pytest
 from keras import ops
 from utils import FLOAT64
+from utils import value_and_grad
 
 from keras_approxeq._ops import einsum
 from keras_approxeq._ops import matmul
 from keras_approxeq._ops import mean
+from keras_approxeq._ops import needs_gradient
+from keras_approxeq._ops import positive_or_one
+from keras_approxeq._ops import read
 from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
+from keras_approxeq._ops import stop_gradient
 from keras_approxeq._ops import take
 from keras_approxeq._ops import transpose
 
@@ -80,3 +85,42 @@ def test_mean_computes_in_the_input_dtype(dtype, rng):
         np.testing.assert_allclose(
             result, x.mean(axis, keepdims=keepdims), rtol=tolerance, atol=0
         )
+
+
+@pytest.mark.parametrize("dtype", ["float32"] + ["float64"] * FLOAT64)
+def test_positive_or_one_and_stop_gradient(dtype):
+    x = np.array([2.0, 0.0, -1.0])
+    guarded = ops.convert_to_numpy(
+        positive_or_one(ops.convert_to_tensor(x, dtype))
+    )
+    assert guarded.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(guarded, [2.0, 1.0, 1.0])
+    # d/dt sum(t * stop(t)) = stop(t): the value passes, no gradient does.
+    value, grad = value_and_grad(
+        lambda t: ops.sum(t * stop_gradient(t)), x.astype(dtype)
+    )
+    np.testing.assert_allclose(value, np.sum(x * x))
+    np.testing.assert_allclose(grad, x)
+
+
+def test_read_gives_a_tensor_of_the_value(rng):
+    x = rng.normal(size=(2, 3)).astype("float32")
+    tensor = ops.convert_to_tensor(x)
+    for value in (x, tensor, keras.Variable(x)):
+        np.testing.assert_array_equal(ops.convert_to_numpy(read(value)), x)
+    if keras.backend.backend() == "torch":
+        assert read(tensor) is tensor  # not copied, not moved
+
+
+def test_needs_gradient_follows_autograd():
+    x = ops.convert_to_tensor(np.ones(3, "float32"))
+    if keras.backend.backend() != "torch":
+        assert needs_gradient(x)  # JAX and TensorFlow decide later
+        return
+    import torch
+
+    assert not needs_gradient(x)
+    x.requires_grad_(True)
+    assert needs_gradient(x)
+    with torch.no_grad():
+        assert not needs_gradient(x)
