@@ -48,7 +48,7 @@ regular C4 fields with their gradients compiled in 1.14 s instead of
 a zero norm), `mean`'s sum and `read` call a PyTorch tensor's own
 methods for the same reason: a penalty of a small weight (a bias, a
 normalisation layer's scale) costs what its calls cost, and
-`keras.ops` converted and checked their arguments 3 to 8 us a call (a
+`keras.ops` converted and checked their arguments on every call (a
 `(256,)` regular-field bias's penalty with its gradient: 145 us
 before, 123 after). `needs_gradient` says whether autograd will
 differentiate through a PyTorch tensor, so that a projection outside
