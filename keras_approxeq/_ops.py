@@ -70,6 +70,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_approxeq._keras_state import torch_device
+
 __all__ = [
     "einsum",
     "matmul",
@@ -154,7 +156,7 @@ def mean(x, axis, keepdims=False):
     sizes = [x.shape[a] for a in axes]
     if None in sizes:  # symbolic, or TensorFlow's unknown batch: exact there
         return ops.mean(x, axis=axis, keepdims=keepdims)
-    if _is_torch_tensor(x):
+    if axes and _is_torch_tensor(x):
         total = x.sum(dim=axes, keepdim=keepdims)
     else:
         total = ops.sum(x, axis=axis, keepdims=keepdims)
@@ -229,11 +231,11 @@ def take(x, indices, axis):
 
 
 def read(x):
-    """`x` as a tensor; a variable as a tensor of its value; a PyTorch
-    tensor as it is, on its device (`keras.ops.convert_to_tensor` would
-    also move it to Keras' device, and checks its argument on every
-    call: 4 us, which the penalties' hot path pays a few times)."""
-    if _is_torch_tensor(x):
+    """`x` as a tensor on Keras' device; a variable as a tensor of its
+    value. A PyTorch tensor already there is returned as it is, without
+    `keras.ops.convert_to_tensor`'s checks, which the penalties' hot path
+    would pay a few times a call."""
+    if _is_torch_tensor(x) and _on_keras_device(x):
         return x
     if isinstance(x, keras.Variable):
         x = x.value  # autocast where a layer reads it in lower precision
@@ -242,6 +244,22 @@ def read(x):
 
             return tf.convert_to_tensor(x)
     return ops.convert_to_tensor(x)
+
+
+def _on_keras_device(x):
+    """Whether the PyTorch tensor `x` is where Keras would put it."""
+    import torch
+
+    wanted = torch_device()
+    if wanted is None:
+        return False
+    wanted, here = torch.device(wanted), x.device
+    if here.type != wanted.type:
+        return False
+    if wanted.index is None and here.type == "cuda":
+        # Keras names "cuda": the current CUDA device.
+        return here.index == torch.cuda.current_device()
+    return wanted.index is None or here.index == wanted.index
 
 
 def split(x, sizes, axis):

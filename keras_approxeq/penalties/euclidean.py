@@ -110,7 +110,7 @@ def _term(x, norm, weight):
     """`weight N(x)` and the scalar `s` with `s x` its gradient."""
     root = _ops.norm(x)
     if norm == "fro2":
-        scale = ops.full_like(root, 2.0 * weight)  # on x's device
+        scale = 2.0 * weight  # a number: no tensor, on no device
         return weight * ops.square(root), scale
     # At x = 0 the gradient `s x` is 0 whatever `s` is; only a finite `s`
     # is needed.

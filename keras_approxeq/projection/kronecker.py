@@ -282,7 +282,7 @@ class KroneckerProjector(Projector):
         if self.is_zero:
             return kernel
         if self._mean_axes is not None:
-            return self._copy_mean(kernel, residual=True)
+            return self._copy_mean(kernel, lambda x, average: x - average)
         if self._sums_the_group():
             return kernel - self._group_sum(kernel)
         return self._blockwise_residual(kernel)
@@ -291,8 +291,8 @@ class KroneckerProjector(Projector):
         """`P(K) + (1 - fraction) (K - P(K))` (see `Projector.decayed`),
         on the `(B, copies)` blocks: one product with `1 - fraction (1 -
         P_block)` where that matrix is kept, else the orbit means or the
-        products of `apply`, mixed on the blocks. Where each copy is one
-        orbit, `K - fraction (K - mean)` with each copy's mean.
+        products of `apply`, mixed on the blocks; where each copy is one
+        orbit, its mean mixed with its entries.
 
         Never the group sum: after the optimizer's update, inside the
         train step that XLA compiles, `ProjectionDecay` between regular C4
@@ -302,11 +302,13 @@ class KroneckerProjector(Projector):
         kernel = read(kernel)
         if self.is_identity or self.is_zero:
             return super().decayed(kernel, fraction)
+        keep = 1.0 - fraction
         if self._mean_axes is not None:
             if self._removes_all(fraction):
                 return self._copy_mean(kernel)
-            residual = self._copy_mean(kernel, residual=True)
-            return kernel - fraction * residual
+            return self._copy_mean(
+                kernel, lambda x, average: average + keep * (x - average)
+            )
         blocks = self._blocks(kernel)
         if self._removes_all(fraction):
             return self._kernel(self._projected(blocks))
@@ -314,7 +316,6 @@ class KroneckerProjector(Projector):
             return self._kernel(
                 matmul(self._decay_step(fraction, blocks), blocks)
             )
-        keep = 1.0 - fraction
         if self._orbits is not None:
             return self._kernel(
                 self._orbit_mean(
@@ -400,14 +401,15 @@ class KroneckerProjector(Projector):
             rows = mix(rows, average)
         return take(reshape(rows, blocks.shape), unsort, 0)
 
-    def _copy_mean(self, kernel, residual=False):
-        """`P(K)` (or `K - P(K)`) where each copy is one orbit: the mean
-        of each copy's entries, in the kernel's view."""
+    def _copy_mean(self, kernel, mix=None):
+        """`P(K)` where each copy is one orbit: the mean of each copy's
+        entries, in the kernel's view; with `mix`, each entry becomes
+        `mix(entry, mean)` instead."""
         x = reshape(kernel, self._view)
         average = mean(x, axis=self._mean_axes, keepdims=True)
-        if residual:
-            return reshape(x - average, self.shape)
-        return reshape(ops.broadcast_to(average, x.shape), self.shape)
+        if mix is None:
+            return reshape(ops.broadcast_to(average, x.shape), self.shape)
+        return reshape(mix(x, average), self.shape)
 
     def _blocks(self, kernel):
         """The kernel as a `(B, copies)` matrix, one copy per column."""
