@@ -85,6 +85,9 @@ def test_mean_computes_in_the_input_dtype(dtype, rng):
         np.testing.assert_allclose(
             result, x.mean(axis, keepdims=keepdims), rtol=tolerance, atol=0
         )
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(mean(tensor, ())), x.astype(dtype)
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32"] + ["float64"] * FLOAT64)
