@@ -1,6 +1,6 @@
 """Keras' private global state, read where Keras has no public handle.
 
-The readers fall back to "not set" if a Keras release moves the module.
+Both readers fall back to "not set" if a Keras release moves the module.
 """
 
 try:
@@ -8,7 +8,7 @@ try:
 except ImportError:  # pragma: no cover - a Keras without the module
     _global_state = None
 
-__all__ = ["global_attribute", "in_symbolic_scope", "torch_device"]
+__all__ = ["global_attribute", "in_symbolic_scope"]
 
 
 def global_attribute(name):
@@ -28,14 +28,3 @@ def in_symbolic_scope():
     shape and dtype are read.
     """
     return global_attribute("symbolic_scope") is not None
-
-
-def torch_device():
-    """The device Keras' PyTorch backend puts new tensors on (inside
-    `keras.device(...)` too), or `None` if this Keras has no such
-    function; call it only on the PyTorch backend."""
-    try:
-        from keras.src.backend.torch.core import get_device
-    except ImportError:  # pragma: no cover - a Keras that moved it
-        return None
-    return get_device()

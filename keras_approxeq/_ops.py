@@ -45,7 +45,7 @@ regular C4 fields with their gradients compiled in 1.14 s instead of
 1.42 (3785 lines of HLO instead of 4755) and ran as fast.
 
 `stop_gradient`, `positive_or_one` (the Frobenius gradient's guard at
-a zero norm), `mean`'s sum and `read` call a PyTorch tensor's own
+a zero norm) and `mean`'s sum call a PyTorch tensor's own
 methods for the same reason: a penalty of a small weight (a bias, a
 normalisation layer's scale) costs what its calls cost, and
 `keras.ops` converted and checked their arguments on every call (a
@@ -69,8 +69,6 @@ import math
 import keras
 import numpy as np
 from keras import ops
-
-from keras_approxeq._keras_state import torch_device
 
 __all__ = [
     "einsum",
@@ -231,12 +229,7 @@ def take(x, indices, axis):
 
 
 def read(x):
-    """`x` as a tensor on Keras' device; a variable as a tensor of its
-    value. A PyTorch tensor already there is returned as it is, without
-    `keras.ops.convert_to_tensor`'s checks, which the penalties' hot path
-    would pay a few times a call."""
-    if _is_torch_tensor(x) and _on_keras_device(x):
-        return x
+    """`x` as a tensor; a variable as a tensor of its value."""
     if isinstance(x, keras.Variable):
         x = x.value  # autocast where a layer reads it in lower precision
         if keras.backend.backend() == "tensorflow":
@@ -244,22 +237,6 @@ def read(x):
 
             return tf.convert_to_tensor(x)
     return ops.convert_to_tensor(x)
-
-
-def _on_keras_device(x):
-    """Whether the PyTorch tensor `x` is where Keras would put it."""
-    import torch
-
-    wanted = torch_device()
-    if wanted is None:
-        return False
-    wanted, here = torch.device(wanted), x.device
-    if here.type != wanted.type:
-        return False
-    if wanted.index is None and here.type == "cuda":
-        # Keras names "cuda": the current CUDA device.
-        return here.index == torch.cuda.current_device()
-    return wanted.index is None or here.index == wanted.index
 
 
 def split(x, sizes, axis):

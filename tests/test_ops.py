@@ -12,7 +12,6 @@ from keras_approxeq._ops import matmul
 from keras_approxeq._ops import mean
 from keras_approxeq._ops import needs_gradient
 from keras_approxeq._ops import positive_or_one
-from keras_approxeq._ops import read
 from keras_approxeq._ops import reshape
 from keras_approxeq._ops import split
 from keras_approxeq._ops import stop_gradient
@@ -104,15 +103,6 @@ def test_positive_or_one_and_stop_gradient(dtype):
     )
     np.testing.assert_allclose(value, np.sum(x * x))
     np.testing.assert_allclose(grad, x)
-
-
-def test_read_gives_a_tensor_of_the_value(rng):
-    x = rng.normal(size=(2, 3)).astype("float32")
-    tensor = ops.convert_to_tensor(x)
-    for value in (x, tensor, keras.Variable(x)):
-        np.testing.assert_array_equal(ops.convert_to_numpy(read(value)), x)
-    if keras.backend.backend() == "torch":
-        assert read(tensor) is tensor  # not copied, not moved
 
 
 def test_needs_gradient_follows_autograd():

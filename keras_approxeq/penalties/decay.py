@@ -123,7 +123,7 @@ class ProjectionDecay(ProjectionTarget, keras.constraints.Constraint):
         )
 
     def __call__(self, w):
-        w = _ops.read(w)
+        w = ops.convert_to_tensor(w)
         projector = self.projector(w.shape)
         if projector.is_identity or self.rate == 0.0:
             # `P(w) + (w - P(w))` rounds differently from `w`: rate 0 must

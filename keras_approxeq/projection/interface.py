@@ -22,7 +22,7 @@ cheaper way (`KroneckerProjector`: one matrix product with `1 - P`)
 overrides it.
 """
 
-from keras_approxeq._ops import read
+from keras import ops
 
 __all__ = ["Projector"]
 
@@ -33,7 +33,6 @@ class Projector:
     Example:
 
     >>> import numpy as np
-    >>> from keras import ops
     >>> from keras_approxeq.projection import get_projector
     >>> p = get_projector("C4", "trivial", "trivial", (3, 3, 1, 1))
     >>> k = np.zeros((3, 3, 1, 1), "float32")
@@ -45,7 +44,7 @@ class Projector:
 
     def residual(self, kernel):
         """`K - P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         return kernel - self.apply(kernel)
 
     def decayed(self, kernel, fraction):
@@ -53,7 +52,7 @@ class Projector:
         `kernel`; `fraction` is a number in `[0, 1]` or a scalar tensor of
         the kernel's dtype, and a fraction of `1.0` (a number) gives `P(K)`
         itself."""
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         parallel = self.apply(kernel)
         if self._removes_all(fraction):
             return parallel

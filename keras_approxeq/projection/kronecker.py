@@ -77,7 +77,6 @@ from keras import ops
 from keras_approxeq._memo import Constants
 from keras_approxeq._ops import matmul
 from keras_approxeq._ops import mean
-from keras_approxeq._ops import read
 from keras_approxeq._ops import reshape
 from keras_approxeq._ops import take
 from keras_approxeq._ops import transpose
@@ -241,7 +240,7 @@ class KroneckerProjector(Projector):
 
     def coefficients(self, kernel):
         """`Q^T K`, the kernel's `dim` coordinates (a 1-D tensor)."""
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         _, basis_t = self._basis.like(kernel)
         return reshape(matmul(basis_t, self._blocks(kernel)), (-1,))
 
@@ -255,7 +254,7 @@ class KroneckerProjector(Projector):
     @self_adjoint
     def apply(self, kernel):
         """`P(K)` with `keras.ops`, same shape and dtype as `kernel`."""
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         if self.is_identity:
             return kernel
         if self.is_zero:
@@ -276,7 +275,7 @@ class KroneckerProjector(Projector):
         eager PyTorch the difference of two kernels in memory is a full
         pass more.
         """
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         if self.is_identity:
             return ops.zeros_like(kernel)
         if self.is_zero:
@@ -299,7 +298,7 @@ class KroneckerProjector(Projector):
         fields took 1.59 times ResNet50's plain step with the group sum
         and 1.12 on the blocks (JAX, CPU; `docs/benchmarks.md`).
         """
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         if self.is_identity or self.is_zero:
             return super().decayed(kernel, fraction)
         keep = 1.0 - fraction
@@ -353,7 +352,7 @@ class KroneckerProjector(Projector):
         """
         if not (self._residuals_apart and self._sums_the_group()):
             return super().residuals(kernel)
-        kernel = read(kernel)
+        kernel = ops.convert_to_tensor(kernel)
         return self._blockwise_residual(kernel), self.residual(kernel)
 
     def _blockwise_residual(self, kernel):
