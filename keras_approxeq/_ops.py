@@ -49,8 +49,8 @@ a zero norm) and `mean`'s sum call a PyTorch tensor's own
 methods for the same reason: a penalty of a small weight (a bias, a
 normalisation layer's scale) costs what its calls cost, and
 `keras.ops` converted and checked their arguments on every call (a
-`(256,)` regular-field bias's penalty with its gradient: 145 us
-before, 123 after). `needs_gradient` says whether autograd will
+`(256,)` regular-field bias's penalty with its gradient: 148 to 156
+us before, 128 after). `needs_gradient` says whether autograd will
 differentiate through a PyTorch tensor, so that a projection outside
 one (the penalty's stopped residual, a constraint inside the
 optimizer's `no_grad`) skips the autograd function around it.
