@@ -301,10 +301,10 @@ class KroneckerProjector(Projector):
         kernel = ops.convert_to_tensor(kernel)
         if self.is_identity or self.is_zero:
             return super().decayed(kernel, fraction)
-        keep = 1.0 - fraction
         if self._mean_axes is not None:
             if self._removes_all(fraction):
                 return self._copy_mean(kernel)
+            keep = 1.0 - fraction
             return self._copy_mean(
                 kernel, lambda x, average: average + keep * (x - average)
             )
@@ -315,6 +315,7 @@ class KroneckerProjector(Projector):
             return self._kernel(
                 matmul(self._decay_step(fraction, blocks), blocks)
             )
+        keep = 1.0 - fraction
         if self._orbits is not None:
             return self._kernel(
                 self._orbit_mean(
