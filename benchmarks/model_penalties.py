@@ -3,8 +3,9 @@
 The part of a training step that a regularizer adds, without the rest of
 the step: for each case of `benchmarks/real_models.py` (Keras' `L2`, the
 projection penalty for C4 and D4 with trivial fields and C4 with regular
-fields), the sum of every weight's penalty and its gradient with respect
-to every weight, as a training step computes them (eagerly on PyTorch,
+fields, with and without the normalisation layers tied), the sum of
+every weight's penalty and its gradient with respect to every weight,
+as a training step computes them (eagerly on PyTorch,
 in a `tf.function` on TensorFlow, in `jax.jit` on JAX). A model's step
 time varies by several percent from run to run on a small machine, which
 hides differences of that order between the cases; this does not. The
@@ -35,6 +36,7 @@ CASES = (
     "projection_c4",
     "projection_d4",
     "projection_c4_regular",
+    "projection_c4_regular_tied",
 )
 
 

@@ -124,6 +124,7 @@ def test_model_penalties_quick(capsys):
         "projection_c4",
         "projection_d4",
         "projection_c4_regular",
+        "projection_c4_regular_tied",
     }
     assert ratios["keras_l2"] == 1.0
     assert all(r > 0 for r in ratios.values())
