@@ -304,10 +304,7 @@ class KroneckerProjector(Projector):
         if self._mean_axes is not None:
             if self._removes_all(fraction):
                 return self._copy_mean(kernel)
-            keep = 1.0 - fraction
-            return self._copy_mean(
-                kernel, lambda x, average: average + keep * (x - average)
-            )
+            return self._copy_mean(kernel, _toward(1.0 - fraction))
         blocks = self._blocks(kernel)
         if self._removes_all(fraction):
             return self._kernel(self._projected(blocks))
@@ -317,12 +314,7 @@ class KroneckerProjector(Projector):
             )
         keep = 1.0 - fraction
         if self._orbits is not None:
-            return self._kernel(
-                self._orbit_mean(
-                    blocks,
-                    lambda rows, average: average + keep * (rows - average),
-                )
-            )
+            return self._kernel(self._orbit_mean(blocks, _toward(keep)))
         parallel = self._projected(blocks)
         return self._kernel(parallel + keep * (blocks - parallel))
 
@@ -443,6 +435,12 @@ class KroneckerProjector(Projector):
         x = (basis @ (basis_t @ x)).reshape(self._block_view)
         x = x.transpose(self._from_block).reshape(kernel.shape)
         return x.astype(kernel.dtype)
+
+
+def _toward(keep):
+    """The `mix` of `_orbit_mean` and `_copy_mean` that keeps `keep` of
+    each entry's difference from its orbit's mean."""
+    return lambda x, average: average + keep * (x - average)
 
 
 def _free_orbits(basis):
