@@ -296,7 +296,7 @@ class KroneckerProjector(Projector):
         Never the group sum: after the optimizer's update, inside the
         train step that XLA compiles, `ProjectionDecay` between regular C4
         fields took 1.59 times ResNet50's plain step with the group sum
-        and 1.12 on the blocks (JAX, CPU; `docs/benchmarks.md`).
+        and 1.12 on the blocks (JAX, CPU; `docs/benchmarks_history.md`).
         """
         kernel = ops.convert_to_tensor(kernel)
         if self.is_identity or self.is_zero:
@@ -337,7 +337,7 @@ class KroneckerProjector(Projector):
         kept it in memory from the value to the optimizer's update, and
         with the Frobenius norm, whose gradient `r / ||r||` waits for the
         value, ResNet50's training step took 3 % longer (C4 and D4 on its
-        3x3 kernels, 37k to 2.4M entries; `docs/benchmarks.md`). On
+        3x3 kernels, 37k to 2.4M entries; `docs/benchmarks_history.md`). On
         smaller kernels (MobileNetV2's and EfficientNetB0's depthwise
         ones, at most 29k entries) the product cost 1 to 2 % more than
         it saved, and where the blocks are a transpose away (regular
