@@ -1,7 +1,7 @@
 """Records what the recipe's cross-validation saw, for one cell of the study.
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/cv_record.py \
-        DIAL IMAGES OUT.json [FOLDS] [--projected]
+        DIAL IMAGES OUT.json [FOLDS] [--projected] [--noise NOISE]
 
 For each seed (0, 1, 2) and each candidate rate of
 `examples/symmetry_breaking.py`, it makes the same fits as the study's
@@ -13,7 +13,9 @@ training again. The data, models and fits are the example's own: the
 script runs the example's code up to its section "The recipe". With
 `--projected`, every candidate above rate 0 starts from
 `ProjectedInitializer` (the second of the recipe's two starts) instead
-of Keras' default.
+of Keras' default; with `--noise`, the training targets' noise is
+NOISE (relative to the targets' standard deviation) instead of the
+example's 0.1.
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
@@ -248,11 +250,19 @@ def main():
         return compare_starts(*sys.argv[2:4])
     if sys.argv[1] == "--summary":
         return summary(*sys.argv[2:4])
-    projected = "--projected" in sys.argv
-    arguments = [a for a in sys.argv[1:] if a != "--projected"]
+    arguments = sys.argv[1:]
+    projected = "--projected" in arguments
+    noise = None
+    if "--noise" in arguments:
+        at = arguments.index("--noise")
+        noise = float(arguments[at + 1])
+        del arguments[at : at + 2]
+    arguments = [a for a in arguments if a != "--projected"]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     folds = int(arguments[3]) if len(arguments) > 3 else None
-    study = load_example()
+    study = load_example(
+        [] if noise is None else [("NOISE = 0.1\n", f"NOISE = {noise}\n")]
+    )
     folds = folds or study["FOLDS"]
     build, fit_kwargs = study["build_model"], study["fit_kwargs"]
     start = "projected" if projected else "Keras'"
@@ -261,6 +271,7 @@ def main():
         "images": size,
         "folds": folds,
         "start": start,
+        "noise": study["NOISE"],
         "seeds": [],
     }
     for seed in range(3):

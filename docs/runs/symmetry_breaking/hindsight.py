@@ -3,12 +3,14 @@ cross-validation: the room any choice of rate has, on variants of the
 study's task.
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/hindsight.py \
-        --dials 0.003,0.01 --images 128 [--hidden 32]
+        --dials 0.003,0.01 --images 128 [--hidden 32] [--noise 0.3]
 
 runs `examples/symmetry_breaking.py` up to its section "The recipe" (its
 data, teacher, models and fits; `--hidden` widens the teacher's hidden
-layer from its 8 channels), trains the decay model at every candidate
-rate on each seed's training set and prints one line per fit, `dial
+layer from its 8 channels, `--noise` sets the training targets' noise,
+relative to the targets' standard deviation, instead of its 0.1), trains
+the decay model at every candidate rate on each seed's training set and
+prints one line per fit, `dial
 <d> seed <s> rate <r> test <error>`; then, per dial, the mean test error
 of each rate and, over the seeds, the best rate's error minus the better
 (by the mean) of the rate-0 (plain) and rate-1 (exact) models, with the
@@ -30,17 +32,22 @@ def main():
     parser.add_argument("--dials", required=True)
     parser.add_argument("--images", type=int, required=True)
     parser.add_argument("--hidden", type=int, default=8)
+    parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
     example = load_example(
         [
             ("(KERNEL, KERNEL, 1, 8)", f"(KERNEL, KERNEL, 1, {args.hidden})"),
             ("(KERNEL, KERNEL, 8, 1)", f"(KERNEL, KERNEL, {args.hidden}, 1)"),
+            ("NOISE = 0.1\n", f"NOISE = {args.noise}\n"),
         ]
     )
     seeds = [int(s) for s in args.seeds.split(",")]
     rates = example["RATES"]  # the recipe's candidates, 0 (plain) to 1
-    print(f"# teacher hidden channels {args.hidden}, {args.images} images")
+    print(
+        f"# teacher hidden channels {args.hidden}, {args.images} images, "
+        f"noise {args.noise:g}"
+    )
     for dial in (float(d) for d in args.dials.split(",")):
         errors = np.zeros((len(seeds), len(rates)))
         for i, seed in enumerate(seeds):
