@@ -515,8 +515,14 @@ def test_symmetry_breaking_quick(monkeypatch, capsys, tmp_path):
     log = tmp_path / "run.log"
     log.write_text(out)
     merged = _run_quick(
-        "examples/symmetry_breaking.py", monkeypatch, "--merge", str(log)
+        "examples/symmetry_breaking.py",
+        monkeypatch,
+        "--merge",
+        str(log),
+        "--noise",
+        "0.5",
     )
+    assert (example.NOISE, merged.NOISE) == (0.1, 0.5)
     assert merged.scores == example.scores
     assert merged.rates == example.rates
     assert "recipe - best of plain and exact" in out

@@ -220,9 +220,10 @@ def _draw(cells, path):
     print(f"wrote {path}")
 
 
-def load_example(replacements=()):
+def load_example(replacements=(), argv=()):
     """The example's namespace up to its section "The recipe" (data,
-    teacher, models, fits), its source edited by `(old, new)` pairs."""
+    teacher, models, fits), its source edited by `(old, new)` pairs and
+    its flags parsed from `argv`."""
     source = EXAMPLE.read_text()
     source = source[: source.index('"""\n## The recipe')]
     for old, new in replacements:
@@ -230,11 +231,11 @@ def load_example(replacements=()):
             raise ValueError(f"The example no longer has {old!r}.")
         source = source.replace(old, new)
     study = {"__name__": "symmetry_breaking"}
-    argv, sys.argv = sys.argv, [str(EXAMPLE)]  # the example parses flags
+    saved, sys.argv = sys.argv, [str(EXAMPLE), *argv]
     try:
         exec(compile(source, str(EXAMPLE), "exec"), study)
     finally:
-        sys.argv = argv
+        sys.argv = saved
     return study
 
 
@@ -252,17 +253,15 @@ def main():
         return summary(*sys.argv[2:4])
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
-    noise = None
+    noise = []
     if "--noise" in arguments:
         at = arguments.index("--noise")
-        noise = float(arguments[at + 1])
+        noise = arguments[at : at + 2]
         del arguments[at : at + 2]
     arguments = [a for a in arguments if a != "--projected"]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     folds = int(arguments[3]) if len(arguments) > 3 else None
-    study = load_example(
-        [] if noise is None else [("NOISE = 0.1\n", f"NOISE = {noise}\n")]
-    )
+    study = load_example(argv=noise)
     folds = folds or study["FOLDS"]
     build, fit_kwargs = study["build_model"], study["fit_kwargs"]
     start = "projected" if projected else "Keras'"

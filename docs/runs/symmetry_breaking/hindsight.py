@@ -39,8 +39,8 @@ def main():
         [
             ("(KERNEL, KERNEL, 1, 8)", f"(KERNEL, KERNEL, 1, {args.hidden})"),
             ("(KERNEL, KERNEL, 8, 1)", f"(KERNEL, KERNEL, {args.hidden}, 1)"),
-            ("NOISE = 0.1\n", f"NOISE = {args.noise}\n"),
-        ]
+        ],
+        ["--noise", str(args.noise)],
     )
     seeds = [int(s) for s in args.seeds.split(",")]
     rates = example["RATES"]  # the recipe's candidates, 0 (plain) to 1

@@ -32,7 +32,7 @@ def main():
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
-    example = load_example([("NOISE = 0.1\n", f"NOISE = {args.noise}\n")])
+    example = load_example(argv=["--noise", str(args.noise)])
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"# {args.images} images, noise {args.noise:g}")
     for dial in (float(d) for d in args.dials.split(",")):
