@@ -143,10 +143,11 @@ def summary(directory, figure=None):
         "| spread | hindsight - better (paired spread) |"
         "\n|---|---|---|---|---|---|---|---|---|---|"
     )
-    cells, lines = {}, {}
+    cells, lines, noises = {}, {}, set()
     for path in directory.glob("cv_*_folds_3_projected.json"):
         records = [_load(str(path).replace("_projected", "")), _load(path)]
         dial, size = records[0]["dial"], records[0]["images"]
+        noises.add(records[0].get("noise", 0.1))  # recorded since 2026-12-07
         rows = list(replay_starts(records, "1se"))
         models = {
             "plain": (0.0, "own"),
@@ -175,14 +176,15 @@ def summary(directory, figure=None):
         )
     print("\n".join(lines[key] for key in sorted(lines)))
     if figure:
-        _draw(cells, figure)
+        (noise,) = noises
+        _draw(cells, figure, noise)
 
 
 def _spread(values):
     return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
 
 
-def _draw(cells, path):
+def _draw(cells, path, noise):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -212,7 +214,8 @@ def _draw(cells, path):
     ax.set_ylabel("symmetry breaking (0: exact, 1: none)")
     ax.set_title(
         "recipe (rate and start chosen) - best of plain and exact\n"
-        "(relative MSE, 3 seeds; < 0: recipe better)"
+        f"(relative MSE, 3 seeds, training noise {noise:g}; "
+        "< 0: recipe better)"
     )
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
