@@ -1,7 +1,8 @@
 """Records what the recipe's cross-validation saw, for one cell of the study.
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/cv_record.py \
-        DIAL IMAGES OUT.json [FOLDS] [--projected] [--noise NOISE]
+        DIAL IMAGES OUT.json [FOLDS] [--projected | --weight-decay] \
+        [--noise NOISE]
 
 For each seed (0, 1, 2) and each candidate rate of
 `examples/symmetry_breaking.py`, it makes the same fits as the study's
@@ -16,6 +17,13 @@ script runs the example's code up to its section "The recipe". With
 of Keras' default; with `--noise`, the training targets' noise is
 NOISE (relative to the targets' standard deviation) instead of the
 example's 0.1.
+
+With `--weight-decay`, the candidates are instead the plain model
+under Keras' `AdamW` at the decoupled weight decays `WEIGHT_DECAYS`:
+a control that shrinks every weight towards zero rather than the
+non-equivariant parts towards the equivariant subspace, chosen by the
+same cross-validation. A gain of the recipe over this control is one
+that shrinkage alone does not give.
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
@@ -37,6 +45,11 @@ model and the two exact ones.
 
 does so for every cell recorded from both starts in DIR, as one table
 (and a heat map of the recipe minus the better of plain and exact).
+
+    python docs/runs/symmetry_breaking/cv_record.py --shrinkage DIR
+
+compares, in every cell of DIR that also has a `--weight-decay`
+record, the recipe with the weight-decay control under the same rule.
 """
 
 import json
@@ -84,6 +97,12 @@ def compare(paths):
 
 
 STARTS = ("own", "projected")
+
+# Per-step shrink factors `learning_rate * weight_decay` of the control:
+# under a steady push of Adam's size `lr` per coordinate, a weight settles
+# near `lr / shrink`, from 3 (unpulled) down to 0.03, below the kernels'
+# initial scale of about 0.1.
+WEIGHT_DECAYS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 def replay_starts(records, rule):
@@ -180,6 +199,48 @@ def summary(directory, figure=None):
         _draw(cells, figure, noise)
 
 
+def shrinkage(directory):
+    """Per cell with a weight-decay record in `directory`: the plain
+    model, the control (its decay chosen by `rule="1se"` on the same
+    folds, picks per seed), the exact model, the recipe, and the recipe
+    minus the control and minus the better of the control and exact,
+    each with its paired spread."""
+    print(
+        "| dial | images | plain | weight decay (picks) | exact | recipe "
+        "| recipe - weight decay (paired) | recipe - better of weight "
+        "decay and exact (paired) |\n|---|---|---|---|---|---|---|---|"
+    )
+    lines = {}
+    for path in pathlib.Path(directory).glob("cv_*_weight_decay.json"):
+        control = _load(path)
+        own = str(path).replace("_weight_decay", "")
+        records = [_load(own), _load(own.replace(".json", "_projected.json"))]
+        rows = list(replay_starts(records, "1se"))
+        recipe = np.array([test[pick] for pick, test in rows])
+        plain = np.array([test[0.0, "own"] for _, test in rows])
+        exact = np.array(
+            [min(test[1.0, "own"], test[1.0, "projected"]) for _, test in rows]
+        )
+        picks = [choose(s["held_out"], "1se") for s in control["seeds"]]
+        decayed = np.array(
+            [s["test"][str(p)] for s, p in zip(control["seeds"], picks)]
+        )
+        better = min(decayed, exact, key=np.mean)
+        dial, size = control["dial"], control["images"]
+        lines[size, dial] = (
+            f"| {dial:g} | {size} | {plain.mean():.3f} | "
+            f"{decayed.mean():.3f} ({', '.join(f'{p:g}' for p in picks)}) | "
+            f"{exact.mean():.3f} | {recipe.mean():.3f} | "
+            f"{_difference(recipe, decayed)} | {_difference(recipe, better)} |"
+        )
+    print("\n".join(lines[key] for key in sorted(lines)))
+
+
+def _difference(values, baseline):
+    difference = values - baseline
+    return f"{difference.mean():+.3f} ({np.std(difference):.3f})"
+
+
 def _spread(values):
     return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
 
@@ -254,20 +315,46 @@ def main():
         return compare_starts(*sys.argv[2:4])
     if sys.argv[1] == "--summary":
         return summary(*sys.argv[2:4])
+    if sys.argv[1] == "--shrinkage":
+        return shrinkage(sys.argv[2])
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
+    weight_decay = "--weight-decay" in arguments
     noise = []
     if "--noise" in arguments:
         at = arguments.index("--noise")
         noise = arguments[at : at + 2]
         del arguments[at : at + 2]
-    arguments = [a for a in arguments if a != "--projected"]
+    arguments = [
+        a for a in arguments if a not in ("--projected", "--weight-decay")
+    ]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     folds = int(arguments[3]) if len(arguments) > 3 else None
     study = load_example(argv=noise)
     folds = folds or study["FOLDS"]
     build, fit_kwargs = study["build_model"], study["fit_kwargs"]
     start = "projected" if projected else "Keras'"
+    candidates = study["RATES"]
+
+    def candidate(seed, rate):
+        return build("decay", seed, rate, projected and rate > 0)
+
+    if weight_decay:
+        start, candidates = "weight decay", WEIGHT_DECAYS
+        keras = study["keras"]
+        learning_rate = study["LEARNING_RATE"]
+
+        def candidate(seed, shrink):
+            model = build("decay", seed, 0.0)
+            if shrink:
+                model.compile(
+                    keras.optimizers.AdamW(
+                        learning_rate, weight_decay=shrink / learning_rate
+                    ),
+                    "mse",
+                )
+            return model
+
     record = {
         "dial": dial,
         "images": size,
@@ -280,11 +367,11 @@ def main():
         (x, y), (x_test, y_test) = study["make_data"](dial, size, seed)
         parts = np.array_split(np.arange(size), folds)
         held_out, test = {}, {}
-        for rate in study["RATES"]:
+        for rate in candidates:
             losses = []
             for part in parts:
                 fit_on = np.setdiff1d(np.arange(size), part)
-                model = build("decay", seed, rate, projected and rate > 0)
+                model = candidate(seed, rate)
                 model.fit(
                     x[fit_on],
                     y[fit_on],
@@ -295,7 +382,7 @@ def main():
                 errors = np.mean((predicted - y[part]) ** 2, axis=(1, 2, 3))
                 losses += errors.tolist()
             held_out[rate] = losses
-            model = build("decay", seed, rate, projected and rate > 0)
+            model = candidate(seed, rate)
             model.fit(x, y, verbose=0, **fit_kwargs(size))
             test[rate] = study["relative_error"](model, x_test, y_test)
             print(seed, rate, np.mean(losses), test[rate], flush=True)
