@@ -217,10 +217,7 @@ def shrinkage(directory):
         records = [_load(own), _load(own.replace(".json", "_projected.json"))]
         rows = list(replay_starts(records, "1se"))
         recipe = np.array([test[pick] for pick, test in rows])
-        plain = np.array([test[0.0, "own"] for _, test in rows])
-        exact = np.array(
-            [min(test[1.0, "own"], test[1.0, "projected"]) for _, test in rows]
-        )
+        plain, exact = plain_and_exact(rows)
         picks = [choose(s["held_out"], "1se") for s in control["seeds"]]
         decayed = np.array(
             [s["test"][str(p)] for s, p in zip(control["seeds"], picks)]
@@ -234,6 +231,16 @@ def shrinkage(directory):
             f"{_difference(recipe, decayed)} | {_difference(recipe, better)} |"
         )
     print("\n".join(lines[key] for key in sorted(lines)))
+
+
+def plain_and_exact(rows):
+    """Per seed, the plain model's test error and the better exact
+    model's (of the two starts), from `replay_starts`' rows."""
+    plain = np.array([test[0.0, "own"] for _, test in rows])
+    exact = np.array(
+        [min(test[1.0, "own"], test[1.0, "projected"]) for _, test in rows]
+    )
+    return plain, exact
 
 
 def _difference(values, baseline):
