@@ -1,8 +1,8 @@
 """Records what the recipe's cross-validation saw, for one cell of the study.
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/cv_record.py \
-        DIAL IMAGES OUT.json [FOLDS] [--projected | --weight-decay] \
-        [--noise NOISE]
+        DIAL IMAGES OUT.json [FOLDS] [--projected] [--noise NOISE] \
+        [--weight-decay | --on-weight-decay CONTROL.json]
 
 For each seed (0, 1, 2) and each candidate rate of
 `examples/symmetry_breaking.py`, it makes the same fits as the study's
@@ -23,7 +23,11 @@ under Keras' `AdamW` at the decoupled weight decays `WEIGHT_DECAYS`:
 a control that shrinks every weight towards zero rather than the
 non-equivariant parts towards the equivariant subspace, chosen by the
 same cross-validation. A gain of the recipe over this control is one
-that shrinkage alone does not give.
+that shrinkage alone does not give. With `--on-weight-decay
+CONTROL.json`, a `--weight-decay` record of the same cell, the
+candidates are the rates again, each trained under `AdamW` at the
+decay that the control's `rule="1se"` picked on that seed: the recipe
+added to a tuned weight decay.
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
@@ -204,33 +208,50 @@ def shrinkage(directory):
     model, the control (its decay chosen by `rule="1se"` on the same
     folds, picks per seed), the exact model, the recipe, and the recipe
     minus the control and minus the better of the control and exact,
-    each with its paired spread."""
+    each with its paired spread; then, where recorded, the rates on the
+    control's decay (`--on-weight-decay`, Keras' start, the rate chosen
+    by `rule="1se"`) and their difference from the control."""
     print(
         "| dial | images | plain | weight decay (picks) | exact | recipe "
         "| recipe - weight decay (paired) | recipe - better of weight "
-        "decay and exact (paired) |\n|---|---|---|---|---|---|---|---|"
+        "decay and exact (paired) | rates on the weight decay (picks); "
+        "minus weight decay (paired) |\n|---|---|---|---|---|---|---|---|---|"
     )
     lines = {}
-    for path in pathlib.Path(directory).glob("cv_*_weight_decay.json"):
+    for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
         control = _load(path)
         own = str(path).replace("_weight_decay", "")
         records = [_load(own), _load(own.replace(".json", "_projected.json"))]
         rows = list(replay_starts(records, "1se"))
         recipe = np.array([test[pick] for pick, test in rows])
         plain, exact = plain_and_exact(rows)
-        picks = [choose(s["held_out"], "1se") for s in control["seeds"]]
-        decayed = np.array(
-            [s["test"][str(p)] for s, p in zip(control["seeds"], picks)]
-        )
+        picks, decayed = _picks(control)
         better = min(decayed, exact, key=np.mean)
         dial, size = control["dial"], control["images"]
+        both = pathlib.Path(own.replace(".json", "_rates_on_weight_decay.json"))
+        if both.exists():
+            rates, combined = _picks(_load(both))
+            both = (
+                f"{combined.mean():.3f} ({', '.join(f'{r:g}' for r in rates)}"
+                f"); {_difference(combined, decayed)}"
+            )
+        else:
+            both = "not recorded"
         lines[size, dial] = (
             f"| {dial:g} | {size} | {plain.mean():.3f} | "
             f"{decayed.mean():.3f} ({', '.join(f'{p:g}' for p in picks)}) | "
             f"{exact.mean():.3f} | {recipe.mean():.3f} | "
-            f"{_difference(recipe, decayed)} | {_difference(recipe, better)} |"
+            f"{_difference(recipe, decayed)} | {_difference(recipe, better)} "
+            f"| {both} |"
         )
     print("\n".join(lines[key] for key in sorted(lines)))
+
+
+def _picks(record):
+    """Per seed, `rule="1se"`'s pick from one record and its test error."""
+    picks = [choose(s["held_out"], "1se") for s in record["seeds"]]
+    errors = [s["test"][str(p)] for s, p in zip(record["seeds"], picks)]
+    return picks, np.array(errors)
 
 
 def plain_and_exact(rows):
@@ -327,58 +348,70 @@ def main():
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
     weight_decay = "--weight-decay" in arguments
-    noise = []
+    noise, control = [], None
     if "--noise" in arguments:
         at = arguments.index("--noise")
         noise = arguments[at : at + 2]
         del arguments[at : at + 2]
+    if "--on-weight-decay" in arguments:
+        at = arguments.index("--on-weight-decay")
+        control = _load(arguments[at + 1])
+        del arguments[at : at + 2]
     arguments = [
         a for a in arguments if a not in ("--projected", "--weight-decay")
     ]
+    cell = float(arguments[0]), int(arguments[1])
+    if control and (
+        weight_decay or (control["dial"], control["images"]) != cell
+    ):
+        raise ValueError(
+            "--on-weight-decay takes a --weight-decay record of the same "
+            f"cell; got dial {control['dial']} with {control['images']} "
+            f"images for dial {cell[0]:g} with {cell[1]} images."
+        )
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     folds = int(arguments[3]) if len(arguments) > 3 else None
     study = load_example(argv=noise)
     folds = folds or study["FOLDS"]
     build, fit_kwargs = study["build_model"], study["fit_kwargs"]
     start = "projected" if projected else "Keras'"
-    candidates = study["RATES"]
+    keras, learning_rate = study["keras"], study["LEARNING_RATE"]
 
-    def candidate(seed, rate):
-        return build("decay", seed, rate, projected and rate > 0)
-
-    if weight_decay:
-        start, candidates = "weight decay", WEIGHT_DECAYS
-        keras = study["keras"]
-        learning_rate = study["LEARNING_RATE"]
-
-        def candidate(seed, shrink):
-            model = build("decay", seed, 0.0)
-            if shrink:
-                model.compile(
-                    keras.optimizers.AdamW(
-                        learning_rate, weight_decay=shrink / learning_rate
-                    ),
-                    "mse",
-                )
-            return model
+    def candidate(seed, rate, shrink):
+        model = build("decay", seed, rate, projected and rate > 0)
+        if shrink:
+            model.compile(
+                keras.optimizers.AdamW(
+                    learning_rate, weight_decay=shrink / learning_rate
+                ),
+                "mse",
+            )
+        return model
 
     record = {
         "dial": dial,
         "images": size,
         "folds": folds,
-        "start": start,
+        "start": "weight decay" if weight_decay else start,
         "noise": study["NOISE"],
         "seeds": [],
     }
+    shrinks = _picks(control)[0] if control else [0.0] * 3
+    if control:
+        record["weight_decays"] = shrinks
     for seed in range(3):
         (x, y), (x_test, y_test) = study["make_data"](dial, size, seed)
         parts = np.array_split(np.arange(size), folds)
         held_out, test = {}, {}
-        for rate in candidates:
+        if weight_decay:
+            candidates = {shrink: (0.0, shrink) for shrink in WEIGHT_DECAYS}
+        else:
+            candidates = {r: (r, shrinks[seed]) for r in study["RATES"]}
+        for rate, (decay, shrink) in candidates.items():
             losses = []
             for part in parts:
                 fit_on = np.setdiff1d(np.arange(size), part)
-                model = candidate(seed, rate)
+                model = candidate(seed, decay, shrink)
                 model.fit(
                     x[fit_on],
                     y[fit_on],
@@ -389,7 +422,7 @@ def main():
                 errors = np.mean((predicted - y[part]) ** 2, axis=(1, 2, 3))
                 losses += errors.tolist()
             held_out[rate] = losses
-            model = candidate(seed, rate)
+            model = candidate(seed, decay, shrink)
             model.fit(x, y, verbose=0, **fit_kwargs(size))
             test[rate] = study["relative_error"](model, x_test, y_test)
             print(seed, rate, np.mean(losses), test[rate], flush=True)
