@@ -101,6 +101,7 @@ def compare(paths):
 
 
 STARTS = ("own", "projected")
+UNION = (*STARTS, "weight decay")
 
 # Per-step shrink factors `learning_rate * weight_decay` of the control:
 # under a steady push of Adam's size `lr` per coordinate, a weight settles
@@ -109,11 +110,11 @@ STARTS = ("own", "projected")
 WEIGHT_DECAYS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
-def replay_starts(records, rule):
-    """Per seed of one cell, `select_strength(starts=STARTS)`'s pick and
+def replay_starts(records, rule, starts=STARTS):
+    """Per seed of one cell, `select_strength(starts=starts)`'s pick and
     the test errors of every candidate, from a record of each start."""
     for pair in zip(*(r["seeds"] for r in records)):
-        seeds = dict(zip(STARTS, pair))
+        seeds = dict(zip(starts, pair))
         test = {
             (float(rate), start): error
             for start, seed in seeds.items()
@@ -123,9 +124,9 @@ def replay_starts(records, rule):
             (float(rate), start): np.asarray(values)
             for start, seed in seeds.items()
             for rate, values in seed["held_out"].items()
-            if float(rate) or start == STARTS[0]
+            if float(rate) or start == starts[0]
         }
-        yield _chosen_with_start(losses, STARTS, rule), test
+        yield _chosen_with_start(losses, starts, rule), test
 
 
 def compare_starts(own_path, projected_path):
@@ -208,7 +209,11 @@ def shrinkage(directory):
     `directory`. First, the plain model, the control (its decay chosen by
     `rule="1se"` on the same folds; picks per seed), the better exact
     model, the recipe, and the recipe minus the control and minus the
-    better of the control and exact, with paired spreads. Then, where
+    better of the control and exact, with paired spreads, and the same
+    for the recipe with the control's decays among its candidates, as a
+    third start (`select_strength(starts=("own", "projected", "weight
+    decay"))`: the start of the lowest held-out loss, then the largest
+    rate or decay within one standard error). Then, where
     `--on-weight-decay` recorded the rates on the control's decays
     (Keras' start): the control, the exact model on its decay (rate 1),
     the rate `rule="1se"` picks, and that pick minus the control and
@@ -225,12 +230,16 @@ def shrinkage(directory):
         plain, exact = plain_and_exact(rows)
         picks, decayed = _picks(control)
         better = min(decayed, exact, key=np.mean)
+        union = list(replay_starts([*records, control], "1se", UNION))
+        chosen = np.array([test[pick] for pick, test in union])
         cell = control["images"], control["dial"]
         lines[cell] = (
             f"| {cell[1]:g} | {cell[0]} | {plain.mean():.3f} | "
             f"{decayed.mean():.3f} ({_listed(picks)}) | {exact.mean():.3f} | "
             f"{recipe.mean():.3f} | {_difference(recipe, decayed)} | "
-            f"{_difference(recipe, better)} |"
+            f"{_difference(recipe, better)} | {chosen.mean():.3f} "
+            f"({', '.join(start for (_, start), _ in union)}) | "
+            f"{_difference(chosen, better)} |"
         )
         both = pathlib.Path(own.replace(".json", "_rates_on_weight_decay.json"))
         if both.exists() and len(_load(both)["seeds"]) == 3:
@@ -246,7 +255,8 @@ def shrinkage(directory):
     print(
         "| dial | images | plain | weight decay (picks) | exact | recipe "
         "| recipe - weight decay (paired) | recipe - better of weight "
-        "decay and exact (paired) |\n|---|---|---|---|---|---|---|---|"
+        "decay and exact (paired) | with weight decay as a start (picks) "
+        "| minus the better (paired) |\n" + "|---" * 10 + "|"
     )
     print("\n".join(lines[cell] for cell in sorted(lines)))
     print(
