@@ -258,6 +258,41 @@ def test_starts_choose_the_start_with_the_strength(capsys):
     )
 
 
+def test_a_start_can_label_another_family_of_candidates():
+    """`docs/choosing.md` adds a weight decay as a third start: its
+    strengths are built by the same `build(strength, start)` and win
+    when they score best. Targets `0.3 x`: "weight decay" at strength 1
+    (gain 0.3 here) predicts them exactly."""
+    x = np.ones((8, 1), "float32")
+    built = []
+
+    def build(gain, start):
+        built.append((gain, start))
+        if start == "weight decay":
+            return _fixed_gain(0.3 * gain)
+        return _shifted_gain(gain, start)
+
+    best, scores = select_strength(
+        build,
+        x,
+        0.3 * x,
+        strengths=(0.0, 1.0),
+        starts=("own", "shifted", "weight decay"),
+        epochs=1,
+        verbose=False,
+    )
+    assert best == (1.0, "weight decay")
+    assert built == [
+        (0.0, "own"),
+        (1.0, "own"),
+        (1.0, "shifted"),
+        (1.0, "weight decay"),
+    ]
+    np.testing.assert_allclose(
+        list(scores.values()), [0.09, 0.49, 0.25, 0.0], atol=1e-6
+    )
+
+
 @pytest.mark.parametrize(
     "starts, expected",
     [

@@ -131,6 +131,9 @@ def select_strength(
         starts: `None` (`build_model(strength)`) or a list of labels, each
             passed as `build_model(strength, start)`, for example
             `("own", "projected")`: the start is chosen too (see above).
+            A label may also name another family of candidates, such as
+            the plain model under a weight decay of a size set by the
+            strength (`docs/choosing.md`, "Weight decay as a start").
         validation_split: In `(0, 1)`: the held-out fraction (default
             0.25). Not with `folds`.
         folds: `None` (one held-out part) or an int `k >= 2`:

@@ -201,10 +201,10 @@ def summary(directory, figure=None):
     print("\n".join(lines[key] for key in sorted(lines)))
     if figure:
         (noise,) = noises
-        _draw(cells, figure, noise)
+        _draw(cells, figure, noise, "recipe (rate and start chosen)")
 
 
-def shrinkage(directory):
+def shrinkage(directory, figure=None):
     """Two tables over the cells with a complete weight-decay record in
     `directory`. First, the plain model, the control (its decay chosen by
     `rule="1se"` on the same folds; picks per seed), the better exact
@@ -217,8 +217,10 @@ def shrinkage(directory):
     `--on-weight-decay` recorded the rates on the control's decays
     (Keras' start): the control, the exact model on its decay (rate 1),
     the rate `rule="1se"` picks, and that pick minus the control and
-    minus the better of the two."""
-    lines, added = {}, {}
+    minus the better of the two. With `figure`, the recipe with the
+    weight decays as a start minus the better of the control and exact,
+    drawn as a heat map."""
+    lines, added, cells, noises = {}, {}, {}, set()
     for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
         control = _load(path)
         if len(control["seeds"]) < 3:
@@ -233,6 +235,9 @@ def shrinkage(directory):
         union = list(replay_starts([*records, control], "1se", UNION))
         chosen = np.array([test[pick] for pick, test in union])
         cell = control["images"], control["dial"]
+        difference = chosen - better
+        cells[cell[::-1]] = difference.mean(), np.std(difference)
+        noises.add(control["noise"])
         lines[cell] = (
             f"| {cell[1]:g} | {cell[0]} | {plain.mean():.3f} | "
             f"{decayed.mean():.3f} ({_listed(picks)}) | {exact.mean():.3f} | "
@@ -265,6 +270,9 @@ def shrinkage(directory):
         "two (paired) |\n|---|---|---|---|---|---|---|"
     )
     print("\n".join(added[cell] for cell in sorted(added)))
+    if figure:
+        (noise,) = noises
+        _draw(cells, figure, noise, "recipe with weight decay as a start", True)
 
 
 def _listed(values):
@@ -297,7 +305,7 @@ def _spread(values):
     return f"{np.mean(values):.3f} +- {np.std(values):.3f}"
 
 
-def _draw(cells, path, noise):
+def _draw(cells, path, noise, title, weight_decay=False):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -325,10 +333,11 @@ def _draw(cells, path, noise):
     ax.set_yticks(range(len(dials)), [f"{d:g}" for d in dials])
     ax.set_xlabel("training images")
     ax.set_ylabel("symmetry breaking (0: exact, 1: none)")
+    baseline = "weight decay" if weight_decay else "plain"
     ax.set_title(
-        "recipe (rate and start chosen) - best of plain and exact\n"
-        f"(relative MSE, 3 seeds, training noise {noise:g}; "
-        "< 0: recipe better)"
+        f"{title}\nminus the better of {baseline} and exact\n"
+        f"(relative MSE, 3 seeds, training noise {noise:g}; <0: "
+        "recipe better)"
     )
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
@@ -368,7 +377,7 @@ def main():
     if sys.argv[1] == "--summary":
         return summary(*sys.argv[2:4])
     if sys.argv[1] == "--shrinkage":
-        return shrinkage(sys.argv[2])
+        return shrinkage(*sys.argv[2:4])
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
     weight_decay = "--weight-decay" in arguments
