@@ -336,8 +336,7 @@ def _draw(cells, path, noise, title, weight_decay=False):
     baseline = "weight decay" if weight_decay else "plain"
     ax.set_title(
         f"{title}\nminus the better of {baseline} and exact\n"
-        f"(relative MSE, 3 seeds, training noise {noise:g}; <0: "
-        "recipe better)"
+        f"(relative MSE, 3 seeds, noise {noise:g}; < 0: recipe better)"
     )
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
