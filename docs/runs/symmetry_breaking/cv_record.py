@@ -50,10 +50,12 @@ model and the two exact ones.
 does so for every cell recorded from both starts in DIR, as one table
 (and a heat map of the recipe minus the better of plain and exact).
 
-    python docs/runs/symmetry_breaking/cv_record.py --shrinkage DIR
+    python docs/runs/symmetry_breaking/cv_record.py --shrinkage DIR [FIGURE.png]
 
 compares, in every cell of DIR that also has a `--weight-decay`
-record, the recipe with the weight-decay control under the same rule.
+record, the recipe with the weight-decay control under the same rule,
+replays the recipe with the control's decays as a third start, and
+shows the `--on-weight-decay` records (see `shrinkage`).
 """
 
 import json
@@ -392,16 +394,15 @@ def main():
     arguments = [
         a for a in arguments if a not in ("--projected", "--weight-decay")
     ]
-    cell = float(arguments[0]), int(arguments[1])
+    dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     if control and (
-        weight_decay or (control["dial"], control["images"]) != cell
+        weight_decay or (control["dial"], control["images"]) != (dial, size)
     ):
         raise ValueError(
             "--on-weight-decay takes a --weight-decay record of the same "
             f"cell; got dial {control['dial']} with {control['images']} "
-            f"images for dial {cell[0]:g} with {cell[1]} images."
+            f"images for dial {dial:g} with {size} images."
         )
-    dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     folds = int(arguments[3]) if len(arguments) > 3 else None
     study = load_example(argv=noise)
     folds = folds or study["FOLDS"]
