@@ -88,8 +88,7 @@ def compare(paths):
             f"{record['folds']} folds, {start} start"
         )
         for rule in ("min", "1se"):
-            picks = [choose(s["held_out"], rule) for s in seeds]
-            errors = [s["test"][str(r)] for s, r in zip(seeds, picks)]
+            picks, errors = _picks(record, rule)
             print(
                 f"  {rule}: rates {picks}, test error "
                 f"{np.mean(errors):.4f} +- {np.std(errors):.4f}"
@@ -249,13 +248,15 @@ def shrinkage(directory, figure=None):
             f"{_difference(chosen, better)} |"
         )
         both = pathlib.Path(own.replace(".json", "_rates_on_weight_decay.json"))
-        if both.exists() and len(_load(both)["seeds"]) == 3:
-            rates, combined = _picks(_load(both))
-            exact = np.array([s["test"]["1.0"] for s in _load(both)["seeds"]])
-            better = min(decayed, exact, key=np.mean)
+        both = _load(both) if both.exists() else {"seeds": []}
+        if len(both["seeds"]) == 3:
+            rates, combined = _picks(both)
+            exact_on = np.array([s["test"]["1.0"] for s in both["seeds"]])
+            better = min(decayed, exact_on, key=np.mean)
             added[cell] = (
                 f"| {cell[1]:g} | {cell[0]} | {decayed.mean():.3f} | "
-                f"{exact.mean():.3f} | {combined.mean():.3f} ({_listed(rates)})"
+                f"{exact_on.mean():.3f} | {combined.mean():.3f} "
+                f"({_listed(rates)})"
                 f" | {_difference(combined, decayed)} | "
                 f"{_difference(combined, better)} |"
             )
@@ -281,9 +282,9 @@ def _listed(values):
     return ", ".join(f"{v:g}" for v in values)
 
 
-def _picks(record):
-    """Per seed, `rule="1se"`'s pick from one record and its test error."""
-    picks = [choose(s["held_out"], "1se") for s in record["seeds"]]
+def _picks(record, rule="1se"):
+    """Per seed, `rule`'s pick from one record and its test error."""
+    picks = [choose(s["held_out"], rule) for s in record["seeds"]]
     errors = [s["test"][str(p)] for s, p in zip(record["seeds"], picks)]
     return picks, np.array(errors)
 
