@@ -64,9 +64,12 @@ def table(directory):
         if not projected.exists():
             continue
         rows = list(replay_starts([_load(own), _load(projected)], "1se"))
+        logged = errors[size, dial]
+        if any(len(logged.get(kind, ())) < len(rows) for kind in MODELS):
+            continue  # a run still under way
         better = min(*plain_and_exact(rows), key=np.mean)
         columns = [
-            np.array([errors[size, dial][kind][s] for s in range(len(rows))])
+            np.array([logged[kind][s] for s in range(len(rows))])
             for kind in MODELS
         ]
         columns.append(np.array([test[pick] for pick, test in rows]))
