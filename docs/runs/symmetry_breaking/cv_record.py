@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/cv_record.py \
         DIAL IMAGES OUT.json [FOLDS] [--projected] [--noise NOISE] \
-        [--weight-decay | --on-weight-decay CONTROL.json]
+        [--weight-decay | --on-weight-decay CONTROL.json | --sampled]
 
 For each seed (0, 1, 2) and each candidate rate of
 `examples/symmetry_breaking.py`, it makes the same fits as the study's
@@ -27,7 +27,10 @@ that shrinkage alone does not give. With `--on-weight-decay
 CONTROL.json`, a `--weight-decay` record of the same cell, the
 candidates are the rates again, each trained under `AdamW` at the
 decay that the control's `rule="1se"` picked on that seed: the recipe
-added to a tuned weight decay.
+added to a tuned weight decay. With `--sampled`, the candidates are
+the plain model under `SampledEquivariance` (one rotation per step) at
+the loss weights `SAMPLED_WEIGHTS`, weight 0 the plain model: the
+study's sample-based row with its weight chosen by the same folds.
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
@@ -55,7 +58,8 @@ does so for every cell recorded from both starts in DIR, as one table
 compares, in every cell of DIR that also has a `--weight-decay`
 record, the recipe with the weight-decay control under the same rule,
 replays the recipe with the control's decays as a third start, and
-shows the `--on-weight-decay` records (see `shrinkage`).
+shows the `--on-weight-decay` records and, where a `--sampled` record
+exists, the four families as starts (see `shrinkage`).
 """
 
 import json
@@ -109,6 +113,10 @@ UNION = (*STARTS, "weight decay")
 # near `lr / shrink`, from 3 (unpulled) down to 0.03, below the kernels'
 # initial scale of about 0.1.
 WEIGHT_DECAYS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
+
+# Loss weights of the sample-based control (the example's row uses 1).
+SAMPLED_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
+FAMILIES = (*UNION, "sampled")
 
 
 def replay_starts(records, rule, starts=STARTS):
@@ -218,10 +226,14 @@ def shrinkage(directory, figure=None):
     `--on-weight-decay` recorded the rates on the control's decays
     (Keras' start): the control, the exact model on its decay (rate 1),
     the rate `rule="1se"` picks, and that pick minus the control and
-    minus the better of the two. With `figure`, the recipe with the
-    weight decays as a start minus the better of the control and exact,
-    drawn as a heat map."""
-    lines, added, cells, noises = {}, {}, {}, set()
+    minus the better of the two. Then, where `--sampled` recorded the
+    sample-based regulariser's weights: the control, the recipe, the
+    weight `rule="1se"` picks, and the four families as starts
+    (`starts=("own", "projected", "weight decay", "sampled")`) minus
+    the best of the control, exact, the recipe and the sampled pick.
+    With `figure`, the recipe with the weight decays as a start minus
+    the better of the control and exact, drawn as a heat map."""
+    lines, added, cells, noises, four = {}, {}, {}, set(), {}
     for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
         control = _load(path)
         if len(control["seeds"]) < 3:
@@ -247,6 +259,22 @@ def shrinkage(directory, figure=None):
             f"({', '.join(start for (_, start), _ in union)}) | "
             f"{_difference(chosen, better)} |"
         )
+        sampled = pathlib.Path(own.replace(".json", "_sampled.json"))
+        sampled = _load(sampled) if sampled.exists() else {"seeds": []}
+        if len(sampled["seeds"]) == 3:
+            weights, sampled_errors = _picks(sampled)
+            best = min(decayed, exact, recipe, sampled_errors, key=np.mean)
+            rows = list(
+                replay_starts([*records, control, sampled], "1se", FAMILIES)
+            )
+            chosen = np.array([test[pick] for pick, test in rows])
+            four[cell] = (
+                f"| {cell[1]:g} | {cell[0]} | {decayed.mean():.3f} | "
+                f"{recipe.mean():.3f} | {sampled_errors.mean():.3f} "
+                f"({_listed(weights)}) | {chosen.mean():.3f} "
+                f"({', '.join(start for (_, start), _ in rows)}) | "
+                f"{_difference(chosen, best)} |"
+            )
         both = pathlib.Path(own.replace(".json", "_rates_on_weight_decay.json"))
         both = _load(both) if both.exists() else {"seeds": []}
         if len(both["seeds"]) == 3:
@@ -273,6 +301,13 @@ def shrinkage(directory, figure=None):
         "two (paired) |\n|---|---|---|---|---|---|---|"
     )
     print("\n".join(added[cell] for cell in sorted(added)))
+    if four:
+        print(
+            "\n| dial | images | weight decay | recipe | sampled (weights) "
+            "| the four as starts (picks) | minus the best of weight decay, "
+            "exact, recipe and sampled (paired) |\n" + "|---" * 7 + "|"
+        )
+        print("\n".join(four[cell] for cell in sorted(four)))
     if figure:
         (noise,) = noises
         _draw(cells, figure, noise, "recipe with weight decay as a start", True)
@@ -383,6 +418,7 @@ def main():
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
     weight_decay = "--weight-decay" in arguments
+    sampled = "--sampled" in arguments
     noise, control = [], None
     if "--noise" in arguments:
         at = arguments.index("--noise")
@@ -393,11 +429,15 @@ def main():
         control = _load(arguments[at + 1])
         del arguments[at : at + 2]
     arguments = [
-        a for a in arguments if a not in ("--projected", "--weight-decay")
+        a
+        for a in arguments
+        if a not in ("--projected", "--weight-decay", "--sampled")
     ]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
     if control and (
-        weight_decay or (control["dial"], control["images"]) != (dial, size)
+        weight_decay
+        or sampled
+        or (control["dial"], control["images"]) != (dial, size)
     ):
         raise ValueError(
             "--on-weight-decay takes a --weight-decay record of the same "
@@ -411,8 +451,13 @@ def main():
     start = "projected" if projected else "Keras'"
     keras, learning_rate = study["keras"], study["LEARNING_RATE"]
 
-    def candidate(seed, rate, shrink):
+    def candidate(seed, rate, shrink, weight):
         model = build("decay", seed, rate, projected and rate > 0)
+        if weight:
+            model = study["SampledEquivariance"](
+                model, "C4", data_format="channels_last", weight=weight
+            )
+            model.compile(keras.optimizers.Adam(learning_rate), "mse")
         if shrink:
             model.compile(
                 keras.optimizers.AdamW(
@@ -426,7 +471,9 @@ def main():
         "dial": dial,
         "images": size,
         "folds": folds,
-        "start": "weight decay" if weight_decay else start,
+        "start": "weight decay"
+        if weight_decay
+        else ("sampled" if sampled else start),
         "noise": study["NOISE"],
         "seeds": [],
     }
@@ -438,14 +485,16 @@ def main():
         parts = np.array_split(np.arange(size), folds)
         held_out, test = {}, {}
         if weight_decay:
-            candidates = {shrink: (0.0, shrink) for shrink in WEIGHT_DECAYS}
+            candidates = {s: (0.0, s, 0.0) for s in WEIGHT_DECAYS}
+        elif sampled:
+            candidates = {w: (0.0, 0.0, w) for w in SAMPLED_WEIGHTS}
         else:
-            candidates = {r: (r, shrinks[seed]) for r in study["RATES"]}
-        for rate, (decay, shrink) in candidates.items():
+            candidates = {r: (r, shrinks[seed], 0.0) for r in study["RATES"]}
+        for rate, parameters in candidates.items():
             losses = []
             for part in parts:
                 fit_on = np.setdiff1d(np.arange(size), part)
-                model = candidate(seed, decay, shrink)
+                model = candidate(seed, *parameters)
                 model.fit(
                     x[fit_on],
                     y[fit_on],
@@ -456,7 +505,7 @@ def main():
                 errors = np.mean((predicted - y[part]) ** 2, axis=(1, 2, 3))
                 losses += errors.tolist()
             held_out[rate] = losses
-            model = candidate(seed, decay, shrink)
+            model = candidate(seed, *parameters)
             model.fit(x, y, verbose=0, **fit_kwargs(size))
             test[rate] = study["relative_error"](model, x_test, y_test)
             print(seed, rate, np.mean(losses), test[rate], flush=True)
