@@ -115,7 +115,7 @@ UNION = (*STARTS, "weight decay")
 WEIGHT_DECAYS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 # Loss weights of the sample-based control (the example's row uses 1).
-SAMPLED_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
+SAMPLED_WEIGHTS = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0)
 FAMILIES = (*UNION, "sampled")
 
 
