@@ -441,7 +441,8 @@ def main():
     ):
         raise ValueError(
             "--on-weight-decay takes a --weight-decay record of the same "
-            f"cell; got dial {control['dial']} with {control['images']} "
+            "cell, and neither --weight-decay nor --sampled; got dial "
+            f"{control['dial']} with {control['images']} "
             f"images for dial {dial:g} with {size} images."
         )
     folds = int(arguments[3]) if len(arguments) > 3 else None
@@ -467,13 +468,13 @@ def main():
             )
         return model
 
+    family = "weight decay" if weight_decay else start
+    family = "sampled" if sampled else family
     record = {
         "dial": dial,
         "images": size,
         "folds": folds,
-        "start": "weight decay"
-        if weight_decay
-        else ("sampled" if sampled else start),
+        "start": family,
         "noise": study["NOISE"],
         "seeds": [],
     }
