@@ -256,12 +256,10 @@ def shrinkage(directory, figure=None):
             f"{decayed.mean():.3f} ({_listed(picks)}) | {exact.mean():.3f} | "
             f"{recipe.mean():.3f} | {_difference(recipe, decayed)} | "
             f"{_difference(recipe, better)} | {chosen.mean():.3f} "
-            f"({', '.join(start for (_, start), _ in union)}) | "
+            f"({_starts_of(union)}) | "
             f"{_difference(chosen, better)} |"
         )
-        sampled = pathlib.Path(own.replace(".json", "_sampled.json"))
-        sampled = _load(sampled) if sampled.exists() else {"seeds": []}
-        if len(sampled["seeds"]) == 3:
+        if sampled := _complete(own.replace(".json", "_sampled.json")):
             weights, sampled_errors = _picks(sampled)
             best = min(decayed, exact, recipe, sampled_errors, key=np.mean)
             rows = list(
@@ -272,12 +270,12 @@ def shrinkage(directory, figure=None):
                 f"| {cell[1]:g} | {cell[0]} | {decayed.mean():.3f} | "
                 f"{recipe.mean():.3f} | {sampled_errors.mean():.3f} "
                 f"({_listed(weights)}) | {chosen.mean():.3f} "
-                f"({', '.join(start for (_, start), _ in rows)}) | "
+                f"({_starts_of(rows)}) | "
                 f"{_difference(chosen, best)} |"
             )
-        both = pathlib.Path(own.replace(".json", "_rates_on_weight_decay.json"))
-        both = _load(both) if both.exists() else {"seeds": []}
-        if len(both["seeds"]) == 3:
+        if both := _complete(
+            own.replace(".json", "_rates_on_weight_decay.json")
+        ):
             rates, combined = _picks(both)
             exact_on = np.array([s["test"]["1.0"] for s in both["seeds"]])
             better = min(decayed, exact_on, key=np.mean)
@@ -311,6 +309,17 @@ def shrinkage(directory, figure=None):
     if figure:
         (noise,) = noises
         _draw(cells, figure, noise, "recipe with weight decay as a start", True)
+
+
+def _complete(path):
+    """The record at `path` if it exists with all three seeds, else None."""
+    path = pathlib.Path(path)
+    record = _load(path) if path.exists() else None
+    return record if record and len(record["seeds"]) == 3 else None
+
+
+def _starts_of(rows):
+    return ", ".join(start for (_, start), _ in rows)
 
 
 def _listed(values):
