@@ -2,7 +2,8 @@
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/cv_record.py \
         DIAL IMAGES OUT.json [FOLDS] [--projected] [--noise NOISE] \
-        [--weight-decay | --on-weight-decay CONTROL.json | --sampled]
+        [--weight-decay | --on-weight-decay CONTROL.json | --sampled |
+         --shrink S]
 
 For each seed (0, 1, 2) and each candidate rate of
 `examples/symmetry_breaking.py`, it makes the same fits as the study's
@@ -31,6 +32,11 @@ added to a tuned weight decay. With `--sampled`, the candidates are
 the plain model under `SampledEquivariance` (one rotation per step) at
 the loss weights `SAMPLED_WEIGHTS`, weight 0 the plain model: the
 study's sample-based row with its weight chosen by the same folds.
+With `--shrink S`, the candidates are the rates above 0 again, from
+Keras' start, each trained under `AdamW` at the one per-step shrink
+`S` (`learning_rate * weight_decay`): one row of a grid of rates and
+decays, a family of its own whose rate 0 is the plain model of the
+own-start record (see `joint`).
 
     python docs/runs/symmetry_breaking/cv_record.py --compare OUT.json...
 
@@ -60,6 +66,11 @@ record, the recipe with the weight-decay control under the same rule,
 replays the recipe with the control's decays as a third start, and
 shows the `--on-weight-decay` records and, where a `--sampled` record
 exists, the four families as starts (see `shrinkage`).
+
+    python docs/runs/symmetry_breaking/cv_record.py --joint DIR
+
+replays, in every cell of DIR with a weight-decay record and `--shrink`
+records, the rates and the decays chosen together (see `joint`).
 """
 
 import json
@@ -117,6 +128,15 @@ WEIGHT_DECAYS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
 # Loss weights of the sample-based control (the example's row uses 1).
 SAMPLED_WEIGHTS = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0)
 FAMILIES = (*UNION, "sampled")
+
+# Per-step shrinks of the `--shrink` records: the control's picks with 8,
+# 32 and 128 images at noise 0.5 were 0.03, 0.01 and 0.003.
+SHRINKS = (0.003, 0.01, 0.03)
+
+
+def _shrunk(shrink):
+    """The family label of a `--shrink` record."""
+    return f"rates on {shrink:g}"
 
 
 def replay_starts(records, rule, starts=STARTS):
@@ -311,6 +331,57 @@ def shrinkage(directory, figure=None):
         _draw(cells, figure, noise, "recipe with weight decay as a start", True)
 
 
+def joint(directory, rule="1se"):
+    """The rates and the weight decays chosen together, in every cell of
+    `directory` with complete weight-decay and `--shrink` records (one
+    per `SHRINKS`): `select_strength` with the families own, projected,
+    weight decay and one `rates on S` per shrink as starts (the family
+    of the lowest held-out loss, then `rule` within it; rate 0 is the
+    plain model in each). One row per cell: the plain model, the
+    control, the better exact model, the recipe, the joint pick (family
+    and strength per seed), the pick minus the better (by the mean) of
+    plain and exact and minus the better of the control and exact, and
+    the grid's hindsight (each seed's best candidate on the test set)
+    minus the latter, with paired spreads."""
+    families = (*UNION, *map(_shrunk, SHRINKS))
+    lines = {}
+    for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
+        own = str(path).replace("_weight_decay", "")
+        shrunk = [
+            _complete(own.replace(".json", f"_rates_on_shrink_{s:g}.json"))
+            for s in SHRINKS
+        ]
+        control = _complete(path)
+        if control is None or None in shrunk:
+            continue
+        records = [_load(own), _load(own.replace(".json", "_projected.json"))]
+        recipe = np.array(
+            [test[pick] for pick, test in replay_starts(records, rule)]
+        )
+        rows = list(replay_starts([*records, control, *shrunk], rule, families))
+        plain, exact = plain_and_exact(rows)
+        decayed = _picks(control, rule)[1]
+        chosen = np.array([test[pick] for pick, test in rows])
+        hindsight = np.array([min(test.values()) for _, test in rows])
+        cell = control["images"], control["dial"]
+        picks = ", ".join(f"{start} {rate:g}" for (rate, start), _ in rows)
+        lines[cell] = (
+            f"| {cell[1]:g} | {cell[0]} | {plain.mean():.3f} | "
+            f"{decayed.mean():.3f} | {exact.mean():.3f} | "
+            f"{recipe.mean():.3f} | {chosen.mean():.3f} ({picks}) | "
+            f"{_difference(chosen, min(plain, exact, key=np.mean))} | "
+            f"{_difference(chosen, min(decayed, exact, key=np.mean))} | "
+            f"{_difference(hindsight, min(decayed, exact, key=np.mean))} |"
+        )
+    print(
+        "| dial | images | plain | weight decay | exact | recipe | joint "
+        "(family and strength per seed) | joint - better of plain and "
+        "exact (paired) | joint - better of weight decay and exact "
+        "(paired) | hindsight - the same (paired) |\n" + "|---" * 10 + "|"
+    )
+    print("\n".join(lines[cell] for cell in sorted(lines)))
+
+
 def _complete(path):
     """The record at `path` if it exists with all three seeds, else None."""
     path = pathlib.Path(path)
@@ -424,14 +495,20 @@ def main():
         return summary(*sys.argv[2:4])
     if sys.argv[1] == "--shrinkage":
         return shrinkage(*sys.argv[2:4])
+    if sys.argv[1] == "--joint":
+        return joint(sys.argv[2])
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
     weight_decay = "--weight-decay" in arguments
     sampled = "--sampled" in arguments
-    noise, control = [], None
+    noise, control, shrink = [], None, None
     if "--noise" in arguments:
         at = arguments.index("--noise")
         noise = arguments[at : at + 2]
+        del arguments[at : at + 2]
+    if "--shrink" in arguments:
+        at = arguments.index("--shrink")
+        shrink = float(arguments[at + 1])
         del arguments[at : at + 2]
     if "--on-weight-decay" in arguments:
         at = arguments.index("--on-weight-decay")
@@ -443,6 +520,12 @@ def main():
         if a not in ("--projected", "--weight-decay", "--sampled")
     ]
     dial, size, out = float(arguments[0]), int(arguments[1]), arguments[2]
+    if shrink is not None and (projected or weight_decay or sampled or control):
+        raise ValueError(
+            "--shrink S records the rates from Keras' start under one "
+            "weight decay; it takes none of --projected, --weight-decay, "
+            "--sampled and --on-weight-decay."
+        )
     if control and (
         weight_decay
         or sampled
@@ -479,6 +562,8 @@ def main():
 
     family = "weight decay" if weight_decay else start
     family = "sampled" if sampled else family
+    if shrink is not None:
+        family = _shrunk(shrink)
     record = {
         "dial": dial,
         "images": size,
@@ -490,6 +575,9 @@ def main():
     shrinks = _picks(control)[0] if control else [0.0] * 3
     if control:
         record["weight_decays"] = shrinks
+    if shrink is not None:
+        shrinks = [shrink] * 3
+        record["shrink"] = shrink
     for seed in range(3):
         (x, y), (x_test, y_test) = study["make_data"](dial, size, seed)
         parts = np.array_split(np.arange(size), folds)
@@ -499,7 +587,11 @@ def main():
         elif sampled:
             candidates = {w: (0.0, 0.0, w) for w in SAMPLED_WEIGHTS}
         else:
-            candidates = {r: (r, shrinks[seed], 0.0) for r in study["RATES"]}
+            candidates = {
+                r: (r, shrinks[seed], 0.0)
+                for r in study["RATES"]
+                if r or shrink is None  # rate 0: the own record's plain model
+            }
         for rate, parameters in candidates.items():
             losses = []
             for part in parts:

@@ -3,12 +3,15 @@ cross-validation: the room any choice of rate has, on variants of the
 study's task.
 
     KERAS_BACKEND=jax python docs/runs/symmetry_breaking/hindsight.py \
-        --dials 0.003,0.01 --images 128 [--hidden 32] [--noise 0.3]
+        --dials 0.003,0.01 --images 128 [--hidden 32] [--noise 0.3] \
+        [--augment]
 
 runs `examples/symmetry_breaking.py` up to its section "The recipe" (its
 data, teacher, models and fits; `--hidden` widens the teacher's hidden
 layer from its 8 channels, `--noise` sets the training targets' noise,
-relative to the targets' standard deviation, instead of its 0.1), trains
+relative to the targets' standard deviation, instead of its 0.1;
+`--augment` trains on the four rotations of every training pair, image
+and target, the same number of steps on four times the images), trains
 the decay model at every candidate rate on each seed's training set and
 prints one line per fit, `dial
 <d> seed <s> rate <r> test <error>`; then, per dial, the mean test error
@@ -34,6 +37,7 @@ def main():
     parser.add_argument("--hidden", type=int, default=8)
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--augment", action="store_true")
     args = parser.parse_args()
     example = load_example(
         [
@@ -46,7 +50,7 @@ def main():
     rates = example["RATES"]  # the recipe's candidates, 0 (plain) to 1
     print(
         f"# teacher hidden channels {args.hidden}, {args.images} images, "
-        f"noise {args.noise:g}"
+        f"noise {args.noise:g}" + (", rotations added" if args.augment else "")
     )
     for dial in (float(d) for d in args.dials.split(",")):
         errors = np.zeros((len(seeds), len(rates)))
@@ -54,6 +58,8 @@ def main():
             (x, y), (x_test, y_test) = example["make_data"](
                 dial, args.images, seed
             )
+            if args.augment:
+                x, y = _rotations(x), _rotations(y)
             for j, rate in enumerate(rates):
                 model = example["build_model"]("decay", seed, rate)
                 model.fit(x, y, verbose=0, **example["fit_kwargs"](len(x)))
@@ -74,6 +80,12 @@ def main():
             f"minus it {bound.mean():+.4f} (paired spread "
             f"{bound.std():.4f})"
         )
+
+
+def _rotations(images):
+    """The four quarter-turn rotations of every image, `(4 N, H, W, C)`:
+    the C4 action on the study's trivial inputs and targets."""
+    return np.concatenate([np.rot90(images, k, axes=(1, 2)) for k in range(4)])
 
 
 if __name__ == "__main__":
