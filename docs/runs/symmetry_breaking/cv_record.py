@@ -67,7 +67,7 @@ replays the recipe with the control's decays as a third start, and
 shows the `--on-weight-decay` records and, where a `--sampled` record
 exists, the four families as starts (see `shrinkage`).
 
-    python docs/runs/symmetry_breaking/cv_record.py --joint DIR
+    python docs/runs/symmetry_breaking/cv_record.py --joint DIR [FIGURE.png]
 
 replays, in every cell of DIR with a weight-decay record and `--shrink`
 records, the rates and the decays chosen together (see `joint`).
@@ -331,7 +331,7 @@ def shrinkage(directory, figure=None):
         _draw(cells, figure, noise, "recipe with weight decay as a start", True)
 
 
-def joint(directory, rule="1se"):
+def joint(directory, figure=None, rule="1se"):
     """The rates and the weight decays chosen together, in every cell of
     `directory` with complete weight-decay and `--shrink` records (one
     per `SHRINKS`): `select_strength` with the families own, projected,
@@ -342,9 +342,10 @@ def joint(directory, rule="1se"):
     and strength per seed), the pick minus the better (by the mean) of
     plain and exact and minus the better of the control and exact, and
     the grid's hindsight (each seed's best candidate on the test set)
-    minus the latter, with paired spreads."""
+    minus the latter, with paired spreads. With `figure`, the joint pick
+    minus the better of plain and exact, drawn as a heat map."""
     families = (*UNION, *map(_shrunk, SHRINKS))
-    lines = {}
+    lines, cells, noises = {}, {}, set()
     for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
         own = str(path).replace("_weight_decay", "")
         shrunk = [
@@ -364,12 +365,15 @@ def joint(directory, rule="1se"):
         chosen = np.array([test[pick] for pick, test in rows])
         hindsight = np.array([min(test.values()) for _, test in rows])
         cell = control["images"], control["dial"]
+        gain = chosen - min(plain, exact, key=np.mean)
+        cells[cell[::-1]] = gain.mean(), np.std(gain)
+        noises.add(control["noise"])
         picks = ", ".join(f"{start} {rate:g}" for (rate, start), _ in rows)
         lines[cell] = (
             f"| {cell[1]:g} | {cell[0]} | {plain.mean():.3f} | "
             f"{decayed.mean():.3f} | {exact.mean():.3f} | "
             f"{recipe.mean():.3f} | {chosen.mean():.3f} ({picks}) | "
-            f"{_difference(chosen, min(plain, exact, key=np.mean))} | "
+            f"{_difference(chosen, chosen - gain)} | "
             f"{_difference(chosen, min(decayed, exact, key=np.mean))} | "
             f"{_difference(hindsight, min(decayed, exact, key=np.mean))} |"
         )
@@ -380,6 +384,9 @@ def joint(directory, rule="1se"):
         "(paired) | hindsight - the same (paired) |\n" + "|---" * 10 + "|"
     )
     print("\n".join(lines[cell] for cell in sorted(lines)))
+    if figure:
+        (noise,) = noises
+        _draw(cells, figure, noise, "rates and weight decays chosen together")
 
 
 def _complete(path):
@@ -496,7 +503,7 @@ def main():
     if sys.argv[1] == "--shrinkage":
         return shrinkage(*sys.argv[2:4])
     if sys.argv[1] == "--joint":
-        return joint(sys.argv[2])
+        return joint(*sys.argv[2:4])
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
     weight_decay = "--weight-decay" in arguments
