@@ -306,26 +306,28 @@ def shrinkage(directory, figure=None):
                 f" | {_difference(combined, decayed)} | "
                 f"{_difference(combined, better)} |"
             )
-    print(
-        "| dial | images | plain | weight decay (picks) | exact | recipe "
+    _table(
+        "dial | images | plain | weight decay (picks) | exact | recipe "
         "| recipe - weight decay (paired) | recipe - better of weight "
         "decay and exact (paired) | with weight decay as a start (picks) "
-        "| minus the better (paired) |\n" + "|---" * 10 + "|"
+        "| minus the better (paired)",
+        lines,
     )
-    print("\n".join(lines[cell] for cell in sorted(lines)))
-    print(
-        "\n| dial | images | weight decay | exact on it | rates on it "
+    _table(
+        "dial | images | weight decay | exact on it | rates on it "
         "(picks) | minus weight decay (paired) | minus the better of the "
-        "two (paired) |\n|---|---|---|---|---|---|---|"
+        "two (paired)",
+        added,
+        "\n",
     )
-    print("\n".join(added[cell] for cell in sorted(added)))
     if four:
-        print(
-            "\n| dial | images | weight decay | recipe | sampled (weights) "
+        _table(
+            "dial | images | weight decay | recipe | sampled (weights) "
             "| the four as starts (picks) | minus the best of weight decay, "
-            "exact, recipe and sampled (paired) |\n" + "|---" * 7 + "|"
+            "exact, recipe and sampled (paired)",
+            four,
+            "\n",
         )
-        print("\n".join(four[cell] for cell in sorted(four)))
     if figure:
         (noise,) = noises
         _draw(cells, figure, noise, "recipe with weight decay as a start", True)
@@ -342,7 +344,8 @@ def joint(directory, figure=None, rule="1se"):
     and strength per seed), the pick minus the better (by the mean) of
     plain and exact and minus the better of the control and exact, and
     the grid's hindsight (each seed's best candidate on the test set)
-    minus the latter, with paired spreads. With `figure`, the joint pick
+    minus the latter, and the pick minus the recipe, with paired
+    spreads. With `figure`, the joint pick
     minus the better of plain and exact, drawn as a heat map."""
     families = (*UNION, *map(_shrunk, SHRINKS))
     lines, cells, noises = {}, {}, set()
@@ -375,18 +378,28 @@ def joint(directory, figure=None, rule="1se"):
             f"{recipe.mean():.3f} | {chosen.mean():.3f} ({picks}) | "
             f"{_difference(chosen, chosen - gain)} | "
             f"{_difference(chosen, min(decayed, exact, key=np.mean))} | "
-            f"{_difference(hindsight, min(decayed, exact, key=np.mean))} |"
+            f"{_difference(hindsight, min(decayed, exact, key=np.mean))} | "
+            f"{_difference(chosen, recipe)} |"
         )
-    print(
-        "| dial | images | plain | weight decay | exact | recipe | joint "
+    _table(
+        "dial | images | plain | weight decay | exact | recipe | joint "
         "(family and strength per seed) | joint - better of plain and "
         "exact (paired) | joint - better of weight decay and exact "
-        "(paired) | hindsight - the same (paired) |\n" + "|---" * 10 + "|"
+        "(paired) | hindsight - the same (paired) | joint - recipe "
+        "(paired)",
+        lines,
     )
-    print("\n".join(lines[cell] for cell in sorted(lines)))
     if figure:
         (noise,) = noises
         _draw(cells, figure, noise, "rates and weight decays chosen together")
+
+
+def _table(header, rows, before=""):
+    """Prints a Markdown table: `header`, its columns separated by
+    `" | "`, then the rows of the dict `rows` in the order of its keys."""
+    columns = header.count(" | ") + 1
+    print(f"{before}| {header} |\n" + "|---" * columns + "|")
+    print("\n".join(rows[key] for key in sorted(rows)))
 
 
 def _complete(path):
