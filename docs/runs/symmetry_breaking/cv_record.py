@@ -345,8 +345,8 @@ def joint(directory, figure=None, rule="1se"):
     plain and exact and minus the better of the control and exact, and
     the grid's hindsight (each seed's best candidate on the test set)
     minus the latter, and the pick minus the recipe, with paired
-    spreads. With `figure`, the joint pick
-    minus the better of plain and exact, drawn as a heat map."""
+    spreads. With `figure`, the joint pick minus the better of plain
+    and exact, drawn as a heat map."""
     families = (*UNION, *map(_shrunk, SHRINKS))
     lines, cells, noises = {}, {}, set()
     for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
