@@ -67,10 +67,12 @@ replays the recipe with the control's decays as a third start, and
 shows the `--on-weight-decay` records and, where a `--sampled` record
 exists, the four families as starts (see `shrinkage`).
 
-    python docs/runs/symmetry_breaking/cv_record.py --joint DIR [FIGURE.png]
+    python docs/runs/symmetry_breaking/cv_record.py --joint DIR [FIGURE.png] \
+        [--families "own,weight decay,rates on 0.01"]
 
 replays, in every cell of DIR with a weight-decay record and `--shrink`
-records, the rates and the decays chosen together (see `joint`).
+records, the rates and the decays chosen together (see `joint`), with
+all the families or the ones listed.
 """
 
 import json
@@ -333,13 +335,14 @@ def shrinkage(directory, figure=None):
         _draw(cells, figure, noise, "recipe with weight decay as a start", True)
 
 
-def joint(directory, figure=None, rule="1se"):
+def joint(directory, figure=None, rule="1se", families=None):
     """The rates and the weight decays chosen together, in every cell of
     `directory` with complete weight-decay and `--shrink` records (one
-    per `SHRINKS`): `select_strength` with the families own, projected,
-    weight decay and one `rates on S` per shrink as starts (the family
-    of the lowest held-out loss, then `rule` within it; rate 0 is the
-    plain model in each). One row per cell: the plain model, the
+    per `SHRINKS`): `select_strength` with `families` as starts (by
+    default own, projected, weight decay and one `rates on S` per
+    shrink; the family of the lowest held-out loss, then `rule` within
+    it; rate 0 is the plain model of the first, which must be own). One
+    row per cell: the plain model, the
     control, the better exact model, the recipe, the joint pick (family
     and strength per seed), the pick minus the better (by the mean) of
     plain and exact and minus the better of the control and exact, and
@@ -347,7 +350,13 @@ def joint(directory, figure=None, rule="1se"):
     minus the latter, and the pick minus the recipe, with paired
     spreads. With `figure`, the joint pick minus the better of plain
     and exact, drawn as a heat map."""
-    families = (*UNION, *map(_shrunk, SHRINKS))
+    every = (*UNION, *map(_shrunk, SHRINKS))
+    families = families or every
+    if families[0] != "own" or not set(families) <= set(every):
+        raise ValueError(
+            f"families must start with 'own' and come from {every}; got "
+            f"{families}."
+        )
     lines, cells, noises = {}, {}, set()
     for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
         own = str(path).replace("_weight_decay", "")
@@ -362,8 +371,12 @@ def joint(directory, figure=None, rule="1se"):
         recipe = np.array(
             [test[pick] for pick, test in replay_starts(records, rule)]
         )
-        rows = list(replay_starts([*records, control, *shrunk], rule, families))
+        by_family = dict(zip(every, [*records, control, *shrunk]))
+        rows = list(replay_starts([*records, control, *shrunk], rule, every))
         plain, exact = plain_and_exact(rows)
+        rows = list(
+            replay_starts([by_family[f] for f in families], rule, families)
+        )
         decayed = _picks(control, rule)[1]
         chosen = np.array([test[pick] for pick, test in rows])
         hindsight = np.array([min(test.values()) for _, test in rows])
@@ -516,7 +529,12 @@ def main():
     if sys.argv[1] == "--shrinkage":
         return shrinkage(*sys.argv[2:4])
     if sys.argv[1] == "--joint":
-        return joint(*sys.argv[2:4])
+        arguments, families = sys.argv[2:], None
+        if "--families" in arguments:
+            at = arguments.index("--families")
+            families = tuple(arguments[at + 1].split(","))
+            del arguments[at : at + 2]
+        return joint(*arguments[:2], families=families)
     arguments = sys.argv[1:]
     projected = "--projected" in arguments
     weight_decay = "--weight-decay" in arguments
