@@ -38,6 +38,7 @@ from keras_approxeq.penalties import ProjectionDecay
 from keras_approxeq.penalties import ProjectionRegularizer
 from keras_approxeq.penalties import regularize
 from keras_approxeq.penalties import rescale_kernels
+from keras_approxeq.penalties import select_and_fit
 from keras_approxeq.penalties import select_strength
 from keras_approxeq.projection import project
 from keras_approxeq.version import __version__
@@ -63,6 +64,7 @@ __all__ = [
     "projection",
     "regularize",
     "rescale_kernels",
+    "select_and_fit",
     "select_strength",
     "symmetry",
     "transform",

@@ -12,6 +12,8 @@
 - `regularize`: `regularize(model, group)`, all of these on an existing
   model;
 - `selection`: `select_strength`, the strength chosen by cross-validation;
+- `recipe`: `select_and_fit`, a model's rate, start (and weight decay)
+  chosen and the chosen model fitted, in one call;
 - `calibration`: `rescale_kernels`, an equivariant start rescaled to unit
   scale on a batch of data.
 """
@@ -21,6 +23,7 @@ from keras_approxeq.penalties import operator_norms
 from keras_approxeq.penalties.calibration import rescale_kernels
 from keras_approxeq.penalties.decay import ProjectionDecay
 from keras_approxeq.penalties.initializers import ProjectedInitializer
+from keras_approxeq.penalties.recipe import select_and_fit
 from keras_approxeq.penalties.regularize import regularize
 from keras_approxeq.penalties.regularizer import ProjectionRegularizer
 from keras_approxeq.penalties.selection import select_strength
@@ -33,5 +36,6 @@ __all__ = [
     "operator_norms",
     "regularize",
     "rescale_kernels",
+    "select_and_fit",
     "select_strength",
 ]

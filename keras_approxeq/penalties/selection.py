@@ -134,6 +134,10 @@ def select_strength(
             A label may also name another family of candidates, such as
             the plain model under a weight decay of a size set by the
             strength (`docs/choosing.md`, "Weight decay as a start").
+            A dict `{label: strengths}` gives each family strengths of
+            its own instead of `strengths` (e.g. weight decays for a
+            weight-decay family); strength 0 is built from the first
+            label's, if it has one.
         validation_split: In `(0, 1)`: the held-out fraction (default
             0.25). Not with `folds`.
         folds: `None` (one held-out part) or an int `k >= 2`:
@@ -209,6 +213,10 @@ def select_strength(
     """
     strengths = _validated_strengths(strengths)
     labels = _validated_starts(starts)
+    if isinstance(starts, dict):
+        strengths = {
+            label: _validated_strengths(starts[label]) for label in labels
+        }
     for key in ("validation_split", "validation_data"):
         if key in fit_kwargs:
             raise ValueError(
@@ -257,13 +265,15 @@ def select_strength(
 def _candidates(strengths, starts):
     """The `build_model` arguments to score, in order: `(strength,)`, or
     `(strength, start)` with strength 0 (no pull) under the first start
-    only."""
+    only; `strengths` is a list, or a dict of one list per start."""
     if starts is None:
         return [(strength,) for strength in strengths]
+    if not isinstance(strengths, dict):
+        strengths = dict.fromkeys(starts, strengths)
     return [
         (strength, start)
         for start in starts
-        for strength in strengths
+        for strength in strengths[start]
         if strength != 0 or start == starts[0]
     ]
 
@@ -359,9 +369,10 @@ def _validated_starts(starts):
         labels, distinct = [], False
     if not labels or not distinct:
         raise ValueError(
-            "Expected `starts` to be None or a non-empty list of distinct "
+            "Expected `starts` to be None, a non-empty list of distinct "
             "labels, each passed to `build_model(strength, start)`, e.g. "
-            f'("own", "projected"). Received: starts={starts!r}.'
+            '("own", "projected"), or a dict of such labels to their '
+            f"strengths. Received: starts={starts!r}."
         )
     return labels
 
