@@ -118,8 +118,13 @@ def select_and_fit(
             optimizer's units (its `weight_decay`), e.g.
             `(0.01, 0.03, 0.1)` for AdamW-like shrinking: also choose
             the weight decay (see above).
-        in_rep, out_rep, layers, decay_learning_rate: Passed to
-            `regularize`.
+        in_rep: Passed to `regularize`: the representation of every
+            layer's inputs, or a function `layer -> representation`.
+        out_rep: Passed to `regularize`: that of the outputs.
+        layers: Passed to `regularize`: which layers to pull (`None`:
+            all that have kernels).
+        decay_learning_rate: Passed to `regularize`: `None`, or the
+            learning rate at which the rates hold (a schedule's peak).
         folds: The cross-validation folds, an int of at least 2.
         rule: `"1se"` or `"min"` (see `select_strength`).
         epochs: The final fit's epochs.
