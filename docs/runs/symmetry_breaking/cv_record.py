@@ -341,13 +341,15 @@ def joint(directory, figure=None, rule="1se", families=None):
     per `SHRINKS`): `select_strength` with `families` as starts (by
     default own, projected, weight decay and one `rates on S` per
     shrink; the family of the lowest held-out loss, then `rule` within
-    it; rate 0 is the plain model of the first, which must be own). One
-    row per cell: the plain model, the
-    control, the better exact model, the recipe, the joint pick (family
-    and strength per seed), the pick minus the better (by the mean) of
-    plain and exact and minus the better of the control and exact, and
-    the grid's hindsight (each seed's best candidate on the test set)
-    minus the latter, and the pick minus the recipe, with paired
+    it; rate 0 is the plain model of the first, which must be own). The
+    weight-decay family keeps the decays of `SHRINKS` only: the 24
+    candidates of `select_and_fit(weight_decays=...)` with those decays.
+    One row per cell: the plain model, the control (its pick among all
+    its decays), the better exact model, the recipe, the joint pick
+    (family and strength per seed), the pick minus the better (by the
+    mean) of plain and exact and minus the better of the control and
+    exact, and the candidates' hindsight (each seed's best on the test
+    set) minus the latter, and the pick minus the recipe, with paired
     spreads. With `figure`, the joint pick minus the better of plain
     and exact, drawn as a heat map."""
     every = (*UNION, *map(_shrunk, SHRINKS))
@@ -371,7 +373,7 @@ def joint(directory, figure=None, rule="1se", families=None):
         recipe = np.array(
             [test[pick] for pick, test in replay_starts(records, rule)]
         )
-        by_family = dict(zip(every, [*records, control, *shrunk]))
+        by_family = dict(zip(every, [*records, _only(control), *shrunk]))
         rows = list(replay_starts([*records, control, *shrunk], rule, every))
         plain, exact = plain_and_exact(rows)
         rows = list(
@@ -405,6 +407,21 @@ def joint(directory, figure=None, rule="1se", families=None):
     if figure:
         (noise,) = noises
         _draw(cells, figure, noise, "rates and weight decays chosen together")
+
+
+def _only(control, shrinks=SHRINKS):
+    """A weight-decay record with only the decays of `shrinks` and 0,
+    the ones that `select_and_fit(weight_decays=...)` offers the plain
+    model when it offers the rates on them."""
+    kept = {0.0, *shrinks}
+    seeds = [
+        {
+            part: {k: v for k, v in seed[part].items() if float(k) in kept}
+            for part in ("held_out", "test")
+        }
+        for seed in control["seeds"]
+    ]
+    return {**control, "seeds": seeds}
 
 
 def _table(header, rows, before=""):
