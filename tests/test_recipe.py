@@ -131,6 +131,28 @@ def test_cross_validation_fits_take_as_many_steps_as_the_final_fit():
     assert steps.fits == [6] * (2 * 3 + 1)
 
 
+def test_one_held_out_part_and_a_metric_of_ones_own():
+    """`validation_split=0.25` of 12 samples holds out 3: the fits train
+    on 9, in batches of 4 as many steps per epoch as on 12, so they
+    take the final fit's 2 epochs. The metric scores the held-out
+    samples instead of the compiled loss."""
+    x, y = _data(12)
+    steps, scored = _Steps(), []
+
+    def metric(y_true, y_pred):
+        scored.append(len(y_true))
+        return np.abs(y_pred - y_true)
+
+    _, best, scores = select_and_fit(
+        _make_model, "C4", x, y, loss="mse", rates=(0.0, 1.0),
+        starts=("own",), validation_split=0.25, metric=metric, epochs=2,
+        batch_size=4, verbose=False, callbacks=[steps],
+    )  # fmt: skip
+    assert steps.fits == [6, 6, 6]
+    assert scored == [3, 3]
+    assert list(scores) == [(0.0, "own"), (1.0, "own")]
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -142,6 +164,8 @@ def test_cross_validation_fits_take_as_many_steps_as_the_final_fit():
         ({"epochs": 0}, "`epochs` to be a positive int"),
         ({"batch_size": 2.5}, "`batch_size` to be a positive int"),
         ({"folds": 1}, "`folds` to be an int from 2"),
+        ({"folds": None, "validation_split": 1.5}, "number in (0, 1)"),
+        ({"validation_split": 0.25}, "either `validation_split`"),
         ({"out_rep": "regular"}, "conv"),  # 4 channels: one regular field
         ({"group": "C4x"}, "C4x"),
     ],

@@ -62,8 +62,10 @@ def select_and_fit(
     out_rep="trivial",
     layers=None,
     decay_learning_rate=None,
-    folds=3,
+    folds=None,
+    validation_split=None,
     rule="1se",
+    metric=None,
     epochs=1,
     batch_size=32,
     verbose=True,
@@ -74,9 +76,10 @@ def select_and_fit(
     Each candidate is `make_model()` made approximately equivariant by
     `regularize(model, group, penalty=False, decay=rate, ...)` (the model
     as it is for rate 0), compiled with `loss`, a fresh copy of
-    `optimizer` and `metrics`. `select_strength(folds=folds, rule=rule)`
-    scores every candidate by cross-validation on `(x, y)`; the chosen
-    one is fitted on all of it for `epochs` and returned.
+    `optimizer` and `metrics`. `select_strength` scores every candidate
+    by cross-validation on `(x, y)` (3 folds unless told otherwise), or
+    on its last `validation_split`; the chosen one is fitted on all of
+    it for `epochs` and returned.
 
     Candidates (for `k` rates above 0 and `d` weight decays):
 
@@ -89,10 +92,11 @@ def select_and_fit(
       the module docstring).
 
     That is `1 + 2 k` candidates by default (9: the README's recipe) and
-    `1 + 2 k + d + d k` with weight decays, each trained `folds` times.
-    A cross-validation fit trains on `(folds - 1) / folds` of the data,
-    so its epochs are scaled to take as many steps as the final fit's
-    `epochs` (e.g. 75 for 50 with 3 folds and many batches).
+    `1 + 2 k + d + d k` with weight decays, each trained once per fold.
+    A fold's fit trains on `(folds - 1) / folds` of the data (or
+    `1 - validation_split`), so its epochs are scaled to take as many
+    steps as the final fit's `epochs` (e.g. 75 for 50 with 3 folds and
+    many batches).
 
     `make_model` must return a new, built, uncompiled-or-compiled Keras
     model on every call; seed it (`keras.utils.set_random_seed`) so that
@@ -125,8 +129,15 @@ def select_and_fit(
             all that have kernels).
         decay_learning_rate: Passed to `regularize`: `None`, or the
             learning rate at which the rates hold (a schedule's peak).
-        folds: The cross-validation folds, an int of at least 2.
+        folds: `None` (3 unless `validation_split` is given) or the
+            cross-validation folds, an int of at least 2.
+        validation_split: `None`, or the held-out fraction in `(0, 1)`
+            instead of folds: one fit per candidate, for data sets large
+            enough to choose by one held-out part.
         rule: `"1se"` or `"min"` (see `select_strength`).
+        metric: `None` (the compiled loss) or a function `(y_true,
+            y_pred) -> loss` that scores the held-out data (see
+            `select_strength`).
         epochs: The final fit's epochs.
         batch_size: The batch size of every fit.
         verbose: Whether to print the candidates' held-out scores and
@@ -228,8 +239,20 @@ def select_and_fit(
         # Fails here, before any training, if the group, the
         # representations or the layers do not fit the model.
         build(pulled[0], starts[0])
+    if folds is None and validation_split is None:
+        folds = 3
     count = len(x[0] if isinstance(x, (list, tuple)) else x)
-    if not (is_int(folds, 2) and folds <= count):
+    if folds is None:
+        if not (is_number(validation_split) and 0 < validation_split < 1):
+            raise ValueError(
+                "Expected `validation_split` to be a number in (0, 1), the "
+                f"held-out fraction. Received: validation_split="
+                f"{validation_split!r}."
+            )
+        fitted = count - round(count * validation_split)
+    elif is_int(folds, 2) and folds <= count:
+        fitted = count - count // folds
+    else:
         raise ValueError(
             f"Expected `folds` to be an int from 2 to the number of "
             f"samples ({count}). Received: folds={folds!r}."
@@ -240,11 +263,11 @@ def select_and_fit(
         y,
         starts=families,
         folds=folds,
+        validation_split=validation_split,
         rule=rule,
+        metric=metric,
         verbose=verbose,
-        epochs=_matched_epochs(
-            epochs, count, count - count // folds, batch_size
-        ),
+        epochs=_matched_epochs(epochs, count, fitted, batch_size),
         batch_size=batch_size,
         **fit_kwargs,
     )
