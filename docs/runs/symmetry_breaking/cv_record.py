@@ -380,6 +380,7 @@ def joint(directory, figure=None, rule="1se", families=None):
             replay_starts([by_family[f] for f in families], rule, families)
         )
         decayed = _picks(control, rule)[1]
+        shrunk_or_exact = min(decayed, exact, key=np.mean)
         chosen = np.array([test[pick] for pick, test in rows])
         hindsight = np.array([min(test.values()) for _, test in rows])
         cell = control["images"], control["dial"]
@@ -392,8 +393,8 @@ def joint(directory, figure=None, rule="1se", families=None):
             f"{decayed.mean():.3f} | {exact.mean():.3f} | "
             f"{recipe.mean():.3f} | {chosen.mean():.3f} ({picks}) | "
             f"{_difference(chosen, chosen - gain)} | "
-            f"{_difference(chosen, min(decayed, exact, key=np.mean))} | "
-            f"{_difference(hindsight, min(decayed, exact, key=np.mean))} | "
+            f"{_difference(chosen, shrunk_or_exact)} | "
+            f"{_difference(hindsight, shrunk_or_exact)} | "
             f"{_difference(chosen, recipe)} |"
         )
     _table(
