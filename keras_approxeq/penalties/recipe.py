@@ -17,8 +17,8 @@ weight by `learning_rate * weight_decay` of itself) is chosen with the
 rate, as more families of candidates:
 
 - `"weight decay"`: the model as it is, under each weight decay;
-- `"rates on weight decay d"`, for each `d`: the rates above 0, from the
-  layers' own kernels, under the weight decay `d`.
+- `"rates on weight decay w"`, for each decay `w`: the rates above 0,
+  from the layers' own kernels, under the weight decay `w`.
 
 Pulling towards the equivariant subspace also shrinks the kernels, which
 helps by itself wherever a model overfits; these families let the
