@@ -63,10 +63,12 @@ def test_the_recipes_candidates_are_scored_and_the_choice_is_fitted():
         assert constraint is None
 
 
-def test_an_exact_candidate_is_fitted_inside_the_equivariant_subspace():
+def test_an_exact_candidate_is_fitted_inside_the_equivariant_subspace(
+    tmp_path,
+):
     """The only candidate, rate 1 from the projected start: its kernel
-    stays its own projection through training, and the model is
-    invariant to quarter turns."""
+    stays its own projection through training, the model is invariant
+    to quarter turns, and it reloads from a `.keras` file."""
     x, y = _data()
     model, best, _ = select_and_fit(
         _make_model, "C4", x, y, loss="mse", rates=(1.0,),
@@ -79,6 +81,13 @@ def test_an_exact_candidate_is_fitted_inside_the_equivariant_subspace():
     np.testing.assert_allclose(
         model.predict(turned, verbose=0), model.predict(x, verbose=0),
         atol=1e-5,
+    )  # fmt: skip
+    model.save(tmp_path / "chosen.keras")
+    reloaded = keras.saving.load_model(tmp_path / "chosen.keras")
+    assert reloaded.get_layer("conv").kernel.constraint.rate == 1.0
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
+        atol=1e-6,
     )  # fmt: skip
 
 
