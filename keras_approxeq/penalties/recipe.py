@@ -25,10 +25,9 @@ helps by itself wherever a model overfits; these families let the
 held-out data decide between shrinking and the symmetry, and combine
 them. On the symmetry-breaking study's noisy targets with 8 and 32
 training images (`docs/results.md`, "Rates and weight decays chosen
-together")
-the pulled models did best under a lighter decay than the one that
-suited the plain model, so give decays from about the one you would
-tune for your model down to a tenth of it.
+together") the pulled models did best under a lighter decay than the
+one that suited the plain model, so give decays from about the one
+you would tune for your model down to a tenth of it.
 """
 
 import math
