@@ -361,24 +361,16 @@ def joint(directory, figure=None, rule="1se", families=None):
         )
     lines, cells, noises = {}, {}, set()
     for path in pathlib.Path(directory).glob("cv_*_folds_3_weight_decay.json"):
-        own = str(path).replace("_weight_decay", "")
-        shrunk = [
-            _complete(own.replace(".json", f"_rates_on_shrink_{s:g}.json"))
-            for s in SHRINKS
-        ]
-        control = _complete(path)
-        if control is None or None in shrunk:
+        by_family = joint_records(str(path).replace("_weight_decay", ""))
+        if by_family is None:
             continue
-        records = [_load(own), _load(own.replace(".json", "_projected.json"))]
-        recipe = np.array(
-            [test[pick] for pick, test in replay_starts(records, rule)]
-        )
-        by_family = dict(zip(every, [*records, _only(control), *shrunk]))
-        rows = list(replay_starts([*records, control, *shrunk], rule, every))
-        plain, exact = plain_and_exact(rows)
+        recipe_rows = list(replay_starts(list(by_family.values())[:2], rule))
+        recipe = np.array([test[pick] for pick, test in recipe_rows])
+        plain, exact = plain_and_exact(recipe_rows)
         rows = list(
             replay_starts([by_family[f] for f in families], rule, families)
         )
+        control = _load(path)
         decayed = _picks(control, rule)[1]
         shrunk_or_exact = min(decayed, exact, key=np.mean)
         chosen = np.array([test[pick] for pick, test in rows])
@@ -408,6 +400,29 @@ def joint(directory, figure=None, rule="1se", families=None):
     if figure:
         (noise,) = noises
         _draw(cells, figure, noise, "rates and weight decays chosen together")
+
+
+def joint_records(own):
+    """`{family: record}` of one cell for `joint`, from the path of its
+    own-start record (the weight-decay record at the shrinks' decays
+    only), or None if a weight-decay or `--shrink` record is missing or
+    incomplete."""
+    others = {
+        "weight decay": own.replace(".json", "_weight_decay.json"),
+        **{
+            _shrunk(s): own.replace(".json", f"_rates_on_shrink_{s:g}.json")
+            for s in SHRINKS
+        },
+    }
+    others = {family: _complete(path) for family, path in others.items()}
+    if None in others.values():
+        return None
+    others["weight decay"] = _only(others["weight decay"])
+    return {
+        "own": _load(own),
+        "projected": _load(own.replace(".json", "_projected.json")),
+        **others,
+    }
 
 
 def _only(control, shrinks=SHRINKS):

@@ -94,21 +94,12 @@ def _replayed(noise, dial, size):
     here = pathlib.Path(__file__).parent
     directory = here if noise == 0.1 else here / f"noise_{noise:g}"
     own = directory / f"cv_{size}_images_dial_{dial:g}_folds_3.json"
-    records = [
-        cv_record._load(own),
-        cv_record._load(str(own).replace(".json", "_projected.json")),
-        cv_record._only(
-            cv_record._load(str(own).replace(".json", "_weight_decay.json"))
-        ),
-        *(
-            cv_record._load(
-                str(own).replace(".json", f"_rates_on_shrink_{s:g}.json")
-            )
-            for s in cv_record.SHRINKS
-        ),
-    ]
-    families = (*cv_record.UNION, *map(cv_record._shrunk, cv_record.SHRINKS))
-    return list(cv_record.replay_starts(records, "1se", families))
+    by_family = cv_record.joint_records(str(own))
+    return list(
+        cv_record.replay_starts(
+            list(by_family.values()), "1se", tuple(by_family)
+        )
+    )
 
 
 if __name__ == "__main__":
