@@ -38,6 +38,7 @@ from keras_approxeq._checks import is_int
 from keras_approxeq._checks import is_number
 from keras_approxeq.penalties.regularize import regularize
 from keras_approxeq.penalties.selection import DEFAULT_RATES
+from keras_approxeq.penalties.selection import held_out_parts
 from keras_approxeq.penalties.selection import select_strength
 
 __all__ = ["STARTS", "select_and_fit"]
@@ -242,21 +243,8 @@ def select_and_fit(
     if folds is None and validation_split is None:
         folds = 3
     count = len(x[0] if isinstance(x, (list, tuple)) else x)
-    if folds is None:
-        if not (is_number(validation_split) and 0 < validation_split < 1):
-            raise ValueError(
-                "Expected `validation_split` to be a number in (0, 1), the "
-                f"held-out fraction. Received: validation_split="
-                f"{validation_split!r}."
-            )
-        fitted = count - round(count * validation_split)
-    elif is_int(folds, 2) and folds <= count:
-        fitted = count - count // folds
-    else:
-        raise ValueError(
-            f"Expected `folds` to be an int from 2 to the number of "
-            f"samples ({count}). Received: folds={folds!r}."
-        )
+    parts = held_out_parts(count, validation_split, folds)
+    fitted = count - min(len(part) for part in parts)
     best, scores = select_strength(
         build,
         x,

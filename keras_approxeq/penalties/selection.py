@@ -28,7 +28,7 @@ from keras import ops
 from keras_approxeq._checks import is_int
 from keras_approxeq._checks import is_number
 
-__all__ = ["DEFAULT_RATES", "select_strength"]
+__all__ = ["DEFAULT_RATES", "held_out_parts", "select_strength"]
 
 DEFAULT_RATES = (0.0, 0.03, 0.1, 0.3, 1.0)
 
@@ -231,7 +231,7 @@ def select_strength(
             f"rule={rule!r}."
         )
     count = len(x[0] if isinstance(x, (list, tuple)) else x)
-    held_out = _held_out_parts(count, validation_split, folds)
+    held_out = held_out_parts(count, validation_split, folds)
     losses = {}
     for candidate in _candidates(strengths, labels):
         parts = []
@@ -391,8 +391,11 @@ def _validated_strengths(strengths):
     return list(dict.fromkeys(values))
 
 
-def _held_out_parts(count, validation_split, folds):
-    """The index arrays held out in turn: one part, or `folds` parts."""
+def held_out_parts(count, validation_split, folds):
+    """The index arrays held out in turn: one part, or `folds` parts.
+
+    Raises the `ValueError`s of `select_strength` for bad `folds` and
+    `validation_split`."""
     if folds is not None:
         if validation_split is not None:
             raise ValueError(
