@@ -9,6 +9,7 @@ import pytest
 from keras_approxeq import ProjectionDecay
 from keras_approxeq import project
 from keras_approxeq import select_and_fit
+from keras_approxeq import select_strength
 
 LAST = {"data_format": "channels_last"}
 
@@ -111,6 +112,34 @@ def test_weight_decays_add_two_families_and_reach_the_optimizer():
     expected = decays.get(best[1]) if best[0] else None
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     assert model.optimizer.weight_decay == expected
+
+
+def test_a_weight_decay_is_chosen_only_if_clearly_better(monkeypatch):
+    """`select_strength` gets the starts as the families to prefer, so a
+    weight-decay family is chosen only if it beats them by more than a
+    standard error (the rule itself: `tests/test_selection.py`)."""
+    from keras_approxeq.penalties import recipe
+
+    calls = []
+
+    def recorded(*args, **kwargs):
+        calls.append(kwargs)
+        return select_strength(*args, **kwargs)
+
+    monkeypatch.setattr(recipe, "select_strength", recorded)
+    x, y = _data()
+    select_and_fit(
+        _make_model, "C4", x, y, loss="mse", rates=(0.0, 1.0),
+        starts=("projected", "own"), weight_decays=(0.5,), folds=2,
+        verbose=False,
+    )  # fmt: skip
+    assert calls[0]["prefer"] == ["projected", "own"]
+    assert list(calls[0]["starts"]) == [
+        "projected",
+        "own",
+        "weight decay",
+        "rates on weight decay 0.5",
+    ]
 
 
 def test_the_users_optimizer_is_copied_not_trained():

@@ -95,6 +95,9 @@ def test_custom_metric_and_several_inputs():
         (dict(starts=()), "list of distinct labels"),
         (dict(starts=("own", "own")), "Received: starts=\\('own', 'own'\\)"),
         (dict(starts=([1], [2])), "list of distinct labels"),
+        (dict(prefer=("own",)), "labels of `starts` \\(None\\)"),
+        (dict(starts=("own",), prefer="mine"), "Received: prefer='mine'"),
+        (dict(starts=("own",), prefer=()), "non-empty list of labels"),
         (dict(validation_split=0.5, epochs=1, validation_freq=1), None),
     ],
 )
@@ -313,6 +316,46 @@ def test_a_tie_between_starts_goes_to_the_earlier_one(starts, expected):
         0 * x,
         strengths=(0.0, 0.2),
         starts=starts,
+        epochs=1,
+        verbose=False,
+    )
+    assert best == expected
+
+
+@pytest.mark.parametrize(
+    "own_gain, prefer, rule, expected",
+    [
+        (0.4, None, "1se", (1.0, "weight decay")),
+        (0.4, ("own",), "1se", (1.0, "own")),
+        (0.4, ("own",), "min", (1.0, "weight decay")),
+        (1.0, ("own",), "1se", (1.0, "weight decay")),
+    ],
+)
+def test_a_preferred_family_is_left_only_for_a_clearly_better_one(
+    own_gain, prefer, rule, expected
+):
+    """Held-out targets 0, 0.2, 0.4, 0.6, as in the one-standard-error
+    test above: "weight decay" at strength 1 predicts 0.3 (0.05), "own"
+    at strength 1 predicts `own_gain`. At 0.4 (0.06, one standard error
+    of 0.022 away) `prefer=("own",)` keeps own under "1se", not under
+    "min"; at 1.0 (0.54) the weight decay is better by far more than a
+    standard error and is taken all the same."""
+    x = np.ones((8, 1), "float32")
+    y = np.array([0, 0, 0, 0, 0, 0.2, 0.4, 0.6], "float32")[:, None]
+
+    def build(strength, start):
+        gain = own_gain if start == "own" else 0.3
+        return _fixed_gain(gain * strength)
+
+    best, _ = select_strength(
+        build,
+        x,
+        y,
+        strengths=(0.0, 1.0),
+        starts=("own", "weight decay"),
+        prefer=prefer,
+        rule=rule,
+        validation_split=0.5,
         epochs=1,
         verbose=False,
     )

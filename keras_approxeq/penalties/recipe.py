@@ -90,7 +90,10 @@ def select_and_fit(
     - with `weight_decays`: `"weight decay"`, the model as it is under
       each weight decay, and one family `"rates on weight decay w"` per
       decay `w`, the rates above 0 from the own kernels under `w` (see
-      the module docstring).
+      the module docstring). With `rule="1se"` a weight decay is chosen
+      only if it beats every candidate without one by more than a
+      standard error (`select_strength(prefer=starts)`): a decay the
+      held-out data cannot tell from none is left out.
 
     That is `1 + 2 k` candidates by default (9: the README's recipe) and
     `1 + 2 k + d + d k` with weight decays, each trained once per fold.
@@ -250,6 +253,7 @@ def select_and_fit(
         x,
         y,
         starts=families,
+        prefer=starts,
         folds=folds,
         validation_split=validation_split,
         rule=rule,

@@ -141,9 +141,10 @@ def _shrunk(shrink):
     return f"rates on {shrink:g}"
 
 
-def replay_starts(records, rule, starts=STARTS):
-    """Per seed of one cell, `select_strength(starts=starts)`'s pick and
-    the test errors of every candidate, from a record of each start."""
+def replay_starts(records, rule, starts=STARTS, prefer=()):
+    """Per seed of one cell, `select_strength(starts=starts,
+    prefer=prefer)`'s pick and the test errors of every candidate, from a
+    record of each start."""
     for pair in zip(*(r["seeds"] for r in records)):
         seeds = dict(zip(starts, pair))
         test = {
@@ -157,7 +158,7 @@ def replay_starts(records, rule, starts=STARTS):
             for rate, values in seed["held_out"].items()
             if float(rate) or start == starts[0]
         }
-        yield _chosen_with_start(losses, starts, rule), test
+        yield _chosen_with_start(losses, starts, rule, prefer), test
 
 
 def compare_starts(own_path, projected_path):
@@ -340,8 +341,11 @@ def joint(directory, figure=None, rule="1se", families=None):
     `directory` with complete weight-decay and `--shrink` records (one
     per `SHRINKS`): `select_strength` with `families` as starts (by
     default own, projected, weight decay and one `rates on S` per
-    shrink; the family of the lowest held-out loss, then `rule` within
-    it; rate 0 is the plain model of the first, which must be own). The
+    shrink) and `prefer=("own", "projected")` as `select_and_fit` has
+    them: the family of the lowest held-out loss, of own and projected
+    unless a weight-decay family is better by more than one standard
+    error, then `rule` within it; rate 0 is the plain model of the
+    first family, which must be own. The
     weight-decay family keeps the decays of `SHRINKS` only: the 24
     candidates of `select_and_fit(weight_decays=...)` with those decays.
     One row per cell: the plain model, the control (its pick among all
@@ -368,7 +372,9 @@ def joint(directory, figure=None, rule="1se", families=None):
         recipe = np.array([test[pick] for pick, test in recipe_rows])
         plain, exact = plain_and_exact(recipe_rows)
         rows = list(
-            replay_starts([by_family[f] for f in families], rule, families)
+            replay_starts(
+                [by_family[f] for f in families], rule, families, STARTS
+            )
         )
         control = _load(path)
         decayed = _picks(control, rule)[1]

@@ -97,7 +97,7 @@ def _replayed(noise, dial, size):
     by_family = cv_record.joint_records(str(own))
     return list(
         cv_record.replay_starts(
-            list(by_family.values()), "1se", tuple(by_family)
+            list(by_family.values()), "1se", tuple(by_family), cv_record.STARTS
         )
     )
 
