@@ -127,12 +127,12 @@ def select_strength(
     only if no candidate of `prefer` (strength 0 counting as the first
     start's) is within one standard error of the lowest held-out score:
     the one-standard-error rule applied to the ingredient. Replayed on
-    the symmetry-breaking study's 17 cells with weight-decay records
-    (`docs/results.md`), it changed the pick's test error in four: where
-    the symmetry was exact, with 32 noisy images, 0.051 (exact 0.050)
-    where the lowest score alone took a weight decay and scored 0.055;
-    0.067 to 0.061 and 0.068 to 0.062 where it nearly held; and 0.054
-    to 0.055 in one exactly symmetric cell.
+    the 17 cells of the symmetry-breaking study recorded with weight
+    decays before it (`docs/results.md`), it changed the pick's test
+    error in four: where the symmetry was exact, with 32 noisy images,
+    0.051 (exact 0.050) where the lowest score alone took a weight decay
+    and scored 0.055; 0.067 to 0.061 and 0.068 to 0.062 where it nearly
+    held; and 0.054 to 0.055 in one exactly symmetric cell.
 
     Args:
         build_model: A function `strength -> compiled keras.Model`, e.g.
